@@ -1,0 +1,6 @@
+// Small shared runtime pieces, no internal dependencies.
+export * from './backoff.js';
+export * from './clock.js';
+export * from './events.js';
+export * from './logger.js';
+export * from './tokens.js';

@@ -1,0 +1,8 @@
+// The wire contract: browser-safe, no I/O.
+export * from './errors.js';
+export * from './merge-patch.js';
+export * from './messages.js';
+export * from './names.js';
+export * from './parse.js';
+export * from './resources.js';
+export * from './topics.js';

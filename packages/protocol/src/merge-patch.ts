@@ -1,0 +1,21 @@
+// JSON Merge Patch (RFC 7396): how twin changes are expressed on the wire and in the API.
+
+export type JsonObject = { [key: string]: unknown };
+
+export function isPlainObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Returns `target` with `patch` applied; neither argument is modified. */
+export function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return patch;
+  const result: JsonObject = isPlainObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) {
+      delete result[key];
+    } else {
+      result[key] = applyMergePatch(result[key], value);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,214 @@
+// HTTP resources under /api/v1. The hub's routes and the CLI both use these schemas; the
+// OpenAPI document at /openapi.json is generated from them.
+
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, METRIC_PATTERN, NAME_PATTERN } from './names.js';
+
+export const API_VERSION = 'homeostat/v1';
+export const API_PREFIX = '/api/v1';
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** True when `have` includes everything `need` may do (admin > operator > viewer). */
+export function roleAllows(have: Role, need: Role): boolean {
+  return ROLES.indexOf(have) >= ROLES.indexOf(need);
+}
+
+export const Name = Type.String({ pattern: NAME_PATTERN, description: 'lowercase letters, digits, `-` and `.`' });
+export const Labels = Type.Record(
+  Type.String({ pattern: LABEL_KEY_PATTERN }),
+  Type.String({ pattern: LABEL_VALUE_PATTERN }),
+  { maxProperties: 64 },
+);
+const AnyObject = Type.Record(Type.String(), Type.Unknown());
+const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const ErrorResponse = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    details: Type.Optional(Type.Array(Type.String())),
+  }),
+});
+
+export const Metadata = Type.Object({
+  name: Type.String(),
+  uid: Type.String(),
+  labels: Labels,
+  createdAt: Millis,
+  resourceVersion: Type.Integer(),
+});
+
+export const LIVENESS_STATES = ['unknown', 'online', 'suspect', 'offline'] as const;
+export type LivenessState = (typeof LIVENESS_STATES)[number];
+
+export const EVIDENCE_KINDS = [
+  'never-seen',
+  'status-online',
+  'status-offline',
+  'last-will',
+  'heartbeat',
+  'message',
+  'heartbeat-missed',
+  'disconnected',
+  'hub-restart',
+] as const;
+export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
+
+export const Liveness = Type.Object({
+  state: Type.Union(LIVENESS_STATES.map((s) => Type.Literal(s))),
+  since: Nullable(Millis),
+  lastSeen: Nullable(Millis),
+  heartbeatMs: Type.Integer(),
+  evidence: Type.Object({
+    kind: Type.Union(EVIDENCE_KINDS.map((k) => Type.Literal(k))),
+    at: Nullable(Millis),
+    detail: Type.String(),
+  }),
+});
+export type Liveness = Static<typeof Liveness>;
+
+export const LIFECYCLES = ['provisioned', 'active', 'maintenance', 'quarantined', 'retired'] as const;
+export type Lifecycle = (typeof LIFECYCLES)[number];
+
+export const TwinDesired = Type.Object({ version: Type.Integer(), state: AnyObject, updatedAt: Nullable(Millis) });
+export const TwinReported = Type.Object({
+  version: Type.Integer(),
+  state: AnyObject,
+  desiredVersion: Nullable(Type.Integer()),
+  updatedAt: Nullable(Millis),
+});
+
+export const Device = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('Device'),
+  metadata: Metadata,
+  twin: Type.Object({ desired: TwinDesired, reported: TwinReported }),
+  status: Type.Object({
+    lifecycle: Type.Union(LIFECYCLES.map((s) => Type.Literal(s))),
+    liveness: Liveness,
+    connected: Type.Boolean(),
+    capabilities: AnyObject,
+    agent: Nullable(Type.Object({ version: Type.String() })),
+    enrollmentGroup: Nullable(Type.String()),
+  }),
+});
+export type Device = Static<typeof Device>;
+
+export const DeviceList = Type.Object({ items: Type.Array(Device) });
+export type DeviceList = Static<typeof DeviceList>;
+
+export const CreateDeviceRequest = Type.Object(
+  {
+    name: Name,
+    labels: Type.Optional(Labels),
+    desired: Type.Optional(AnyObject),
+  },
+  { additionalProperties: false },
+);
+export type CreateDeviceRequest = Static<typeof CreateDeviceRequest>;
+
+/** PUT /devices/{name}: create (with a token) or update labels; what `homeostat apply` sends. */
+export const PutDeviceRequest = Type.Object(
+  { labels: Type.Optional(Labels), desired: Type.Optional(AnyObject) },
+  { additionalProperties: false },
+);
+export type PutDeviceRequest = Static<typeof PutDeviceRequest>;
+
+/** Answer to a creation: the device and its token, shown this once. */
+export const DeviceCredentials = Type.Object({ device: Device, token: Type.String() });
+export type DeviceCredentials = Static<typeof DeviceCredentials>;
+
+export const PatchDesiredRequest = Type.Object(
+  {
+    version: Type.Integer({ minimum: 0, description: 'the desired version this change is based on' }),
+    state: AnyObject,
+  },
+  { additionalProperties: false },
+);
+export type PatchDesiredRequest = Static<typeof PatchDesiredRequest>;
+
+export const TelemetryQuery = Type.Object({
+  metric: Type.String({ pattern: METRIC_PATTERN }),
+  from: Type.Optional(Millis),
+  to: Type.Optional(Millis),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+});
+export type TelemetryQuery = Static<typeof TelemetryQuery>;
+
+export const TelemetryPoint = Type.Object({ ts: Millis, seq: Type.Integer(), value: Type.Number() });
+export const TelemetrySeries = Type.Object({
+  device: Type.String(),
+  metric: Type.String(),
+  from: Millis,
+  to: Millis,
+  points: Type.Array(TelemetryPoint),
+  truncated: Type.Boolean(),
+});
+export type TelemetrySeries = Static<typeof TelemetrySeries>;
+
+export const EnrollmentTemplate = Type.Object(
+  { labels: Type.Optional(Labels), desired: Type.Optional(AnyObject) },
+  { additionalProperties: false },
+);
+
+export const EnrollmentGroup = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('EnrollmentGroup'),
+  metadata: Type.Object({
+    name: Type.String(),
+    uid: Type.String(),
+    createdAt: Millis,
+    resourceVersion: Type.Integer(),
+  }),
+  spec: Type.Object({
+    template: EnrollmentTemplate,
+    namePrefix: Type.String(),
+    maxDevices: Nullable(Type.Integer()),
+    expiresAt: Nullable(Millis),
+  }),
+  status: Type.Object({ enrolled: Type.Integer() }),
+});
+export type EnrollmentGroup = Static<typeof EnrollmentGroup>;
+
+export const EnrollmentGroupList = Type.Object({ items: Type.Array(EnrollmentGroup) });
+
+export const PutEnrollmentGroupRequest = Type.Object(
+  {
+    template: Type.Optional(EnrollmentTemplate),
+    namePrefix: Type.Optional(Type.String({ pattern: '^[a-z0-9]([a-z0-9.-]{0,40})?$' })),
+    maxDevices: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+    expiresAt: Type.Optional(Nullable(Millis)),
+  },
+  { additionalProperties: false },
+);
+export type PutEnrollmentGroupRequest = Static<typeof PutEnrollmentGroupRequest>;
+
+export const EnrollmentGroupCredentials = Type.Object({ group: EnrollmentGroup, claimToken: Type.String() });
+export type EnrollmentGroupCredentials = Static<typeof EnrollmentGroupCredentials>;
+
+export const HubEvent = Type.Object({
+  id: Type.Integer(),
+  ts: Millis,
+  device: Nullable(Type.String()),
+  source: Type.String({ description: 'hub or device' }),
+  type: Type.String(),
+  code: Nullable(Type.String()),
+  severity: Type.String(),
+  message: Type.String(),
+  data: AnyObject,
+});
+export type HubEvent = Static<typeof HubEvent>;
+export const HubEventList = Type.Object({ items: Type.Array(HubEvent) });
+
+export const EventsQuery = Type.Object({
+  device: Type.Optional(Name),
+  type: Type.Optional(Type.String()),
+  after: Type.Optional(Type.Integer({ minimum: 0, description: 'only events with a larger id' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+});
+export type EventsQuery = Static<typeof EventsQuery>;
+
+export const Health = Type.Object({ status: Type.String(), checks: Type.Optional(AnyObject) });
