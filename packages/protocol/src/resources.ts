@@ -212,3 +212,37 @@ export const EventsQuery = Type.Object({
 export type EventsQuery = Static<typeof EventsQuery>;
 
 export const Health = Type.Object({ status: Type.String(), checks: Type.Optional(AnyObject) });
+
+export const ApiToken = Type.Object({
+  name: Name,
+  role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+  createdAt: Millis,
+});
+export type ApiToken = Static<typeof ApiToken>;
+export const ApiTokenList = Type.Object({ items: Type.Array(ApiToken) });
+export const CreateApiTokenRequest = Type.Object(
+  { name: Name, role: Type.Union(ROLES.map((r) => Type.Literal(r))) },
+  { additionalProperties: false },
+);
+export type CreateApiTokenRequest = Static<typeof CreateApiTokenRequest>;
+/** The secret is returned once, at creation. */
+export const ApiTokenCredentials = Type.Object({ token: ApiToken, secret: Type.String() });
+export type ApiTokenCredentials = Static<typeof ApiTokenCredentials>;
+
+export const WhoAmI = Type.Object({ name: Type.String(), role: Type.Union(ROLES.map((r) => Type.Literal(r))) });
+export type WhoAmI = Static<typeof WhoAmI>;
+
+/** The routes of the HTTP API, for clients; each is documented in /openapi.json. */
+export const routes = {
+  devices: `${API_PREFIX}/devices`,
+  device: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}`,
+  deviceDesired: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}/twin/desired`,
+  deviceToken: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}/token`,
+  deviceTelemetry: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}/telemetry`,
+  enrollmentGroups: `${API_PREFIX}/enrollment-groups`,
+  enrollmentGroup: (name: string) => `${API_PREFIX}/enrollment-groups/${encodeURIComponent(name)}`,
+  events: `${API_PREFIX}/events`,
+  tokens: `${API_PREFIX}/tokens`,
+  token: (name: string) => `${API_PREFIX}/tokens/${encodeURIComponent(name)}`,
+  whoami: `${API_PREFIX}/whoami`,
+} as const;
