@@ -1,0 +1,205 @@
+// The store contract suite: every Store implementation runs these same tests.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { NewDevice, Store } from './store.js';
+
+const device = (name: string, extra: Partial<NewDevice> = {}): NewDevice => ({
+  name,
+  uid: `uid-${name}`,
+  labels: { site: 'paris' },
+  tokenHash: `hash-${name}`,
+  enrollmentGroup: null,
+  desired: {},
+  createdAt: 1000,
+  ...extra,
+});
+
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  describe(`store contract: ${name}`, () => {
+    const withStore = (fn: (s: Store) => Promise<void>) => async () => {
+      const s = await open();
+      try {
+        await fn(s);
+      } finally {
+        await s.close();
+      }
+    };
+
+    test(
+      'api tokens: create once, find by hash, list, delete',
+      withStore(async (s) => {
+        assert.equal(await s.countApiTokens(), 0);
+        assert.equal(await s.createApiToken({ name: 'admin', role: 'admin', tokenHash: 'h1', createdAt: 1 }), true);
+        assert.equal(await s.createApiToken({ name: 'admin', role: 'viewer', tokenHash: 'h2', createdAt: 1 }), false);
+        assert.equal((await s.findApiTokenByHash('h1'))?.role, 'admin');
+        assert.equal(await s.findApiTokenByHash('nope'), undefined);
+        assert.deepEqual(
+          (await s.listApiTokens()).map((t) => t.name),
+          ['admin'],
+        );
+        assert.equal(await s.deleteApiToken('admin'), true);
+        assert.equal(await s.countApiTokens(), 0);
+      }),
+    );
+
+    test(
+      'devices: create, refuse a duplicate name, list in name order, relabel, delete',
+      withStore(async (s) => {
+        assert.equal(await s.createDevice(device('b')), true);
+        assert.equal(await s.createDevice(device('a', { desired: { setpoint: 20 } })), true);
+        assert.equal(await s.createDevice(device('a', { uid: 'other' })), false);
+        const a = await s.getDevice('a');
+        assert.equal(a?.lifecycle, 'provisioned');
+        assert.deepEqual(a?.desired, { version: 1, state: { setpoint: 20 }, updatedAt: 1000 });
+        assert.equal((await s.getDevice('b'))?.desired.version, 0);
+        assert.deepEqual(
+          (await s.listDevices()).map((d) => d.name),
+          ['a', 'b'],
+        );
+        const relabelled = await s.updateDeviceLabels('a', { site: 'lyon' });
+        assert.deepEqual(relabelled?.labels, { site: 'lyon' });
+        assert.ok((relabelled?.resourceVersion ?? 0) > (a?.resourceVersion ?? 0));
+        assert.equal(await s.deleteDevice('a'), true);
+        assert.equal(await s.deleteDevice('a'), false);
+        assert.equal(await s.getDevice('a'), undefined);
+      }),
+    );
+
+    test(
+      'desired state: optimistic concurrency on the version',
+      withStore(async (s) => {
+        await s.createDevice(device('d'));
+        const first = await s.replaceDesired('d', 0, { setpoint: 21 }, 2000);
+        assert.equal(first.ok, true);
+        const stale = await s.replaceDesired('d', 0, { setpoint: 5 }, 2001);
+        assert.deepEqual(stale, { ok: false, reason: 'conflict', current: 1 });
+        assert.deepEqual((await s.getDevice('d'))?.desired, { version: 1, state: { setpoint: 21 }, updatedAt: 2000 });
+        assert.deepEqual(await s.replaceDesired('nope', 0, {}, 1), { ok: false, reason: 'not-found' });
+      }),
+    );
+
+    test(
+      'reported state: merge patches in version order, stale ones refused',
+      withStore(async (s) => {
+        await s.createDevice(device('r'));
+        assert.deepEqual(await s.applyReported('r', 1, { a: 1, b: { c: 2 } }, 0, 10), { ok: true });
+        assert.deepEqual(await s.applyReported('r', 2, { b: { c: null, d: 3 } }, null, 11), { ok: true });
+        assert.deepEqual(await s.applyReported('r', 2, { a: 9 }, 1, 12), { ok: false, reason: 'stale', current: 2 });
+        const r = await s.getDevice('r');
+        assert.deepEqual(r?.reported, { version: 2, state: { a: 1, b: { d: 3 } }, desiredVersion: 0, updatedAt: 11 });
+        assert.equal((await s.applyReported('nope', 1, {}, null, 1)).ok, false);
+      }),
+    );
+
+    test(
+      'status and liveness are saved',
+      withStore(async (s) => {
+        await s.createDevice(device('l'));
+        await s.updateDeviceStatus('l', { capabilities: { kind: 'pump' }, agentVersion: '1.0', activate: true });
+        await s.saveLiveness([
+          {
+            name: 'l',
+            lastSeen: 50,
+            liveness: { state: 'online', since: 40, evidence: { kind: 'heartbeat', at: 50, detail: 'x' } },
+          },
+        ]);
+        const l = await s.getDevice('l');
+        assert.equal(l?.lifecycle, 'active');
+        assert.deepEqual(l?.capabilities, { kind: 'pump' });
+        assert.equal(l?.lastSeen, 50);
+        assert.equal(l?.liveness?.state, 'online');
+      }),
+    );
+
+    test(
+      'readings: stored once per (device, seq, metric), queried by metric and time',
+      withStore(async (s) => {
+        const rows = [
+          { device: 'x', seq: 1, metric: 'temperature', ts: 100, value: 20.5 },
+          { device: 'x', seq: 1, metric: 'humidity', ts: 100, value: 40 },
+          { device: 'x', seq: 2, metric: 'temperature', ts: 200, value: 21 },
+          { device: 'y', seq: 1, metric: 'temperature', ts: 150, value: 5 },
+        ];
+        assert.equal(await s.insertReadings(rows), 4);
+        assert.equal(await s.insertReadings([{ ...rows[0]!, value: 99 }, rows[2]!]), 0);
+        const all = await s.queryReadings('x', 'temperature', 0, 1000, 10);
+        assert.deepEqual(
+          all.map((r) => [r.seq, r.value]),
+          [
+            [1, 20.5],
+            [2, 21],
+          ],
+        );
+        assert.deepEqual(
+          (await s.queryReadings('x', 'temperature', 150, 1000, 10)).map((r) => r.seq),
+          [2],
+        );
+        assert.deepEqual(
+          (await s.queryReadings('x', 'temperature', 0, 1000, 1)).map((r) => r.seq),
+          [2],
+        );
+        const many = Array.from({ length: 1200 }, (_, i) => ({ device: 'z', seq: i, metric: 'm', ts: i, value: i }));
+        assert.equal(await s.insertReadings(many), 1200);
+      }),
+    );
+
+    test(
+      'events: device events once per (device, seq); hub events always; filters',
+      withStore(async (s) => {
+        const base = { ts: 1, source: 'device' as const, type: 'alarm', code: null, severity: 'warning' as const };
+        const ids = await s.insertEvents([
+          { ...base, device: 'a', seq: 5, message: 'hot', data: { t: 90 } },
+          { ...base, device: 'a', seq: 5, message: 'hot again', data: {} },
+          { ...base, device: null, seq: null, source: 'hub', type: 'security', message: 'x', data: {} },
+          { ...base, device: null, seq: null, source: 'hub', type: 'security', message: 'y', data: {} },
+        ]);
+        assert.equal(ids.length, 3);
+        const alarms = await s.listEvents({ device: 'a', limit: 10 });
+        assert.deepEqual(
+          alarms.map((e) => [e.message, e.data]),
+          [['hot', { t: 90 }]],
+        );
+        const after = await s.listEvents({ after: ids[0]!, limit: 10 });
+        assert.deepEqual(
+          after.map((e) => e.message),
+          ['x', 'y'],
+        );
+        assert.equal((await s.listEvents({ type: 'security', limit: 1 }))[0]?.message, 'y');
+      }),
+    );
+
+    test(
+      'enrollment groups: claim within the limit, atomically',
+      withStore(async (s) => {
+        const group = {
+          name: 'g',
+          uid: 'u',
+          claimHash: 'ch',
+          template: { labels: { site: 'paris' } },
+          namePrefix: 'g',
+          maxDevices: 1,
+          expiresAt: null,
+          enrolled: 0,
+          createdAt: 1,
+          resourceVersion: 1,
+        };
+        assert.equal(await s.createEnrollmentGroup(group), true);
+        assert.equal(await s.createEnrollmentGroup({ ...group, uid: 'u2', claimHash: 'ch2' }), false);
+        assert.equal((await s.findEnrollmentGroupByClaimHash('ch'))?.name, 'g');
+        const claimed = await s.claimDevice('g', device('g-1', { enrollmentGroup: 'g' }));
+        assert.equal(claimed.ok, true);
+        assert.deepEqual(await s.claimDevice('g', device('g-2')), { ok: false, reason: 'exhausted' });
+        await s.updateEnrollmentGroup('g', { template: {}, namePrefix: 'g', maxDevices: 5, expiresAt: null });
+        assert.deepEqual(await s.claimDevice('g', device('g-1', { uid: 'other' })), {
+          ok: false,
+          reason: 'name-taken',
+        });
+        assert.equal((await s.getEnrollmentGroup('g'))?.enrolled, 1);
+        assert.deepEqual(await s.claimDevice('nope', device('n')), { ok: false, reason: 'group-not-found' });
+        assert.equal(await s.deleteEnrollmentGroup('g'), true);
+        assert.deepEqual(await s.listEnrollmentGroups(), []);
+      }),
+    );
+  });
+}

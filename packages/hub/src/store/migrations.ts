@@ -1,0 +1,84 @@
+// Schema migrations, in order, as data. A migration once released is never edited; a change
+// is a new entry.
+
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+
+const m0001: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('api_tokens')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('devices')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('uid', 'text', (c) => c.notNull().unique())
+      .addColumn('labels', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull())
+      .addColumn('lifecycle', 'text', (c) => c.notNull())
+      .addColumn('enrollment_group', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('resource_version', 'integer', (c) => c.notNull())
+      .addColumn('desired_version', 'integer', (c) => c.notNull())
+      .addColumn('desired_state', 'text', (c) => c.notNull())
+      .addColumn('desired_updated_at', 'bigint')
+      .addColumn('reported_version', 'integer', (c) => c.notNull())
+      .addColumn('reported_state', 'text', (c) => c.notNull())
+      .addColumn('reported_desired_version', 'integer')
+      .addColumn('reported_updated_at', 'bigint')
+      .addColumn('capabilities', 'text', (c) => c.notNull())
+      .addColumn('agent_version', 'text')
+      .addColumn('heartbeat_ms', 'integer')
+      .addColumn('last_seen', 'bigint')
+      .addColumn('liveness', 'text')
+      .execute();
+    await db.schema
+      .createTable('readings')
+      .addColumn('device', 'text', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('metric', 'text', (c) => c.notNull())
+      .addColumn('ts', 'bigint', (c) => c.notNull())
+      .addColumn('value', 'double precision', (c) => c.notNull())
+      .addPrimaryKeyConstraint('readings_pk', ['device', 'seq', 'metric'])
+      .execute();
+    await db.schema.createIndex('readings_by_metric_time').on('readings').columns(['device', 'metric', 'ts']).execute();
+    await db.schema
+      .createTable('events')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('ts', 'bigint', (c) => c.notNull())
+      .addColumn('device', 'text')
+      .addColumn('seq', 'bigint')
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('code', 'text')
+      .addColumn('severity', 'text', (c) => c.notNull())
+      .addColumn('message', 'text', (c) => c.notNull())
+      .addColumn('data', 'text', (c) => c.notNull())
+      .execute();
+    // Device events are stored once per (device, seq); hub events have no seq.
+    await sql`create unique index events_device_seq on events (device, seq) where seq is not null`.execute(db);
+    await db.schema.createIndex('events_by_device').on('events').columns(['device', 'id']).execute();
+    await db.schema
+      .createTable('enrollment_groups')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('uid', 'text', (c) => c.notNull().unique())
+      .addColumn('claim_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('template', 'text', (c) => c.notNull())
+      .addColumn('name_prefix', 'text', (c) => c.notNull())
+      .addColumn('max_devices', 'integer')
+      .addColumn('expires_at', 'bigint')
+      .addColumn('enrolled', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('resource_version', 'integer', (c) => c.notNull())
+      .execute();
+  },
+};
+
+export const migrations: MigrationProvider = {
+  async getMigrations() {
+    return { '0001-foundation': m0001 };
+  },
+};

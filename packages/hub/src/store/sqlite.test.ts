@@ -1,0 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { storeContract } from './contract.js';
+import { openSqliteStore } from './sql-store.js';
+
+storeContract('sqlite file', () => openSqliteStore(join(mkdtempSync(join(tmpdir(), 'homeostat-store-')), 'hub.db')));
+storeContract('sqlite in memory', () => openSqliteStore(':memory:'));

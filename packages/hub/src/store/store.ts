@@ -1,0 +1,173 @@
+// The store port: everything the hub keeps. One interface, implemented over Kysely for SQLite
+// (embedded default) and PostgreSQL (scale-out); `storeContract` is the suite both must pass.
+
+import type { EvidenceKind, Lifecycle, LivenessState, Role } from '@homeostat/protocol';
+
+export interface ApiTokenRecord {
+  name: string;
+  role: Role;
+  tokenHash: string;
+  createdAt: number;
+}
+
+export interface LivenessRecord {
+  state: LivenessState;
+  since: number | null;
+  evidence: { kind: EvidenceKind; at: number | null; detail: string };
+}
+
+export interface DeviceRecord {
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  tokenHash: string;
+  lifecycle: Lifecycle;
+  enrollmentGroup: string | null;
+  createdAt: number;
+  resourceVersion: number;
+  desired: { version: number; state: Record<string, unknown>; updatedAt: number | null };
+  reported: {
+    version: number;
+    state: Record<string, unknown>;
+    desiredVersion: number | null;
+    updatedAt: number | null;
+  };
+  capabilities: Record<string, unknown>;
+  agentVersion: string | null;
+  heartbeatMs: number | null;
+  lastSeen: number | null;
+  liveness: LivenessRecord | null;
+}
+
+export interface NewDevice {
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  tokenHash: string;
+  enrollmentGroup: string | null;
+  desired: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface ReadingRow {
+  device: string;
+  seq: number;
+  metric: string;
+  ts: number;
+  value: number;
+}
+
+export interface EventRow {
+  ts: number;
+  device: string | null;
+  /** A device event's seq (stored once per device and seq); null for the hub's own events. */
+  seq: number | null;
+  source: 'hub' | 'device';
+  type: string;
+  code: string | null;
+  severity: 'info' | 'warning' | 'critical';
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface StoredEvent extends EventRow {
+  id: number;
+}
+
+export interface EventQuery {
+  device?: string;
+  type?: string;
+  after?: number;
+  limit: number;
+}
+
+export interface EnrollmentGroupRecord {
+  name: string;
+  uid: string;
+  claimHash: string;
+  template: { labels?: Record<string, string>; desired?: Record<string, unknown> };
+  namePrefix: string;
+  maxDevices: number | null;
+  expiresAt: number | null;
+  enrolled: number;
+  createdAt: number;
+  resourceVersion: number;
+}
+
+export type DesiredUpdate =
+  | { ok: true; device: DeviceRecord }
+  | { ok: false; reason: 'not-found' }
+  | { ok: false; reason: 'conflict'; current: number };
+
+export type ReportedUpdate = { ok: true } | { ok: false; reason: 'not-found' | 'stale'; current?: number };
+
+export type ClaimOutcome =
+  | { ok: true; device: DeviceRecord }
+  | { ok: false; reason: 'group-not-found' | 'exhausted' | 'name-taken' };
+
+export interface StatusUpdate {
+  capabilities?: Record<string, unknown>;
+  agentVersion?: string | null;
+  heartbeatMs?: number | null;
+  /** Moves a provisioned device to active on its first connection. */
+  activate?: boolean;
+}
+
+export interface Store {
+  migrate(): Promise<void>;
+  /** A cheap round trip, for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createApiToken(token: ApiTokenRecord): Promise<boolean>;
+  findApiTokenByHash(hash: string): Promise<ApiTokenRecord | undefined>;
+  listApiTokens(): Promise<ApiTokenRecord[]>;
+  deleteApiToken(name: string): Promise<boolean>;
+  countApiTokens(): Promise<number>;
+
+  /** False when the name is taken. */
+  createDevice(device: NewDevice): Promise<boolean>;
+  getDevice(name: string): Promise<DeviceRecord | undefined>;
+  listDevices(): Promise<DeviceRecord[]>;
+  updateDeviceLabels(name: string, labels: Record<string, string>): Promise<DeviceRecord | undefined>;
+  setDeviceTokenHash(name: string, tokenHash: string): Promise<boolean>;
+  deleteDevice(name: string): Promise<boolean>;
+  /** Sets the desired state if its version is still `expectedVersion`; the version then grows by one. */
+  replaceDesired(
+    name: string,
+    expectedVersion: number,
+    state: Record<string, unknown>,
+    now: number,
+  ): Promise<DesiredUpdate>;
+  /** Applies a reported patch whose version is above the stored one. */
+  applyReported(
+    name: string,
+    version: number,
+    state: Record<string, unknown>,
+    desiredVersion: number | null,
+    now: number,
+  ): Promise<ReportedUpdate>;
+  updateDeviceStatus(name: string, update: StatusUpdate): Promise<void>;
+  /** Persists liveness transitions and last-seen times in one batch. */
+  saveLiveness(entries: { name: string; lastSeen: number | null; liveness: LivenessRecord }[]): Promise<void>;
+
+  /** Stores readings, ignoring any (device, seq, metric) already stored; returns how many were new. */
+  insertReadings(rows: readonly ReadingRow[]): Promise<number>;
+  queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<ReadingRow[]>;
+
+  /** Stores events; a device event whose (device, seq) is stored already is ignored. Returns the new ids. */
+  insertEvents(rows: readonly EventRow[]): Promise<number[]>;
+  listEvents(query: EventQuery): Promise<StoredEvent[]>;
+
+  createEnrollmentGroup(group: EnrollmentGroupRecord): Promise<boolean>;
+  getEnrollmentGroup(name: string): Promise<EnrollmentGroupRecord | undefined>;
+  findEnrollmentGroupByClaimHash(hash: string): Promise<EnrollmentGroupRecord | undefined>;
+  listEnrollmentGroups(): Promise<EnrollmentGroupRecord[]>;
+  updateEnrollmentGroup(
+    name: string,
+    update: Pick<EnrollmentGroupRecord, 'template' | 'namePrefix' | 'maxDevices' | 'expiresAt'>,
+  ): Promise<EnrollmentGroupRecord | undefined>;
+  deleteEnrollmentGroup(name: string): Promise<boolean>;
+  /** Creates the device and counts it against the group, atomically, within the group's limit. */
+  claimDevice(groupName: string, device: NewDevice): Promise<ClaimOutcome>;
+}
