@@ -20,6 +20,7 @@ export const Reading = Type.Object(
     metrics: Type.Record(Type.String({ pattern: METRIC_PATTERN }), Type.Number(), {
       minProperties: 1,
       maxProperties: MAX_METRICS_PER_READING,
+      additionalProperties: false,
     }),
   },
   { additionalProperties: false },

@@ -19,7 +19,7 @@ export const Name = Type.String({ pattern: NAME_PATTERN, description: 'lowercase
 export const Labels = Type.Record(
   Type.String({ pattern: LABEL_KEY_PATTERN }),
   Type.String({ pattern: LABEL_VALUE_PATTERN }),
-  { maxProperties: 64 },
+  { maxProperties: 64, additionalProperties: false },
 );
 const AnyObject = Type.Record(Type.String(), Type.Unknown());
 const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
@@ -46,6 +46,7 @@ export type LivenessState = (typeof LIVENESS_STATES)[number];
 
 export const EVIDENCE_KINDS = [
   'never-seen',
+  'connected',
   'status-online',
   'status-offline',
   'last-will',

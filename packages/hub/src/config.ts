@@ -1,0 +1,75 @@
+// Hub configuration: defaults, environment (`HOMEOSTAT_*`) and flags, parsed at the boundary.
+
+export interface HubConfig {
+  /** Address the HTTP API and the MQTT listener bind to; loopback unless told otherwise. */
+  listen: string;
+  /** HTTP API port; 0 picks a free one. */
+  httpPort: number;
+  /** MQTT port of the embedded broker; 0 picks a free one. */
+  mqttPort: number;
+  /** Directory of hub.db; `null` keeps everything in memory (tests). */
+  dataDir: string | null;
+  /** Heartbeat interval assumed for devices that do not declare theirs, in ms. */
+  heartbeatMs: number;
+  /** Silence after which a device is suspect, in heartbeat intervals. */
+  suspectAfterIntervals: number;
+  /** Silence after which a device is offline, in heartbeat intervals (below 2: detection within 2). */
+  offlineAfterIntervals: number;
+  /** Largest MQTT payload accepted, in bytes. */
+  maxPayloadBytes: number;
+  /** Largest HTTP body accepted, in bytes. */
+  maxBodyBytes: number;
+  /** Readings further in the future than this are refused, in ms (device clocks drift). */
+  maxClockSkewMs: number;
+  /** Initial admin token (`HOMEOSTAT_ADMIN_TOKEN`); used only when the hub has no token yet. */
+  adminToken: string | null;
+  logLevel: string;
+}
+
+export const DEFAULT_CONFIG: HubConfig = {
+  listen: '127.0.0.1',
+  httpPort: 8080,
+  mqttPort: 1883,
+  dataDir: '.homeostat/hub',
+  heartbeatMs: 1000, // ms
+  suspectAfterIntervals: 1.25,
+  offlineAfterIntervals: 1.8,
+  maxPayloadBytes: 256 * 1024, // bytes
+  maxBodyBytes: 1024 * 1024, // bytes
+  maxClockSkewMs: 24 * 3600 * 1000, // ms
+  adminToken: null,
+  logLevel: 'info',
+};
+
+type Env = Record<string, string | undefined>;
+
+/** Reads `HOMEOSTAT_*` variables over the defaults; throws with every problem listed. */
+export function configFromEnv(env: Env, base: HubConfig = DEFAULT_CONFIG): HubConfig {
+  const problems: string[] = [];
+  const int = (key: string, fallback: number, min: number, max: number): number => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key}: must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return n;
+  };
+  const config: HubConfig = {
+    ...base,
+    listen: env.HOMEOSTAT_LISTEN || base.listen,
+    httpPort: int('HOMEOSTAT_HTTP_PORT', base.httpPort, 0, 65535),
+    mqttPort: int('HOMEOSTAT_MQTT_PORT', base.mqttPort, 0, 65535),
+    dataDir: env.HOMEOSTAT_DATA || base.dataDir,
+    heartbeatMs: int('HOMEOSTAT_HEARTBEAT_MS', base.heartbeatMs, 100, 3_600_000),
+    maxPayloadBytes: int('HOMEOSTAT_MAX_PAYLOAD_BYTES', base.maxPayloadBytes, 1024, 256 * 1024 * 1024),
+    adminToken: env.HOMEOSTAT_ADMIN_TOKEN || base.adminToken,
+    logLevel: env.HOMEOSTAT_LOG_LEVEL || base.logLevel,
+  };
+  if (config.adminToken !== null && config.adminToken.length < 16) {
+    problems.push('HOMEOSTAT_ADMIN_TOKEN: must be at least 16 characters');
+  }
+  if (problems.length > 0) throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return config;
+}

@@ -1,0 +1,81 @@
+// Prometheus metrics of one hub. A registry per hub (no global one), so several hubs can run in
+// one process (tests) without sharing counters. No per-device labels: cardinality stays flat.
+
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  const r = [registry];
+  return {
+    registry,
+    mqttConnections: new Gauge({
+      name: 'homeostat_mqtt_connections',
+      help: 'Authenticated MQTT connections now open.',
+      registers: r,
+    }),
+    mqttAuthFailures: new Counter({
+      name: 'homeostat_mqtt_auth_failures_total',
+      help: 'MQTT connections refused, by reason.',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    mqttMessages: new Counter({
+      name: 'homeostat_mqtt_messages_received_total',
+      help: 'Device messages accepted, by topic kind.',
+      labelNames: ['kind'],
+      registers: r,
+    }),
+    mqttRejected: new Counter({
+      name: 'homeostat_mqtt_messages_rejected_total',
+      help: 'Device messages refused, by error code.',
+      labelNames: ['code'],
+      registers: r,
+    }),
+    mqttSubscribeDenied: new Counter({
+      name: 'homeostat_mqtt_subscriptions_denied_total',
+      help: 'Subscriptions refused by the topic ACL.',
+      registers: r,
+    }),
+    readingsStored: new Counter({
+      name: 'homeostat_telemetry_readings_stored_total',
+      help: 'Metric values stored.',
+      registers: r,
+    }),
+    readingsDuplicate: new Counter({
+      name: 'homeostat_telemetry_duplicates_total',
+      help: 'Metric values received again for a (device, seq) already stored, and ignored.',
+      registers: r,
+    }),
+    ingestSeconds: new Histogram({
+      name: 'homeostat_telemetry_write_seconds',
+      help: 'Time to store one telemetry message.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: r,
+    }),
+    livenessTransitions: new Counter({
+      name: 'homeostat_liveness_transitions_total',
+      help: 'Device liveness changes, by new state.',
+      labelNames: ['state'],
+      registers: r,
+    }),
+    eventsSuppressed: new Counter({
+      name: 'homeostat_events_suppressed_total',
+      help: 'Hub events not stored because one device raised too many of one code.',
+      registers: r,
+    }),
+    httpRequests: new Counter({
+      name: 'homeostat_http_requests_total',
+      help: 'HTTP requests, by method, route and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers: r,
+    }),
+    claims: new Counter({
+      name: 'homeostat_enrollment_claims_total',
+      help: 'Zero-touch claims, by outcome.',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
+  };
+}
+
+export type HubMetrics = ReturnType<typeof createMetrics>;

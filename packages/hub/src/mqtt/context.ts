@@ -1,0 +1,33 @@
+// What a message handler may use, passed in by the composition root.
+
+import type { Clock, Logger } from '@homeostat/kit';
+import type { HomeostatError } from '@homeostat/protocol';
+import type { HubConfig } from '../config.js';
+import type { LivenessTracker } from '../controllers/liveness.js';
+import type { EventLog } from '../events.js';
+import type { HubMetrics } from '../metrics.js';
+import type { Store } from '../store/store.js';
+
+export interface HandlerDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  metrics: HubMetrics;
+  events: EventLog;
+  liveness: LivenessTracker;
+  config: HubConfig;
+}
+
+export interface DeviceMessage {
+  deviceId: string;
+  topic: string;
+  payload: Buffer;
+  /** True when the broker publishes this message as the client's last will. */
+  isWill: boolean;
+  now: number;
+}
+
+/** A refusal is reported to the device (on `errors`), counted and logged; the message is acknowledged. */
+export type HandlerResult = { ok: true } | { ok: false; error: HomeostatError; seq?: number };
+
+export type Handler = (deps: HandlerDeps, message: DeviceMessage) => Promise<HandlerResult>;

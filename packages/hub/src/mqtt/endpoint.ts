@@ -1,0 +1,350 @@
+// The embedded MQTT endpoint: aedes on a TCP server with Nagle off, and the hooks that make it
+// Homeostat's: device authentication, the topic ACL, and "acknowledged means handled" (device
+// messages are handled in authorizePublish, which runs before a QoS 1 PUBACK is written).
+
+import { createServer, type Server } from 'node:net';
+import { hashToken, sameHash } from '@homeostat/kit';
+import { CLAIM_USERNAME, ClaimRequest, type ErrorCode, type ErrorNotice, parser, topics } from '@homeostat/protocol';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import type { EnrollmentService } from '../services/enrollment.js';
+import { decidePublish, type Identity, maySubscribe } from './acl.js';
+import type { HandlerDeps } from './context.js';
+import { handlerFor } from './dispatcher.js';
+import { decode } from './handlers/decode.js';
+
+export interface EndpointDeps extends HandlerDeps {
+  enrollment: EnrollmentService;
+}
+
+/** Where refused publishes are sent instead: no client can subscribe to a `$` topic through the ACL. */
+const SINK_TOPIC = '$homeostat/refused';
+/** Claim client ids become a topic level; keep them plain. */
+const CLAIM_CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+const claimRequest = parser(ClaimRequest);
+
+// aedes connect return codes [MQTT-3.2.2.3]
+const IDENTIFIER_REJECTED = 2;
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+function authError(code: number, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError;
+}
+
+export class MqttEndpoint {
+  readonly #deps: EndpointDeps;
+  #aedes: Aedes | undefined;
+  #server: Server | undefined;
+  readonly #identities = new WeakMap<Client, Identity>();
+  /** The connection that speaks for each device now; older ones (taken over) are ignored. */
+  readonly #current = new Map<string, Client>();
+
+  constructor(deps: EndpointDeps) {
+    this.#deps = deps;
+  }
+
+  get port(): number {
+    const address = this.#server?.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  isConnected(deviceId: string): boolean {
+    return this.#current.has(deviceId);
+  }
+
+  get connectionCount(): number {
+    return this.#current.size;
+  }
+
+  async start(host: string, port: number): Promise<void> {
+    const aedes = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => {
+        this.#authenticate(client, username, password).then(
+          (err) => done(err, err === null),
+          (err: unknown) => {
+            this.#deps.logger.error({ err }, 'authentication failed unexpectedly');
+            done(authError(3, 'server unavailable'), false);
+          },
+        );
+      },
+      authorizePublish: (client, packet, done) => {
+        if (client === null) {
+          done(null);
+          return;
+        }
+        this.#authorizePublish(client, packet).then(
+          () => done(null),
+          (err: unknown) => {
+            // A failure of the hub (not of the message): no acknowledgement, so the device sends it again.
+            this.#deps.logger.error({ err, topic: packet.topic }, 'could not handle a message');
+            done(err as Error);
+          },
+        );
+      },
+      authorizeSubscribe: (client, sub, done) => {
+        const identity = this.#identities.get(client);
+        if (identity && maySubscribe(identity, sub.topic)) {
+          done(null, sub);
+          return;
+        }
+        this.#deps.metrics.mqttSubscribeDenied.inc();
+        const device = identity?.kind === 'device' ? identity.id : null;
+        this.#refuse(device, 'ERR_MQTT_SUBSCRIBE_DENIED', sub.topic, `subscription to ${sub.topic} refused`);
+        done(null, null);
+      },
+    });
+    aedes.on('clientReady', (client) => {
+      const identity = this.#identities.get(client);
+      if (identity?.kind !== 'device') return;
+      this.#current.set(identity.id, client);
+      this.#deps.metrics.mqttConnections.set(this.#current.size);
+      this.#deps.liveness.observe(identity.id, { kind: 'connected', at: this.#deps.clock.now() });
+      void this.#reconcileTwin(identity.id);
+    });
+    aedes.on('clientDisconnect', (client) => {
+      const identity = this.#identities.get(client);
+      if (identity?.kind !== 'device' || this.#current.get(identity.id) !== client) return;
+      this.#current.delete(identity.id);
+      this.#deps.metrics.mqttConnections.set(this.#current.size);
+      this.#deps.liveness.observe(identity.id, {
+        kind: 'disconnected',
+        at: this.#deps.clock.now(),
+        detail: 'the MQTT connection closed',
+      });
+    });
+    aedes.on('clientError', (client, err) => {
+      this.#deps.logger.debug({ client: client.id, err: err.message }, 'mqtt client error');
+    });
+    const server = createServer({ noDelay: true }, aedes.handle);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#aedes = aedes;
+    this.#server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    const aedes = this.#aedes;
+    this.#server = undefined;
+    this.#aedes = undefined;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.#current.clear();
+  }
+
+  /** Publishes from the hub, bypassing the ACL (which governs devices). */
+  publish(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): Promise<void> {
+    const aedes = this.#aedes;
+    if (!aedes) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      aedes.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: options.qos, retain: options.retain, dup: false },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  /** Sends the whole desired state, retained, so a device that is offline gets it on connect. */
+  publishDesired(deviceId: string, desired: { version: number; state: Record<string, unknown> }): Promise<void> {
+    return this.publish(topics.twinDesired(deviceId), JSON.stringify(desired), { qos: 1, retain: true });
+  }
+
+  /** Closes a device's connection (deleted device, rotated token) and forgets its retained state. */
+  async disconnect(deviceId: string, forget: boolean): Promise<void> {
+    const client = this.#current.get(deviceId);
+    if (client) await new Promise<void>((resolve) => client.close(() => resolve()));
+    if (forget) {
+      // An empty retained payload deletes the retained message [MQTT-3.3.1-10].
+      await this.publish(topics.twinDesired(deviceId), '', { qos: 0, retain: true });
+      await this.publish(topics.status(deviceId), '', { qos: 0, retain: true });
+    }
+  }
+
+  async #authenticate(client: Client, username?: string, password?: Buffer): Promise<AuthenticateError | null> {
+    const { metrics } = this.#deps;
+    if (!username || !password || password.length === 0) {
+      metrics.mqttAuthFailures.inc({ reason: 'anonymous' });
+      this.#securityEvent(null, 'ERR_MQTT_ANONYMOUS', 'anonymous MQTT connection refused', { clientId: client.id });
+      return authError(NOT_AUTHORIZED, 'anonymous connections are refused');
+    }
+    const secret = password.toString('utf8');
+    if (username === CLAIM_USERNAME) {
+      if (!CLAIM_CLIENT_ID.test(client.id)) {
+        metrics.mqttAuthFailures.inc({ reason: 'client-id' });
+        return authError(IDENTIFIER_REJECTED, 'claim client id must match [A-Za-z0-9_.-]{1,64}');
+      }
+      const claim = await this.#deps.enrollment.authenticateClaim(secret);
+      if (!claim.ok) {
+        metrics.mqttAuthFailures.inc({ reason: 'claim' });
+        this.#securityEvent(null, claim.error.code, `claim connection refused: ${claim.error.message}`, {
+          clientId: client.id,
+        });
+        return authError(BAD_USERNAME_OR_PASSWORD, claim.error.message);
+      }
+      this.#identities.set(client, { kind: 'claim', group: claim.group, clientId: client.id });
+      return null;
+    }
+    const device = await this.#deps.store.getDevice(username);
+    if (!device || !sameHash(device.tokenHash, hashToken(secret))) {
+      metrics.mqttAuthFailures.inc({ reason: 'credentials' });
+      // Only a device that exists gets the event under its name: unknown names are not stored.
+      this.#securityEvent(
+        device ? device.name : null,
+        'ERR_MQTT_AUTH_FAILED',
+        'MQTT connection refused: bad credentials',
+        {
+          username: device ? device.name : '(unknown device)',
+        },
+      );
+      return authError(BAD_USERNAME_OR_PASSWORD, 'unknown device or wrong token');
+    }
+    if (client.id !== username) {
+      metrics.mqttAuthFailures.inc({ reason: 'client-id' });
+      this.#securityEvent(
+        device.name,
+        'ERR_MQTT_CLIENT_ID',
+        'MQTT connection refused: client id is not the device name',
+        {
+          clientId: client.id,
+        },
+      );
+      return authError(IDENTIFIER_REJECTED, 'client id must be the device name');
+    }
+    if (device.lifecycle === 'quarantined' || device.lifecycle === 'retired') {
+      metrics.mqttAuthFailures.inc({ reason: device.lifecycle });
+      return authError(NOT_AUTHORIZED, `device is ${device.lifecycle}`);
+    }
+    this.#identities.set(client, { kind: 'device', id: device.name });
+    return null;
+  }
+
+  async #authorizePublish(client: Client, packet: PublishPacket): Promise<void> {
+    const identity = this.#identities.get(client);
+    const deps = this.#deps;
+    if (!identity) {
+      this.#sink(packet);
+      return;
+    }
+    const device = identity.kind === 'device' ? identity.id : null;
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (payload.length > deps.config.maxPayloadBytes) {
+      this.#reject(
+        packet,
+        device,
+        'ERR_PAYLOAD_TOO_LARGE',
+        `payload of ${payload.length} bytes is over the limit of ${deps.config.maxPayloadBytes}`,
+      );
+      return;
+    }
+    const decision = decidePublish(identity, packet.topic);
+    if (!decision.allow) {
+      this.#reject(packet, device, decision.code, `publish to ${packet.topic} refused: ${decision.reason}`);
+      return;
+    }
+    if ('claim' in decision) {
+      this.#sink(packet);
+      if (identity.kind === 'claim') await this.#claim(identity, payload);
+      return;
+    }
+    // Only status is retained (it is the device's presence); anything else would pile up in the broker.
+    if (decision.topic.kind !== 'status') packet.retain = false;
+    const handler = handlerFor(decision.topic.kind);
+    if (!handler || device === null) {
+      this.#reject(packet, device, 'ERR_MQTT_TOPIC_DENIED', `publish to ${packet.topic} refused`);
+      return;
+    }
+    const isWill = client.closed;
+    // A will from a connection that was taken over speaks for nobody any more.
+    if (isWill && this.#current.get(device) !== client) {
+      this.#sink(packet);
+      return;
+    }
+    const now = deps.clock.now();
+    const result = await handler(deps, { deviceId: device, topic: packet.topic, payload, isWill, now });
+    if (!result.ok) {
+      this.#reject(packet, device, result.error.code, result.error.message, result.error.details, result.seq);
+      return;
+    }
+    deps.metrics.mqttMessages.inc({ kind: decision.topic.kind });
+    if (decision.topic.kind !== 'heartbeat' && decision.topic.kind !== 'status') {
+      deps.liveness.observe(device, { kind: 'message', at: now });
+    }
+  }
+
+  async #claim(identity: Extract<Identity, { kind: 'claim' }>, payload: Buffer): Promise<void> {
+    const decoded = decode(claimRequest, payload);
+    const response = decoded.ok
+      ? await this.#deps.enrollment.claim(identity.group, decoded.value)
+      : { ok: false as const, error: { code: decoded.error.code, message: decoded.error.message } };
+    await this.publish(topics.claimResponse(identity.clientId), JSON.stringify(response), { qos: 1, retain: false });
+  }
+
+  async #reconcileTwin(deviceId: string): Promise<void> {
+    try {
+      const device = await this.#deps.store.getDevice(deviceId);
+      if (!device || device.desired.version === 0) return;
+      if (device.reported.desiredVersion === device.desired.version) return;
+      await this.publishDesired(deviceId, { version: device.desired.version, state: device.desired.state });
+    } catch (err) {
+      this.#deps.logger.error({ err, device: deviceId }, 'could not send the desired state');
+    }
+  }
+
+  /** Acknowledges without delivering, and tells the device why. */
+  #reject(
+    packet: PublishPacket,
+    device: string | null,
+    code: ErrorCode,
+    message: string,
+    details?: string[],
+    seq?: number,
+  ): void {
+    const topic = packet.topic;
+    this.#sink(packet);
+    this.#refuse(device, code, topic, message, details, seq);
+  }
+
+  #refuse(
+    device: string | null,
+    code: ErrorCode,
+    topic: string,
+    message: string,
+    details?: string[],
+    seq?: number,
+  ): void {
+    this.#deps.metrics.mqttRejected.inc({ code });
+    const security = code === 'ERR_MQTT_TOPIC_DENIED' || code === 'ERR_MQTT_SUBSCRIBE_DENIED';
+    this.#deps.events.record({
+      device,
+      type: security ? 'security' : 'protocol',
+      code,
+      severity: 'warning',
+      message,
+      data: { topic, ...(details ? { details } : {}), ...(seq !== undefined ? { seq } : {}) },
+    });
+    if (device === null) return;
+    const notice: ErrorNotice = {
+      code,
+      message,
+      topic,
+      ...(seq !== undefined ? { seq } : {}),
+      ...(details ? { details } : {}),
+    };
+    this.publish(topics.errors(device), JSON.stringify(notice), { qos: 0, retain: false }).catch(() => {});
+  }
+
+  #sink(packet: PublishPacket): void {
+    packet.topic = SINK_TOPIC;
+    packet.retain = false;
+  }
+
+  #securityEvent(device: string | null, code: ErrorCode, message: string, data: Record<string, unknown>): void {
+    this.#deps.events.record({ device, type: 'security', code, severity: 'warning', message, data });
+  }
+}

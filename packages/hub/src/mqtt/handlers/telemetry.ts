@@ -1,0 +1,40 @@
+// telemetry: readings stored once per (device, seq). A message is taken or refused whole, so a
+// device never has to guess which of its readings were kept.
+
+import { HomeostatError, parser, TelemetryMessage } from '@homeostat/protocol';
+import type { ReadingRow } from '../../store/store.js';
+import type { Handler } from '../context.js';
+import { decode } from './decode.js';
+
+const telemetry = parser(TelemetryMessage);
+
+export const handleTelemetry: Handler = async (deps, m) => {
+  const decoded = decode(telemetry, m.payload);
+  if (!decoded.ok) return decoded;
+  const readings = Array.isArray(decoded.value) ? decoded.value : [decoded.value];
+  const latest = m.now + deps.config.maxClockSkewMs;
+  const future = readings.filter((r) => r.ts !== undefined && r.ts > latest);
+  if (future.length > 0) {
+    return {
+      ok: false,
+      seq: future[0]?.seq,
+      error: new HomeostatError(
+        'ERR_TELEMETRY_TIMESTAMP',
+        `${future.length} reading(s) are more than ${deps.config.maxClockSkewMs} ms ahead of the hub clock`,
+        future.slice(0, 10).map((r) => `seq ${r.seq}: ts ${r.ts}`),
+      ),
+    };
+  }
+  const rows: ReadingRow[] = [];
+  for (const r of readings) {
+    const ts = r.ts ?? m.now;
+    for (const [metric, value] of Object.entries(r.metrics))
+      rows.push({ device: m.deviceId, seq: r.seq, metric, ts, value });
+  }
+  const end = deps.metrics.ingestSeconds.startTimer();
+  const stored = await deps.store.insertReadings(rows);
+  end();
+  deps.metrics.readingsStored.inc(stored);
+  if (stored < rows.length) deps.metrics.readingsDuplicate.inc(rows.length - stored);
+  return { ok: true };
+};

@@ -1,0 +1,22 @@
+// twin/reported: merge patches of the reported state, applied in version order.
+
+import { HomeostatError, parser, TwinReportedMessage } from '@homeostat/protocol';
+import type { Handler } from '../context.js';
+import { decode } from './decode.js';
+
+const reported = parser(TwinReportedMessage);
+
+export const handleTwinReported: Handler = async (deps, m) => {
+  const decoded = decode(reported, m.payload);
+  if (!decoded.ok) return decoded;
+  const { version, state, desiredVersion } = decoded.value;
+  const r = await deps.store.applyReported(m.deviceId, version, state, desiredVersion ?? null, m.now);
+  if (r.ok || r.reason === 'not-found') return { ok: true };
+  return {
+    ok: false,
+    error: new HomeostatError(
+      'ERR_TWIN_STALE_REPORTED',
+      `reported version ${version} is not above the stored version ${r.current ?? 0}; ignored`,
+    ),
+  };
+};

@@ -1,0 +1,179 @@
+// Devices: identity, credentials, labels, twins and telemetry queries. HTTP routes call these;
+// the MQTT side tells connected devices what changed.
+
+import { type Clock, hashToken, newToken, newUid } from '@homeostat/kit';
+import {
+  applyMergePatch,
+  type CreateDeviceRequest,
+  type Device,
+  HomeostatError,
+  isPlainObject,
+  matchesSelector,
+  type PutDeviceRequest,
+  parseSelector,
+  type TelemetrySeries,
+} from '@homeostat/protocol';
+import type { LivenessTracker } from '../controllers/liveness.js';
+import type { EventLog } from '../events.js';
+import { deviceView } from '../model/device-view.js';
+import type { DeviceRecord, Store } from '../store/store.js';
+
+/** What the device service needs from the MQTT side. */
+export interface DeviceChannel {
+  isConnected(deviceId: string): boolean;
+  publishDesired(deviceId: string, desired: { version: number; state: Record<string, unknown> }): Promise<void>;
+  disconnect(deviceId: string, forget: boolean): Promise<void>;
+}
+
+export interface DeviceServiceDeps {
+  store: Store;
+  clock: Clock;
+  liveness: LivenessTracker;
+  channel: DeviceChannel;
+  events: EventLog;
+}
+
+/** Default window of a telemetry query, in ms. */
+const DEFAULT_WINDOW_MS = 3600_000;
+
+export class DeviceService {
+  readonly #deps: DeviceServiceDeps;
+
+  constructor(deps: DeviceServiceDeps) {
+    this.#deps = deps;
+  }
+
+  view(record: DeviceRecord): Device {
+    return deviceView(record, this.#deps.liveness.get(record.name), this.#deps.channel.isConnected(record.name));
+  }
+
+  async list(selector?: string): Promise<Device[]> {
+    let terms: ReturnType<typeof parseSelector> = { terms: [] };
+    if (selector) {
+      terms = parseSelector(selector);
+      if ('errors' in terms) throw new HomeostatError('ERR_VALIDATION', 'invalid label selector', terms.errors);
+    }
+    const all = await this.#deps.store.listDevices();
+    const selected = 'terms' in terms ? all.filter((d) => matchesSelector(d.labels, terms.terms)) : all;
+    return selected.map((d) => this.view(d));
+  }
+
+  async get(name: string): Promise<Device> {
+    return this.view(await this.#record(name));
+  }
+
+  /** Creates a device; its token is returned this once and only its hash is kept. */
+  async create(req: CreateDeviceRequest): Promise<{ device: Device; token: string }> {
+    const token = newToken('hsd_');
+    const created = await this.#deps.store.createDevice({
+      name: req.name,
+      uid: newUid(),
+      labels: req.labels ?? {},
+      tokenHash: hashToken(token),
+      enrollmentGroup: null,
+      desired: req.desired ?? {},
+      createdAt: this.#deps.clock.now(),
+    });
+    if (!created) throw new HomeostatError('ERR_DEVICE_EXISTS', `a device named ${req.name} exists already`);
+    this.#deps.events.record({
+      device: req.name,
+      type: 'lifecycle',
+      code: null,
+      severity: 'info',
+      message: `device ${req.name} created`,
+      data: {},
+    });
+    return { device: await this.get(req.name), token };
+  }
+
+  /** Create or update (labels replaced); what `homeostat apply` does. */
+  async put(
+    name: string,
+    req: PutDeviceRequest,
+  ): Promise<{ created: true; device: Device; token: string } | { created: false; device: Device }> {
+    const existing = await this.#deps.store.getDevice(name);
+    if (!existing) {
+      return { created: true, ...(await this.create({ name, ...req })) };
+    }
+    const updated = req.labels ? await this.#deps.store.updateDeviceLabels(name, req.labels) : existing;
+    if (!updated) throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
+    return { created: false, device: this.view(updated) };
+  }
+
+  async delete(name: string): Promise<void> {
+    if (!(await this.#deps.store.deleteDevice(name))) {
+      throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
+    }
+    this.#deps.liveness.forget(name);
+    await this.#deps.channel.disconnect(name, true);
+    this.#deps.events.record({
+      device: name,
+      type: 'lifecycle',
+      code: null,
+      severity: 'info',
+      message: `device ${name} deleted`,
+      data: {},
+    });
+  }
+
+  /** Issues a new token; the old one stops working and its connection is closed. */
+  async rotateToken(name: string): Promise<{ device: Device; token: string }> {
+    const token = newToken('hsd_');
+    if (!(await this.#deps.store.setDeviceTokenHash(name, hashToken(token)))) {
+      throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
+    }
+    await this.#deps.channel.disconnect(name, false);
+    this.#deps.events.record({
+      device: name,
+      type: 'security',
+      code: null,
+      severity: 'info',
+      message: `token of ${name} rotated`,
+      data: {},
+    });
+    return { device: await this.get(name), token };
+  }
+
+  /** Applies a merge patch to the desired state if it is still at `version`, then tells the device. */
+  async patchDesired(name: string, version: number, patch: Record<string, unknown>): Promise<Device> {
+    const current = await this.#record(name);
+    if (current.desired.version !== version) throw conflict(name, version, current.desired.version);
+    const next = applyMergePatch(current.desired.state, patch);
+    const state = isPlainObject(next) ? next : {};
+    const r = await this.#deps.store.replaceDesired(name, version, state, this.#deps.clock.now());
+    if (!r.ok) {
+      if (r.reason === 'not-found') throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
+      throw conflict(name, version, r.current);
+    }
+    await this.#deps.channel.publishDesired(name, { version: r.device.desired.version, state: r.device.desired.state });
+    return this.view(r.device);
+  }
+
+  async telemetry(
+    name: string,
+    q: { metric: string; from?: number; to?: number; limit?: number },
+  ): Promise<TelemetrySeries> {
+    await this.#record(name);
+    const to = q.to ?? this.#deps.clock.now();
+    const from = q.from ?? to - DEFAULT_WINDOW_MS;
+    if (from > to) throw new HomeostatError('ERR_VALIDATION', 'from must not be after to', ['/from: after /to']);
+    const limit = q.limit ?? 1000;
+    const rows = await this.#deps.store.queryReadings(name, q.metric, from, to, limit + 1);
+    const truncated = rows.length > limit;
+    const points = (truncated ? rows.slice(1) : rows).map((r) => ({ ts: r.ts, seq: r.seq, value: r.value }));
+    return { device: name, metric: q.metric, from, to, points, truncated };
+  }
+
+  async #record(name: string): Promise<DeviceRecord> {
+    const record = await this.#deps.store.getDevice(name);
+    if (!record) throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
+    return record;
+  }
+}
+
+function conflict(name: string, given: number, current: number): HomeostatError {
+  return new HomeostatError(
+    'ERR_TWIN_VERSION_CONFLICT',
+    `desired state of ${name} is at version ${current}, not ${given}; read it again and retry`,
+  );
+}
