@@ -1,1 +1,45 @@
-export {};
+// Simulated hardware for the demo fleet, the tests and the benchmarks: rooms with a thermostat
+// and a heater, robot mowers, pumps with wearing bearings, and faults to inject into any of them.
+
+export { capabilitiesOf, type SimKind } from './capabilities.js';
+export { Environment, type EnvironmentOptions } from './environment.js';
+export { FAULT_TYPES, type Fault, type FaultProfile, FaultSet, type FaultType, PowerLossError } from './faults.js';
+export {
+  type FleetPlanOptions,
+  PLAN_KINDS,
+  type PlanKind,
+  type PlannedDevice,
+  planFleet,
+  planUnits,
+} from './fleet-plan.js';
+export {
+  clamp,
+  type DeviceHardware,
+  type Metrics,
+  numberIn,
+  SimHardware,
+  type SimHardwareOptions,
+  type State,
+} from './hardware.js';
+export {
+  MOWER_STATE_CODES,
+  MowerHardware,
+  type MowerMode,
+  type MowerOptions,
+  type MowerState,
+} from './mower.js';
+export { PumpHardware, type PumpOptions } from './pump.js';
+export { deriveSeed, hashInt, Random, valueNoise } from './random.js';
+export {
+  HeaterHardware,
+  type HeaterMode,
+  type HeaterOptions,
+  Room,
+  type RoomAppliance,
+  type RoomOptions,
+  SETPOINT_MAX_C,
+  SETPOINT_MIN_C,
+  ThermostatHardware,
+  type ThermostatOptions,
+} from './room.js';
+export { DAY_MS, HOUR_MS, SimTime, type SimTimeOptions, steps } from './sim-time.js';

@@ -1,0 +1,96 @@
+// The base of every simulated device: the physics models behind the agent's hardware port.
+
+import type { DeviceHardware, Metrics, State } from '@homeostat/agent';
+import type { Capabilities } from '@homeostat/protocol';
+import { type Fault, type FaultProfile, FaultSet, type FaultType, PowerLossError } from './faults.js';
+import { Random } from './random.js';
+import { SimTime } from './sim-time.js';
+
+export type { DeviceHardware, Metrics, State };
+
+export interface SimHardwareOptions {
+  /** Maps wall time to simulated time; shared by the devices of one fleet. Default: real time from 0. */
+  time?: SimTime;
+  /** Seed of this device's sensor noise. Default 1. */
+  seed?: number;
+}
+
+/**
+ * The shared shape of a simulated device: `sample` and `applyDesired` first advance the model to
+ * the (simulated) `now`, then read or act; faults sit between the model and the agent. A model
+ * starts at the first time it is asked about (it has no time before), and time never goes
+ * backwards: a `now` older than the last one reads the model as it is.
+ */
+export abstract class SimHardware implements DeviceHardware {
+  abstract readonly kind: string;
+  protected readonly time: SimTime;
+  protected readonly rng: Random;
+  protected readonly faults: FaultSet;
+  /** The simulated time the model was last advanced to, ms. */
+  #simMs: number | null = null;
+
+  constructor(options: SimHardwareOptions, profile: FaultProfile) {
+    this.time = options.time ?? new SimTime();
+    this.rng = new Random(options.seed ?? 1);
+    this.faults = new FaultSet(profile);
+  }
+
+  abstract capabilities(): Capabilities;
+
+  sample(now: number): Metrics {
+    if (!this.faults.powered) throw new PowerLossError(this.kind);
+    const simMs = this.#advance(now);
+    return this.faults.apply(this.read(simMs), simMs, this.rng);
+  }
+
+  applyDesired(desired: State, now: number): State {
+    if (!this.faults.powered) throw new PowerLossError(this.kind);
+    const simMs = this.#advance(now);
+    return this.apply(desired, simMs);
+  }
+
+  /**
+   * Starts a fault. Pass the wall time `now` so the model is first advanced under the conditions
+   * that held before the fault (otherwise the fault counts from the last sample).
+   */
+  inject(fault: Fault | FaultType, now?: number): void {
+    const simMs = now === undefined ? this.#simMs : this.#advance(now);
+    this.faults.inject(fault, simMs);
+  }
+
+  /** Ends a fault (every fault without `type`); `now` as for `inject`. */
+  clear(type?: FaultType, now?: number): void {
+    if (now !== undefined) this.#advance(now);
+    this.faults.clear(type);
+  }
+
+  /** The faults now active. */
+  activeFaults(): FaultType[] {
+    return this.faults.active();
+  }
+
+  /** Advances the physics to `simMs`; called with increasing times only. */
+  protected abstract advanceTo(simMs: number): void;
+  /** The true readings at `simMs`, with ordinary sensor noise. */
+  protected abstract read(simMs: number): Metrics;
+  /** Applies a desired state at `simMs` and returns what to report. */
+  protected abstract apply(desired: State, simMs: number): State;
+
+  #advance(now: number): number {
+    const target = this.time.toSim(now);
+    if (this.#simMs === null || target > this.#simMs) {
+      this.advanceTo(target);
+      this.#simMs = target;
+    }
+    return this.#simMs;
+  }
+}
+
+/** `value` when it is a finite number within [min, max], else undefined. */
+export function numberIn(value: unknown, min: number, max: number): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max ? value : undefined;
+}
+
+export function clamp(value: number, min: number, max: number): number {
+  return Math.max(min, Math.min(max, value));
+}

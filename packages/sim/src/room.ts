@@ -1,0 +1,255 @@
+// A room's thermal model, shared by the room's thermostat (which measures it) and its heater
+// (which heats it). One lumped heat capacity losing heat through the envelope to the outside:
+//
+//   C · dT/dt = P_heat − UA · (T − T_out)
+//
+// Each step holds P_heat and T_out constant and uses the exact solution of that linear equation,
+// T(t+dt) = T_eq + (T − T_eq) · exp(−dt · UA / C) with T_eq = T_out + P_heat / UA, so any step
+// length is stable (no overshoot, no NaN); steps stay short (15 s) so the heater's controller,
+// which decides P_heat, sees the temperature as often as real firmware would.
+
+import type { Capabilities } from '@homeostat/protocol';
+import { capabilitiesOf } from './capabilities.js';
+import { Environment } from './environment.js';
+import { clamp, type Metrics, numberIn, SimHardware, type SimHardwareOptions, type State } from './hardware.js';
+import { steps } from './sim-time.js';
+
+/** Something in the room that adds heat; stepped by the room with the room's temperature. */
+export interface RoomAppliance {
+  /** Advances the appliance by `dtS` seconds ending at `simMs`; returns the heat it gave the room, W. */
+  step(roomTemperatureC: number, dtS: number, simMs: number): number;
+}
+
+export interface RoomOptions {
+  /** The weather outside; rooms of one site share it. Default: a new Environment. */
+  environment?: Environment;
+  /** Heat capacity of air, furniture and inner walls, J/K. Default 2e6 (a 25 m² room). */
+  heatCapacityJPerK?: number;
+  /** Envelope heat loss coefficient UA, W/K. Default 100 (a fairly insulated room). */
+  lossWPerK?: number;
+  /** Temperature at the start, °C. Default 19. */
+  initialTemperatureC?: number;
+  /** Water vapour partial pressure of the room air, kPa. Default 1.05 (45 % RH at 20 °C). */
+  vapourPressureKPa?: number;
+}
+
+/** Longest integration step, s: short enough for a 0.5 °C hysteresis to act like firmware. */
+const MAX_STEP_S = 15;
+
+export class Room {
+  readonly environment: Environment;
+  readonly heatCapacityJPerK: number;
+  readonly lossWPerK: number;
+  readonly vapourPressureKPa: number;
+  #temperatureC: number;
+  #simMs: number | null = null;
+  readonly #appliances: RoomAppliance[] = [];
+
+  constructor(options: RoomOptions = {}) {
+    this.environment = options.environment ?? new Environment();
+    this.heatCapacityJPerK = options.heatCapacityJPerK ?? 2e6;
+    this.lossWPerK = options.lossWPerK ?? 100;
+    this.vapourPressureKPa = options.vapourPressureKPa ?? 1.05;
+    this.#temperatureC = options.initialTemperatureC ?? 19;
+  }
+
+  attach(appliance: RoomAppliance): void {
+    this.#appliances.push(appliance);
+  }
+
+  /** Air temperature, °C. */
+  get temperatureC(): number {
+    return this.#temperatureC;
+  }
+
+  /**
+   * Relative humidity, %: the vapour pressure is held constant, so the humidity falls as the air
+   * warms (the saturation pressure follows the Magnus formula).
+   */
+  get humidityPercent(): number {
+    const t = this.#temperatureC;
+    const saturationKPa = 0.6112 * Math.exp((17.62 * t) / (243.12 + t));
+    return clamp((100 * this.vapourPressureKPa) / saturationKPa, 1, 100);
+  }
+
+  /**
+   * Advances to the simulated time `simMs`. Both devices of the room call this; the second call
+   * for the same time does nothing, so the room is advanced once per distinct time.
+   */
+  advanceTo(simMs: number): void {
+    if (this.#simMs === null) {
+      this.#simMs = simMs;
+      return;
+    }
+    const { count, dtS } = steps((simMs - this.#simMs) / 1000, MAX_STEP_S);
+    const c = this.heatCapacityJPerK;
+    const ua = this.lossWPerK;
+    const decay = Math.exp((-dtS * ua) / c);
+    let t = this.#temperatureC;
+    for (let i = 1; i <= count; i++) {
+      const stepEndMs = this.#simMs + i * dtS * 1000;
+      let heatW = 0;
+      for (const a of this.#appliances) heatW += a.step(t, dtS, stepEndMs);
+      const equilibriumC = this.environment.outsideTemperatureC(stepEndMs - dtS * 500) + heatW / ua;
+      t = equilibriumC + (t - equilibriumC) * decay;
+    }
+    this.#temperatureC = t;
+    this.#simMs = Math.max(this.#simMs, simMs);
+  }
+}
+
+export interface ThermostatOptions extends SimHardwareOptions {
+  /** Initial setpoint, °C. Default 20. */
+  setpointC?: number;
+}
+
+/** The setpoint range both room devices accept, °C. */
+export const SETPOINT_MIN_C = 5;
+export const SETPOINT_MAX_C = 30;
+
+/**
+ * A wall thermostat: it measures the room (temperature ±0.05 °C, humidity ±0.5 %) and stores a
+ * setpoint. It does not drive the heater itself: linking the two is the job of a rule deployed
+ * to the room (or of the heater's own setpoint).
+ */
+export class ThermostatHardware extends SimHardware {
+  readonly kind = 'thermostat';
+  readonly room: Room;
+  #setpointC: number;
+
+  constructor(room: Room, options: ThermostatOptions = {}) {
+    super(options, { discrete: ['setpoint'], drift: { metric: 'temperature', perHour: 0.3 } });
+    this.room = room;
+    this.#setpointC = options.setpointC ?? 20;
+  }
+
+  capabilities(): Capabilities {
+    return capabilitiesOf('thermostat');
+  }
+
+  protected advanceTo(simMs: number): void {
+    this.room.advanceTo(simMs);
+  }
+
+  protected read(): Metrics {
+    return {
+      temperature: this.room.temperatureC + this.rng.uniform(-0.05, 0.05),
+      humidity: clamp(this.room.humidityPercent + this.rng.uniform(-0.5, 0.5), 0, 100),
+      setpoint: this.#setpointC,
+    };
+  }
+
+  protected apply(desired: State): State {
+    this.#setpointC = numberIn(desired.setpoint, SETPOINT_MIN_C, SETPOINT_MAX_C) ?? this.#setpointC;
+    return { setpoint: this.#setpointC };
+  }
+}
+
+export type HeaterMode = 'auto' | 'off' | 'manual';
+const HEATER_MODES: readonly HeaterMode[] = ['auto', 'off', 'manual'];
+
+export interface HeaterOptions extends SimHardwareOptions {
+  /** Electrical power at full output, W (all of it ends up in the room). Default 2000. */
+  maxPowerW?: number;
+  /** Initial setpoint, °C. Default 20. */
+  setpointC?: number;
+  /** Initial mode. Default 'auto'. */
+  mode?: HeaterMode;
+  /** Width of the controller's hysteresis band around the setpoint, °C. Default 0.5. */
+  hysteresisC?: number;
+}
+
+/** Water supply rise above the room at full power, K, and its time constant, s. */
+const SUPPLY_RISE_K = 45;
+const SUPPLY_TAU_S = 240;
+
+/**
+ * An electric heater with its own firmware. In 'auto' it is a bang-bang controller reading the
+ * room temperature through a wired sensor: on at or below setpoint − 0.25 °C, off at or above
+ * setpoint + 0.25 °C. It keeps working without any network. 'manual' runs at the desired
+ * `power` (0..1); 'off' is off. Power loss turns it off whatever the mode.
+ */
+export class HeaterHardware extends SimHardware implements RoomAppliance {
+  readonly kind = 'heater';
+  readonly room: Room;
+  readonly maxPowerW: number;
+  readonly hysteresisC: number;
+  #mode: HeaterMode;
+  #setpointC: number;
+  #manualPower = 0;
+  /** The output now, 0..1. */
+  #power = 0;
+  /** The bang-bang controller's latch. */
+  #heating = false;
+  #supplyC: number;
+  #energyWh = 0;
+
+  constructor(room: Room, options: HeaterOptions = {}) {
+    super(options, { discrete: ['power'], drift: { metric: 'supplyTemperature', perHour: 1 } });
+    this.room = room;
+    this.maxPowerW = options.maxPowerW ?? 2000;
+    this.hysteresisC = options.hysteresisC ?? 0.5;
+    this.#mode = options.mode ?? 'auto';
+    this.#setpointC = options.setpointC ?? 20;
+    this.#supplyC = room.temperatureC;
+    room.attach(this);
+  }
+
+  capabilities(): Capabilities {
+    return capabilitiesOf('heater');
+  }
+
+  /** Called by the room for each integration step. */
+  step(roomTemperatureC: number, dtS: number): number {
+    this.#power = this.#decide(roomTemperatureC);
+    const targetC = roomTemperatureC + SUPPLY_RISE_K * this.#power;
+    this.#supplyC = targetC + (this.#supplyC - targetC) * Math.exp(-dtS / SUPPLY_TAU_S);
+    const watts = this.#power * this.maxPowerW;
+    this.#energyWh += (watts * dtS) / 3600;
+    return watts;
+  }
+
+  protected advanceTo(simMs: number): void {
+    this.room.advanceTo(simMs);
+  }
+
+  protected read(): Metrics {
+    return {
+      power: this.#power,
+      supplyTemperature: this.#supplyC + this.rng.uniform(-0.2, 0.2),
+      energyWh: this.#energyWh,
+    };
+  }
+
+  protected apply(desired: State): State {
+    this.#setpointC = numberIn(desired.setpoint, SETPOINT_MIN_C, SETPOINT_MAX_C) ?? this.#setpointC;
+    const mode = desired.mode;
+    if (typeof mode === 'string' && (HEATER_MODES as readonly string[]).includes(mode)) {
+      this.#mode = mode as HeaterMode;
+    }
+    this.#manualPower = numberIn(desired.power, 0, 1) ?? this.#manualPower;
+    // Act on the change now, so the report says what the heater does from this moment.
+    this.#power = this.#decide(this.room.temperatureC);
+    return { mode: this.#mode, setpoint: this.#setpointC, power: this.#power };
+  }
+
+  #decide(roomTemperatureC: number): number {
+    if (!this.faults.powered) {
+      this.#heating = false;
+      return 0;
+    }
+    switch (this.#mode) {
+      case 'off':
+        this.#heating = false;
+        return 0;
+      case 'manual':
+        return this.#manualPower;
+      case 'auto': {
+        const half = this.hysteresisC / 2;
+        if (roomTemperatureC <= this.#setpointC - half) this.#heating = true;
+        else if (roomTemperatureC >= this.#setpointC + half) this.#heating = false;
+        return this.#heating ? 1 : 0;
+      }
+    }
+  }
+}
