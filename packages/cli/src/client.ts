@@ -1,0 +1,235 @@
+// A small typed client for the hub's HTTP API (/api/v1). Every answer is checked against the
+// schema in @homeostat/protocol before a command sees it: a hub that drifts from the contract
+// gives a clear "unexpected response" instead of a crash deep in a table formatter.
+
+import {
+  type ApiToken,
+  ApiTokenCredentials,
+  ApiTokenList,
+  type CreateApiTokenRequest,
+  type CreateDeviceRequest,
+  Device,
+  DeviceCredentials,
+  DeviceList,
+  EnrollmentGroup,
+  EnrollmentGroupCredentials,
+  EnrollmentGroupList,
+  type EventsQuery,
+  type HubEvent,
+  HubEventList,
+  type Parsed,
+  type PatchDesiredRequest,
+  type PutDeviceRequest,
+  type PutEnrollmentGroupRequest,
+  parser,
+  routes,
+  type TelemetryQuery,
+  TelemetrySeries,
+  WhoAmI,
+} from '@homeostat/protocol';
+import { ApiError, CliError, UnreachableError } from './errors.js';
+import type { CliIo } from './io.js';
+
+/** Anything that turns `unknown` into a checked value, like the protocol's compiled parsers. */
+interface Decoder<T> {
+  parse(value: unknown): Parsed<T>;
+}
+
+// Compiled once per process; they hold no state.
+const decode = {
+  device: parser(Device) as Decoder<Device>,
+  deviceList: parser(DeviceList) as Decoder<{ items: Device[] }>,
+  deviceCredentials: parser(DeviceCredentials) as Decoder<DeviceCredentials>,
+  group: parser(EnrollmentGroup) as Decoder<EnrollmentGroup>,
+  groupList: parser(EnrollmentGroupList) as Decoder<{ items: EnrollmentGroup[] }>,
+  groupCredentials: parser(EnrollmentGroupCredentials) as Decoder<EnrollmentGroupCredentials>,
+  events: parser(HubEventList) as Decoder<{ items: HubEvent[] }>,
+  telemetry: parser(TelemetrySeries) as Decoder<TelemetrySeries>,
+  tokenList: parser(ApiTokenList) as Decoder<{ items: ApiToken[] }>,
+  tokenCredentials: parser(ApiTokenCredentials) as Decoder<ApiTokenCredentials>,
+  whoami: parser(WhoAmI) as Decoder<WhoAmI>,
+};
+
+/** How long one request may take before the hub counts as unreachable, in milliseconds. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+type Query = Record<string, string | number | undefined>;
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+/** PUT answers 201 with credentials when it created the resource and 200 when it updated it. */
+export type PutDeviceResult = { created: true; device: Device; token: string } | { created: false; device: Device };
+export type PutGroupResult =
+  | { created: true; group: EnrollmentGroup; claimToken: string }
+  | { created: false; group: EnrollmentGroup };
+
+export class HubClient {
+  readonly server: string;
+  readonly #token: string;
+  readonly #io: CliIo;
+
+  constructor(io: CliIo, server: string, token: string) {
+    this.#io = io;
+    this.server = server;
+    this.#token = token;
+  }
+
+  async whoami(): Promise<WhoAmI> {
+    return this.#get(routes.whoami, decode.whoami);
+  }
+
+  async listDevices(selector?: string): Promise<Device[]> {
+    return (await this.#get(routes.devices, decode.deviceList, { selector })).items;
+  }
+
+  async getDevice(name: string): Promise<Device> {
+    return this.#get(routes.device(name), decode.device);
+  }
+
+  async createDevice(request: CreateDeviceRequest): Promise<DeviceCredentials> {
+    const answer = await this.#send('POST', routes.devices, request);
+    return this.#check('POST', routes.devices, decode.deviceCredentials, answer.body);
+  }
+
+  async putDevice(name: string, request: PutDeviceRequest): Promise<PutDeviceResult> {
+    const path = routes.device(name);
+    const answer = await this.#send('PUT', path, request);
+    if (answer.status === 201)
+      return { created: true, ...this.#check('PUT', path, decode.deviceCredentials, answer.body) };
+    return { created: false, device: this.#check('PUT', path, decode.device, answer.body) };
+  }
+
+  async deleteDevice(name: string): Promise<void> {
+    await this.#send('DELETE', routes.device(name));
+  }
+
+  async patchDesired(name: string, request: PatchDesiredRequest): Promise<Device> {
+    const path = routes.deviceDesired(name);
+    return this.#check('PATCH', path, decode.device, (await this.#send('PATCH', path, request)).body);
+  }
+
+  async rotateDeviceToken(name: string): Promise<DeviceCredentials> {
+    const path = routes.deviceToken(name);
+    return this.#check('POST', path, decode.deviceCredentials, (await this.#send('POST', path)).body);
+  }
+
+  async telemetry(name: string, query: TelemetryQuery): Promise<TelemetrySeries> {
+    return this.#get(routes.deviceTelemetry(name), decode.telemetry, { ...query });
+  }
+
+  async listEnrollmentGroups(): Promise<EnrollmentGroup[]> {
+    return (await this.#get(routes.enrollmentGroups, decode.groupList)).items;
+  }
+
+  async getEnrollmentGroup(name: string): Promise<EnrollmentGroup> {
+    return this.#get(routes.enrollmentGroup(name), decode.group);
+  }
+
+  async putEnrollmentGroup(name: string, request: PutEnrollmentGroupRequest): Promise<PutGroupResult> {
+    const path = routes.enrollmentGroup(name);
+    const answer = await this.#send('PUT', path, request);
+    if (answer.status === 201)
+      return { created: true, ...this.#check('PUT', path, decode.groupCredentials, answer.body) };
+    return { created: false, group: this.#check('PUT', path, decode.group, answer.body) };
+  }
+
+  async deleteEnrollmentGroup(name: string): Promise<void> {
+    await this.#send('DELETE', routes.enrollmentGroup(name));
+  }
+
+  async listEvents(query: EventsQuery): Promise<HubEvent[]> {
+    return (await this.#get(routes.events, decode.events, { ...query })).items;
+  }
+
+  async listTokens(): Promise<ApiToken[]> {
+    return (await this.#get(routes.tokens, decode.tokenList)).items;
+  }
+
+  async createToken(request: CreateApiTokenRequest): Promise<ApiTokenCredentials> {
+    return this.#check(
+      'POST',
+      routes.tokens,
+      decode.tokenCredentials,
+      (await this.#send('POST', routes.tokens, request)).body,
+    );
+  }
+
+  async deleteToken(name: string): Promise<void> {
+    await this.#send('DELETE', routes.token(name));
+  }
+
+  async #get<T>(path: string, decoder: Decoder<T>, query?: Query): Promise<T> {
+    const answer = await this.#send('GET', path, undefined, query);
+    return this.#check('GET', path, decoder, answer.body);
+  }
+
+  #check<T>(method: string, path: string, decoder: Decoder<T>, body: unknown): T {
+    const parsed = decoder.parse(body);
+    if (parsed.ok) return parsed.value;
+    throw new CliError(`unexpected response from the hub to ${method} ${path}`, parsed.errors);
+  }
+
+  async #send(method: string, path: string, body?: unknown, query?: Query): Promise<Answer> {
+    const url = new URL(this.server + path);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await this.#io.fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new UnreachableError(this.server, describeNetworkError(err));
+    }
+    const text = await response.text();
+    let json: unknown = null;
+    let jsonError: string | null = null;
+    if (text !== '') {
+      try {
+        json = JSON.parse(text);
+      } catch (err) {
+        jsonError = (err as Error).message;
+      }
+    }
+    if (!response.ok) throw apiError(response, json, text);
+    if (jsonError !== null) {
+      throw new CliError(`unexpected response from the hub to ${method} ${path}: not JSON (${jsonError})`);
+    }
+    return { status: response.status, body: json };
+  }
+}
+
+/** The error body of the contract, or a stand-in built from the status for anything else (a proxy's page). */
+function apiError(response: Response, json: unknown, text: string): ApiError {
+  const error = typeof json === 'object' && json !== null ? (json as { error?: unknown }).error : undefined;
+  if (typeof error === 'object' && error !== null) {
+    const { code, message, details } = error as { code?: unknown; message?: unknown; details?: unknown };
+    if (typeof code === 'string' && typeof message === 'string') {
+      const lines = Array.isArray(details) ? details.map(String) : [];
+      return new ApiError(response.status, code, message, lines);
+    }
+  }
+  const snippet = text.trim().slice(0, 200);
+  const message = response.statusText || 'request failed';
+  return new ApiError(response.status, `HTTP ${response.status}`, snippet ? `${message}: ${snippet}` : message);
+}
+
+/** fetch() wraps the socket error in `cause`; its code (ECONNREFUSED, ENOTFOUND) is what a person needs. */
+function describeNetworkError(err: unknown): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+    return `no answer within ${REQUEST_TIMEOUT_MS / 1000}s`;
+  }
+  const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.code === 'string') return cause.code;
+  if (cause && typeof cause.message === 'string') return cause.message;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,63 @@
+// `homeostat delete device|enrollmentgroup|token NAME...`: deletes each name in turn, carries
+// on past failures (like kubectl) and exits 1 if any of them failed.
+
+import type { Command } from 'commander';
+import { parseName } from '../args.js';
+import type { HubClient } from '../client.js';
+import { contextOf } from '../context.js';
+import { ApiError, CliError, formatError } from '../errors.js';
+import type { CliIo } from '../io.js';
+
+interface Kind {
+  command: string;
+  aliases: string[];
+  label: string;
+  ref: string;
+  remove(client: HubClient, name: string): Promise<void>;
+}
+
+const KINDS: Kind[] = [
+  {
+    command: 'device',
+    aliases: ['devices', 'dev'],
+    label: 'device',
+    ref: 'device',
+    remove: (c, n) => c.deleteDevice(n),
+  },
+  {
+    command: 'enrollmentgroup',
+    aliases: ['enrollmentgroups', 'enrollment-group', 'enrollment-groups', 'eg'],
+    label: 'enrollment group',
+    ref: 'enrollmentgroup',
+    remove: (c, n) => c.deleteEnrollmentGroup(n),
+  },
+  { command: 'token', aliases: ['tokens'], label: 'API token', ref: 'token', remove: (c, n) => c.deleteToken(n) },
+];
+
+export function registerDelete(program: Command, io: CliIo): void {
+  const del = program.command('delete').description('delete resources by name');
+  for (const kind of KINDS) {
+    del
+      .command(kind.command)
+      .aliases(kind.aliases)
+      .description(`delete ${kind.label}s`)
+      .argument('<names...>', `${kind.label} names`)
+      .action(async (names: string[], _opts: unknown, command: Command) => {
+        const checked = names.map((n) => parseName(kind.label, n));
+        const client = await contextOf(io, command).client();
+        let failed = 0;
+        for (const name of checked) {
+          try {
+            await kind.remove(client, name);
+            io.stdout(`${kind.ref}/${name} deleted\n`);
+          } catch (err) {
+            // Only the hub's refusal is per name; an unreachable hub would fail every other name too.
+            if (!(err instanceof ApiError) || checked.length === 1) throw err;
+            failed++;
+            io.stderr(formatError(err));
+          }
+        }
+        if (failed > 0) throw new CliError(`${failed} of ${checked.length} deletions failed`);
+      });
+  }
+}

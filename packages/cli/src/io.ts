@@ -1,0 +1,49 @@
+// The CLI's window on the world. Commands touch the terminal, the environment, the network,
+// files and the clock only through this object, so tests run the whole program in-process.
+
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname } from 'node:path';
+
+export interface CliIo {
+  /** Text for standard output; callers include the newlines. */
+  stdout(text: string): void;
+  /** Text for standard error; callers include the newlines. */
+  stderr(text: string): void;
+  env: Record<string, string | undefined>;
+  fetch: typeof fetch;
+  /** Reads a UTF-8 file; rejects with the fs error (code ENOENT when missing). */
+  readFile(path: string): Promise<string>;
+  /** Writes a UTF-8 file with `mode`, creating its directory (0700) and fixing the mode of an existing file. */
+  writeFile(path: string, data: string, mode: number): Promise<void>;
+  /** Reads standard input to its end. */
+  readStdin(): Promise<string>;
+  homeDir: string;
+  /** Milliseconds since the Unix epoch; only used to show ages and to turn `--since` into a time. */
+  now(): number;
+}
+
+/** The real thing, with any member replaced (tests keep the file system and swap the rest). */
+export function nodeIo(overrides: Partial<CliIo> = {}): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    fetch: globalThis.fetch,
+    readFile: (path) => readFile(path, 'utf8'),
+    writeFile: async (path, data, mode) => {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await writeFile(path, data, { encoding: 'utf8', mode });
+      // `mode` only applies when the file is created; an older file may be wider open.
+      await chmod(path, mode);
+    },
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    homeDir: homedir(),
+    now: () => Date.now(),
+    ...overrides,
+  };
+}

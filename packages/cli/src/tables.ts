@@ -1,0 +1,67 @@
+// The table form of each resource kind, shared by `get` and the commands that print what they
+// created. Pure functions of the resources and the current time.
+
+import type { ApiToken, Device, EnrollmentGroup, HubEvent } from '@homeostat/protocol';
+import { formatAgo, formatDuration, formatLabels, formatTable } from './format.js';
+
+/** "in sync" once the device reports it applied the current desired version. */
+export function syncState(device: Device): string {
+  return device.twin.reported.desiredVersion === device.twin.desired.version ? 'in sync' : 'pending';
+}
+
+export function deviceTable(devices: readonly Device[], now: number): string {
+  return formatTable(
+    ['NAME', 'LIVENESS', 'LAST SEEN', 'LABELS', 'DESIRED', 'REPORTED', 'AGE'],
+    devices.map((d) => [
+      d.metadata.name,
+      d.status.liveness.state,
+      formatAgo(d.status.liveness.lastSeen, now),
+      formatLabels(d.metadata.labels),
+      String(d.twin.desired.version),
+      syncState(d),
+      formatDuration(now - d.metadata.createdAt),
+    ]),
+  );
+}
+
+export function groupTable(groups: readonly EnrollmentGroup[], now: number): string {
+  return formatTable(
+    ['NAME', 'PREFIX', 'ENROLLED', 'EXPIRES', 'LABELS', 'AGE'],
+    groups.map((g) => [
+      g.metadata.name,
+      g.spec.namePrefix || '<none>',
+      g.spec.maxDevices === null ? String(g.status.enrolled) : `${g.status.enrolled}/${g.spec.maxDevices}`,
+      formatExpiry(g.spec.expiresAt, now),
+      formatLabels(g.spec.template.labels),
+      formatDuration(now - g.metadata.createdAt),
+    ]),
+  );
+}
+
+export function formatExpiry(expiresAt: number | null, now: number): string {
+  if (expiresAt === null) return 'never';
+  return expiresAt <= now ? `expired ${formatDuration(now - expiresAt)} ago` : `in ${formatDuration(expiresAt - now)}`;
+}
+
+export function eventTable(events: readonly HubEvent[], now: number): string {
+  return formatTable(
+    ['ID', 'AGE', 'DEVICE', 'SOURCE', 'TYPE', 'SEVERITY', 'CODE', 'MESSAGE'],
+    events.map((e) => [
+      String(e.id),
+      formatDuration(now - e.ts),
+      e.device ?? '-',
+      e.source,
+      e.type,
+      e.severity,
+      e.code ?? '-',
+      e.message,
+    ]),
+  );
+}
+
+export function tokenTable(tokens: readonly ApiToken[], now: number): string {
+  return formatTable(
+    ['NAME', 'ROLE', 'AGE'],
+    tokens.map((t) => [t.name, t.role, formatDuration(now - t.createdAt)]),
+  );
+}
