@@ -1,1 +1,10 @@
-export {};
+// The device agent's public API, used by the simulator and the CLI.
+export { AGENT_VERSION, Agent, type AgentEvents, type AgentOptions, type RaiseEventInput } from './agent.js';
+export type { CommandArgs, CommandHandler } from './commands.js';
+export type { DeviceHardware, Metrics, State } from './device/hardware.js';
+export { AGENT_ERRORS, AgentError, type AgentErrorCode } from './errors.js';
+export { CREDENTIALS_FILE, type DeviceCredentials, loadCredentials, saveCredentials } from './link/credentials.js';
+export { MemoryOutbox } from './outbox/memory-outbox.js';
+export { type NewOutboxEntry, type Outbox, type OutboxEntry, PRIORITY } from './outbox/outbox.js';
+export { SqliteOutbox } from './outbox/sqlite-outbox.js';
+export { diffMergePatch } from './twin/merge-diff.js';

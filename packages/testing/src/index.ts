@@ -1,1 +1,6 @@
-export {};
+// Dev-only helpers for tests across the workspace: a fake clock, a real-socket test broker, a
+// faulty TCP proxy and a polling wait.
+export { FakeClock } from '@homeostat/kit';
+export { startTestBroker, type TestBroker, type TestBrokerOptions } from './broker.js';
+export { type FaultyProxy, type FaultyProxyOptions, startFaultyProxy } from './faulty-proxy.js';
+export { type WaitForOptions, waitFor } from './wait-for.js';
