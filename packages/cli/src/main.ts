@@ -7,6 +7,6 @@ import { registerRunCommands } from './run.js';
 
 const io = nodeIo();
 const program = buildProgram(io);
-registerRunCommands(program);
+registerRunCommands(program, io);
 // exitCode rather than exit(): lets stdout drain when it is a pipe.
 process.exitCode = await runProgram(program, io, process.argv.slice(2));

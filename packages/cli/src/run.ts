@@ -1,8 +1,16 @@
 // The commands that run Homeostat's processes (`hub`, `agent`, `sim`, `demo`). They load the
-// hub, agent and simulator packages, which the fleet commands never need; kept apart so
-// `homeostat get devices` starts without them.
+// hub, agent and simulator packages lazily, so `homeostat get devices` starts without them.
 
 import type { Command } from 'commander';
+import type { CliIo } from './io.js';
+import { registerAgent } from './run/agent.js';
+import { registerDemo } from './run/demo.js';
+import { registerHub } from './run/hub.js';
+import { registerSim } from './run/sim.js';
 
-/** Adds the run commands to the program; a seam for now, filled in with the runtime packages. */
-export function registerRunCommands(_program: Command): void {}
+export function registerRunCommands(program: Command, io: CliIo): void {
+  registerHub(program, io);
+  registerAgent(program, io);
+  registerSim(program, io);
+  registerDemo(program, io);
+}

@@ -4,9 +4,13 @@
 import type { ApiToken, Device, EnrollmentGroup, HubEvent } from '@homeostat/protocol';
 import { formatAgo, formatDuration, formatLabels, formatTable } from './format.js';
 
-/** "in sync" once the device reports it applied the current desired version. */
+/**
+ * "in sync" once the device reports it applied the current desired version (a device that never
+ * received a desired state has applied version 0); "pending" until then.
+ */
 export function syncState(device: Device): string {
-  return device.twin.reported.desiredVersion === device.twin.desired.version ? 'in sync' : 'pending';
+  const applied = device.twin.reported.desiredVersion ?? (device.twin.reported.version > 0 ? 0 : null);
+  return applied === device.twin.desired.version ? 'in sync' : 'pending';
 }
 
 export function deviceTable(devices: readonly Device[], now: number): string {

@@ -4,6 +4,7 @@
 export { capabilitiesOf, type SimKind } from './capabilities.js';
 export { Environment, type EnvironmentOptions } from './environment.js';
 export { FAULT_TYPES, type Fault, type FaultProfile, FaultSet, type FaultType, PowerLossError } from './faults.js';
+export { type Provisioning, SimFleet, type SimFleetOptions } from './fleet.js';
 export {
   type FleetPlanOptions,
   PLAN_KINDS,

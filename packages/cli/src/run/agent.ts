@@ -1,0 +1,87 @@
+// `homeostat agent`: runs one real agent until Ctrl-C. Without hardware drivers on this
+// machine, it runs on a simulated device of the chosen kind.
+
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import type { CliIo } from '../io.js';
+import { intFlag, untilSignal } from './common.js';
+
+interface AgentFlags {
+  hub: string;
+  id?: string;
+  token?: string;
+  claim?: string;
+  name?: string;
+  data: string;
+  kind: string;
+  heartbeatMs?: number;
+  sampleMs?: number;
+  logLevel?: string;
+}
+
+const KINDS = ['thermostat', 'heater', 'mower', 'pump'];
+
+export function registerAgent(program: Command, io: CliIo): void {
+  program
+    .command('agent')
+    .description('run the device agent (on a simulated device of --kind)')
+    .requiredOption('--hub <url>', 'the hub MQTT URL, e.g. mqtt://127.0.0.1:1883')
+    .option('--id <id>', 'device name (with --token)')
+    .option('--token <token>', 'device token (or env HOMEOSTAT_DEVICE_TOKEN, which stays out of process lists)')
+    .option(
+      '--claim <token>',
+      'claim token of an enrollment group, for zero-touch provisioning (or env HOMEOSTAT_CLAIM_TOKEN)',
+    )
+    .option('--name <name>', 'name to ask for when claiming')
+    .option('--data <dir>', 'data directory: outbox and credentials', '.homeostat/agent')
+    .option('--kind <kind>', `simulated hardware: ${KINDS.join(', ')}`, 'thermostat')
+    .option('--heartbeat-ms <n>', 'heartbeat interval, ms', intFlag('--heartbeat-ms', 100, 3_600_000))
+    .option('--sample-ms <n>', 'sampling interval, ms', intFlag('--sample-ms', 10, 3_600_000))
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .action(async (flags: AgentFlags) => {
+      if (!KINDS.includes(flags.kind)) throw new UsageError(`--kind must be one of ${KINDS.join(', ')}`);
+      const token = flags.token ?? io.env.HOMEOSTAT_DEVICE_TOKEN;
+      const claim = flags.claim ?? io.env.HOMEOSTAT_CLAIM_TOKEN;
+      const { Agent, loadCredentials } = await import('@homeostat/agent');
+      const stored = await loadCredentials(flags.data);
+      if (!stored && !claim && !(flags.id && token)) {
+        throw new UsageError(
+          'give --id and --token, or --claim (or run once with them: credentials are kept in --data)',
+        );
+      }
+      const { createLogger } = await import('@homeostat/kit');
+      const logger = createLogger({ name: 'agent', level: flags.logLevel ?? 'info', destination: process.stderr });
+      const agent = new Agent({
+        hubUrl: flags.hub,
+        ...(flags.id ? { id: flags.id } : {}),
+        ...(token ? { token } : {}),
+        ...(claim ? { claim } : {}),
+        ...(flags.name ? { name: flags.name } : {}),
+        dataDir: flags.data,
+        hardware: await simulatedHardware(flags.kind),
+        logger,
+        ...(flags.heartbeatMs !== undefined ? { heartbeatMs: flags.heartbeatMs } : {}),
+        ...(flags.sampleMs !== undefined ? { sampleMs: flags.sampleMs } : {}),
+      });
+      agent.events.on('connected', () => io.stdout(`connected to ${flags.hub} as ${agent.id}\n`));
+      agent.events.on('disconnected', ({ reason }) => io.stdout(`disconnected: ${reason}\n`));
+      await agent.start();
+      const signal = await untilSignal();
+      io.stdout(`${signal}: stopping\n`);
+      await agent.stop();
+    });
+}
+
+async function simulatedHardware(kind: string) {
+  const sim = await import('@homeostat/sim');
+  switch (kind) {
+    case 'heater':
+      return new sim.HeaterHardware(new sim.Room());
+    case 'mower':
+      return new sim.MowerHardware();
+    case 'pump':
+      return new sim.PumpHardware();
+    default:
+      return new sim.ThermostatHardware(new sim.Room());
+  }
+}

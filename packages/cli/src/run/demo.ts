@@ -1,0 +1,141 @@
+// `homeostat demo` (what `npm start` runs): a hub on the embedded defaults and a simulated fleet
+// of about twenty devices connected to it over real MQTT, until Ctrl-C.
+
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { configPath, readConfig, writeConfig } from '../config.js';
+import type { CliIo } from '../io.js';
+import { intFlag, portOrFree, untilSignal } from './common.js';
+
+interface DemoFlags {
+  data: string;
+  devices: number;
+  timeScale: number;
+  fresh?: boolean;
+}
+
+/** How often the demo prints the fleet's state, ms. */
+const REPORT_MS = 15_000;
+const HOST = '127.0.0.1';
+
+export function registerDemo(program: Command, io: CliIo): void {
+  program
+    .command('demo')
+    .description('run a hub and a simulated fleet on this machine (what `npm start` runs)')
+    .option('--data <dir>', 'data directory of the demo', '.homeostat/demo')
+    .option('--devices <n>', 'about how many simulated devices', intFlag('--devices', 1, 10_000), 20)
+    .option(
+      '--time-scale <n>',
+      'simulated seconds per second, so batteries drain and bearings wear visibly',
+      intFlag('--time-scale', 1, 3600),
+      60,
+    )
+    .option('--fresh', 'start from an empty data directory')
+    .action(async (flags: DemoFlags) => {
+      if (flags.fresh) rmSync(flags.data, { recursive: true, force: true });
+      const [{ Hub, DEFAULT_CONFIG }, { SimFleet }, { createLogger }] = await Promise.all([
+        import('@homeostat/hub'),
+        import('@homeostat/sim'),
+        import('@homeostat/kit'),
+      ]);
+      const httpPort = await portOrFree(8080, HOST);
+      const mqttPort = await portOrFree(1883, HOST);
+      const logger = createLogger({
+        name: 'demo',
+        level: io.env.HOMEOSTAT_LOG_LEVEL ?? 'warn',
+        destination: process.stderr,
+      });
+      const hub = new Hub(
+        {
+          ...DEFAULT_CONFIG,
+          listen: HOST,
+          httpPort,
+          mqttPort,
+          dataDir: join(flags.data, 'hub'),
+          heartbeatMs: 1000,
+          adminToken: null,
+        },
+        { logger },
+      );
+      const started = await hub.start();
+      const { devices, tokens } = hub.services;
+      // The admin token is shown once by the hub's first start; later demo runs issue a fresh one.
+      let adminToken = started.initialAdminToken;
+      if (adminToken === null) {
+        await tokens.delete('demo').catch(() => {});
+        adminToken = (await tokens.create('demo', 'admin')).secret;
+      }
+      const fleet = new SimFleet({
+        hubUrl: started.mqttUrl,
+        devices: flags.devices,
+        timeScale: flags.timeScale,
+        dataDir: join(flags.data, 'devices'),
+        heartbeatMs: 1000,
+        sampleMs: 1000,
+        logger,
+        provisioning: {
+          kind: 'credentials',
+          async provide(device) {
+            const put = await devices.put(device.name, { labels: device.labels });
+            const token = put.created ? put.token : (await devices.rotateToken(device.name)).token;
+            return { id: device.name, token };
+          },
+        },
+      });
+      await fleet.start();
+
+      const loggedIn = await logInTheCli(io, started.httpUrl, adminToken);
+      const moved = [httpPort === 8080 ? '' : '8080', mqttPort === 1883 ? '' : '1883'].filter(Boolean);
+      io.stdout(
+        [
+          '',
+          'Homeostat demo',
+          `  hub API     ${started.httpUrl}   (OpenAPI: ${started.httpUrl}/openapi.json, metrics: ${started.httpUrl}/metrics)`,
+          `  hub MQTT    ${started.mqttUrl}`,
+          ...(moved.length > 0
+            ? [`  (port ${moved.join(' and ')} taken on this machine: free ports were picked instead)`]
+            : []),
+          `  admin token ${adminToken}`,
+          `  fleet       ${fleet.devices.length} simulated devices (rooms, mowers, pumps), time ×${flags.timeScale}`,
+          `  data        ${flags.data}`,
+          '',
+          loggedIn
+            ? `The CLI is logged in to this hub (${configPath(io)}). Try, in another terminal:`
+            : `Log the CLI in with: npx homeostat login --server ${started.httpUrl} --token ${adminToken}\nThen try:`,
+          '  npx homeostat get devices',
+          `  npx homeostat describe device ${fleet.devices[0]?.name ?? 'room-01-thermostat'}`,
+          `  npx homeostat twin set ${fleet.devices.find((d) => d.kind === 'heater')?.name ?? 'room-01-heater'} setpoint=22`,
+          `  npx homeostat telemetry ${fleet.devices.find((d) => d.kind === 'pump')?.name ?? 'pump-01'} --metric vibration --since 5m`,
+          `  curl -H "Authorization: Bearer $TOKEN" ${started.httpUrl}/api/v1/devices`,
+          '',
+          'Ctrl-C stops the demo.',
+          '',
+        ].join('\n'),
+      );
+
+      const report = setInterval(() => {
+        const c = hub.services.liveness.counts();
+        io.stdout(`fleet: ${c.online} online, ${c.suspect} suspect, ${c.offline} offline, ${c.unknown} unknown\n`);
+      }, REPORT_MS);
+      report.unref();
+      const signal = await untilSignal();
+      clearInterval(report);
+      io.stdout(`${signal}: stopping the fleet and the hub\n`);
+      await fleet.stop();
+      await hub.stop();
+    });
+}
+
+/** Saves the demo's server and token for the CLI, unless that would replace a login to another hub. */
+async function logInTheCli(io: CliIo, server: string, token: string): Promise<boolean> {
+  let current: Awaited<ReturnType<typeof readConfig>> = null;
+  try {
+    current = await readConfig(io);
+  } catch {
+    return false;
+  }
+  if (current !== null && !/^https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(current.server)) return false;
+  await writeConfig(io, { server, token });
+  return true;
+}
