@@ -23,6 +23,14 @@ const CLAIM_CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const claimRequest = parser(ClaimRequest);
 
+/**
+ * A claim answered recently is answered again, identically, when the same client sends the same
+ * request (its response was lost with a connection): retries never enrol a device twice.
+ * Kept in memory only, for this long (ms) and at most this many.
+ */
+const CLAIM_REPLAY_MS = 10 * 60_000;
+const CLAIM_REPLAY_MAX = 10_000;
+
 // aedes connect return codes [MQTT-3.2.2.3]
 const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -39,6 +47,7 @@ export class MqttEndpoint {
   readonly #identities = new WeakMap<Client, Identity>();
   /** The connection that speaks for each device now; older ones (taken over) are ignored. */
   readonly #current = new Map<string, Client>();
+  readonly #claims = new Map<string, { at: number; response: string }>();
 
   constructor(deps: EndpointDeps) {
     this.#deps = deps;
@@ -278,11 +287,27 @@ export class MqttEndpoint {
   }
 
   async #claim(identity: Extract<Identity, { kind: 'claim' }>, payload: Buffer): Promise<void> {
-    const decoded = decode(claimRequest, payload);
-    const response = decoded.ok
-      ? await this.#deps.enrollment.claim(identity.group, decoded.value)
-      : { ok: false as const, error: { code: decoded.error.code, message: decoded.error.message } };
-    await this.publish(topics.claimResponse(identity.clientId), JSON.stringify(response), { qos: 1, retain: false });
+    const now = this.#deps.clock.now();
+    const key = `${identity.group}\u0000${identity.clientId}\u0000${payload.toString('utf8')}`;
+    const previous = this.#claims.get(key);
+    let response = previous && now - previous.at < CLAIM_REPLAY_MS ? previous.response : undefined;
+    if (response === undefined) {
+      const decoded = decode(claimRequest, payload);
+      const answer = decoded.ok
+        ? await this.#deps.enrollment.claim(identity.group, decoded.value)
+        : { ok: false as const, error: { code: decoded.error.code, message: decoded.error.message } };
+      response = JSON.stringify(answer);
+      if (answer.ok) this.#rememberClaim(key, now, response);
+    }
+    await this.publish(topics.claimResponse(identity.clientId), response, { qos: 1, retain: false });
+  }
+
+  #rememberClaim(key: string, now: number, response: string): void {
+    for (const [k, v] of this.#claims) {
+      if (this.#claims.size < CLAIM_REPLAY_MAX && now - v.at < CLAIM_REPLAY_MS) break;
+      this.#claims.delete(k); // oldest first: a Map iterates in insertion order
+    }
+    this.#claims.set(key, { at: now, response });
   }
 
   async #reconcileTwin(deviceId: string): Promise<void> {

@@ -44,6 +44,19 @@ describe('enrollment', () => {
     assert.match(unnamed.deviceId, /^rooms-[0-9a-f]{8}$/);
   });
 
+  test('a retried claim (same client, same request) gets the same answer and enrols nothing more', async () => {
+    await t.api('PUT', '/api/v1/enrollment-groups/rooms', { maxDevices: 10 });
+    const before = (await t.api('GET', '/api/v1/enrollment-groups/rooms')).body.status.enrolled;
+    const first = await claim('claim-retry', { name: 'room-77' });
+    const retry = await claim('claim-retry', { name: 'room-77' });
+    assert.equal(first.ok, true);
+    assert.deepEqual(retry, first);
+    assert.equal((await t.api('GET', '/api/v1/enrollment-groups/rooms')).body.status.enrolled, before + 1);
+    const other = await claim('claim-other', { name: 'room-77' });
+    assert.equal(other.error.code, 'ERR_DEVICE_EXISTS', 'another client cannot take the name');
+    await t.api('PUT', '/api/v1/enrollment-groups/rooms', { maxDevices: 2 });
+  });
+
   test('a full group, a wrong claim token and an invalid request are refused', async () => {
     const full = await claim('claim-3', { name: 'room-43' });
     assert.deepEqual(full.ok, false);
