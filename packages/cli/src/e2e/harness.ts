@@ -47,6 +47,7 @@ export class E2eHub {
     return this.started.httpUrl;
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: tests read JSON answers field by field and fail loudly on a wrong shape
   async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const res = await fetch(`${this.url}${path}`, {
       method,

@@ -19,6 +19,14 @@ interface DemoFlags {
 const REPORT_MS = 15_000;
 const HOST = '127.0.0.1';
 
+/** The desired state each kind of device starts with, so the twins have something to sync. */
+const INITIAL_DESIRED: Record<string, Record<string, unknown>> = {
+  thermostat: { setpoint: 21 },
+  heater: { mode: 'auto', setpoint: 21 },
+  mower: { mode: 'mow' },
+  pump: { running: true, speed: 0.8 },
+};
+
 export function registerDemo(program: Command, io: CliIo): void {
   program
     .command('demo')
@@ -77,7 +85,10 @@ export function registerDemo(program: Command, io: CliIo): void {
         provisioning: {
           kind: 'credentials',
           async provide(device) {
-            const put = await devices.put(device.name, { labels: device.labels });
+            const put = await devices.put(device.name, {
+              labels: device.labels,
+              desired: INITIAL_DESIRED[device.kind] ?? {},
+            });
             const token = put.created ? put.token : (await devices.rotateToken(device.name)).token;
             return { id: device.name, token };
           },

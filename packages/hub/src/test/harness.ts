@@ -14,6 +14,7 @@ export interface TestHub {
   hub: Hub;
   started: StartedHub;
   dataDir: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read JSON answers field by field and fail loudly on a wrong shape
   api(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any }>;
   mqtt(options: IClientOptions): Promise<MqttClient>;
   /** Creates a device over the API and returns its token. */
