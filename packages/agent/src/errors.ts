@@ -1,13 +1,15 @@
-// Error codes the agent itself reports (in command results and in the errors start() rejects
-// with). They are not in protocol's catalogue yet; they belong there (see the hand-over report).
+// Errors the agent reports (in command results, and in the errors start() rejects with). Their
+// codes are in the protocol's catalogue, like every code Homeostat reports.
+
+import { ERRORS, type ErrorCode } from '@homeostat/protocol';
 
 export const AGENT_ERRORS = {
-  ERR_COMMAND_UNKNOWN: 'No handler is registered for this command.',
-  ERR_COMMAND_EXPIRED: 'The command arrived after its expiresAt.',
-  ERR_COMMAND_FAILED: 'The command handler threw.',
-  ERR_CLAIM_TIMEOUT: 'No claim response from the hub in time.',
-  ERR_CREDENTIALS_MISSING: 'Neither a device id and token, stored credentials, nor a claim token were given.',
-} as const;
+  ERR_COMMAND_UNKNOWN: ERRORS.ERR_COMMAND_UNKNOWN.summary,
+  ERR_COMMAND_EXPIRED: ERRORS.ERR_COMMAND_EXPIRED.summary,
+  ERR_COMMAND_FAILED: ERRORS.ERR_COMMAND_FAILED.summary,
+  ERR_CLAIM_TIMEOUT: ERRORS.ERR_CLAIM_TIMEOUT.summary,
+  ERR_CREDENTIALS_MISSING: ERRORS.ERR_CREDENTIALS_MISSING.summary,
+} as const satisfies Partial<Record<ErrorCode, string>>;
 
 export type AgentErrorCode = keyof typeof AGENT_ERRORS;
 

@@ -1,6 +1,6 @@
-// The hub's event log: what happened, to which device, and why. Security and protocol
-// refusals are rate-limited per (device, code) so one misbehaving device cannot flood the
-// store; what is held back is counted, never silently lost.
+// The hub's event log: what happened, to which device, and why. Events are rate-limited per
+// (device, code or type), security and protocol refusals most tightly, so one misbehaving device
+// cannot flood the store; what is held back is counted and summarised, never silently lost.
 
 import type { Clock, Logger } from '@homeostat/kit';
 import type { HubMetrics } from './metrics.js';
@@ -15,9 +15,14 @@ export interface EventLogDeps {
 
 export type HubEventInput = Omit<EventRow, 'ts' | 'seq' | 'source'>;
 
-/** Events one (device, code) may record per window before the rest are only counted. */
-const BURST = 20;
+/**
+ * Events one (device, code) may record per window before the rest are only counted: refusals
+ * (what a misbehaving device can cause at will) are held tighter than other events.
+ */
+const BURST_REFUSALS = 20;
+const BURST_OTHER = 120;
 const WINDOW_MS = 60_000;
+const REFUSAL_TYPES = new Set(['security', 'protocol']);
 
 export class EventLog {
   readonly #deps: EventLogDeps;
@@ -45,7 +50,7 @@ export class EventLog {
         });
       }
     }
-    if (w.count >= BURST) {
+    if (w.count >= (REFUSAL_TYPES.has(event.type) ? BURST_REFUSALS : BURST_OTHER)) {
       w.suppressed++;
       this.#deps.metrics.eventsSuppressed.inc();
       return;

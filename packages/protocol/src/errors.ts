@@ -10,7 +10,6 @@ export const ERRORS = {
   ERR_NOT_FOUND: { status: 404, summary: 'No such route or resource.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The body is not JSON.' },
   ERR_INTERNAL: { status: 500, summary: 'An unexpected failure in the hub; it is logged with the request id.' },
-  ERR_NOT_READY: { status: 503, summary: 'The hub is starting or stopping.' },
   // Authentication and authorization
   ERR_AUTH_MISSING: { status: 401, summary: 'No bearer token was given.' },
   ERR_AUTH_INVALID: { status: 401, summary: 'The bearer token is unknown or revoked.' },
@@ -46,6 +45,15 @@ export const ERRORS = {
   },
   ERR_MQTT_SUBSCRIBE_DENIED: { status: 403, summary: 'A subscription outside the device subtree; refused in SUBACK.' },
   ERR_MQTT_UNKNOWN_TOPIC: { status: 404, summary: 'A publish to a topic the protocol does not define.' },
+  // Reported by the agent (in command results, or as the reason its start failed)
+  ERR_COMMAND_UNKNOWN: { status: 404, summary: 'The device has no handler for this command.' },
+  ERR_COMMAND_EXPIRED: { status: 410, summary: 'The command reached the device after its expiresAt.' },
+  ERR_COMMAND_FAILED: { status: 500, summary: "The device's command handler failed." },
+  ERR_CLAIM_TIMEOUT: { status: 504, summary: 'The agent got no claim response from the hub in time.' },
+  ERR_CREDENTIALS_MISSING: {
+    status: 400,
+    summary: 'The agent has neither a device id and token, stored credentials, nor a claim token.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -49,6 +49,8 @@ declare module 'fastify' {
 
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: deps.maxBodyBytes });
+  // JSON only: a text/plain body gets 415, not a confusing schema error.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema as TSchema, httpPart));
 
   await app.register(swagger, {

@@ -47,6 +47,11 @@ export class MqttEndpoint {
   readonly #identities = new WeakMap<Client, Identity>();
   /** The connection that speaks for each device now; older ones (taken over) are ignored. */
   readonly #current = new Map<string, Client>();
+  /**
+   * Connections replaced by a newer one of the same device (a takeover). aedes closes them and
+   * publishes their will before the new connection is ready; neither says anything any more.
+   */
+  readonly #superseded = new WeakSet<Client>();
   readonly #claims = new Map<string, { at: number; response: string }>();
 
   constructor(deps: EndpointDeps) {
@@ -115,6 +120,7 @@ export class MqttEndpoint {
       const identity = this.#identities.get(client);
       if (identity?.kind !== 'device' || this.#current.get(identity.id) !== client) return;
       this.#current.delete(identity.id);
+      if (this.#superseded.has(client)) return;
       this.#deps.metrics.mqttConnections.set(this.#current.size);
       this.#deps.liveness.observe(identity.id, {
         kind: 'disconnected',
@@ -227,8 +233,18 @@ export class MqttEndpoint {
     }
     if (device.lifecycle === 'quarantined' || device.lifecycle === 'retired') {
       metrics.mqttAuthFailures.inc({ reason: device.lifecycle });
+      this.#securityEvent(
+        device.name,
+        'ERR_MQTT_AUTH_FAILED',
+        `MQTT connection refused: device is ${device.lifecycle}`,
+        {
+          lifecycle: device.lifecycle,
+        },
+      );
       return authError(NOT_AUTHORIZED, `device is ${device.lifecycle}`);
     }
+    const previous = this.#current.get(device.name);
+    if (previous && previous !== client) this.#superseded.add(previous);
     this.#identities.set(client, { kind: 'device', id: device.name });
     return null;
   }
@@ -243,6 +259,8 @@ export class MqttEndpoint {
     const device = identity.kind === 'device' ? identity.id : null;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     if (payload.length > deps.config.maxPayloadBytes) {
+      if (identity.kind === 'claim')
+        await this.#answerClaim(identity, 'ERR_PAYLOAD_TOO_LARGE', 'claim request too large');
       this.#reject(
         packet,
         device,
@@ -270,7 +288,7 @@ export class MqttEndpoint {
     }
     const isWill = client.closed;
     // A will from a connection that was taken over speaks for nobody any more.
-    if (isWill && this.#current.get(device) !== client) {
+    if (isWill && (this.#superseded.has(client) || this.#current.get(device) !== client)) {
       this.#sink(packet);
       return;
     }
@@ -299,6 +317,11 @@ export class MqttEndpoint {
       response = JSON.stringify(answer);
       if (answer.ok) this.#rememberClaim(key, now, response);
     }
+    await this.publish(topics.claimResponse(identity.clientId), response, { qos: 1, retain: false });
+  }
+
+  async #answerClaim(identity: Extract<Identity, { kind: 'claim' }>, code: ErrorCode, message: string): Promise<void> {
+    const response = JSON.stringify({ ok: false, error: { code, message } });
     await this.publish(topics.claimResponse(identity.clientId), response, { qos: 1, retain: false });
   }
 

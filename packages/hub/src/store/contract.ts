@@ -166,6 +166,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           ['x', 'y'],
         );
         assert.equal((await s.listEvents({ type: 'security', limit: 1 }))[0]?.message, 'y');
+        // Paging forward from an id returns the oldest first, so nothing is skipped.
+        const page = await s.listEvents({ after: 0, limit: 2 });
+        assert.deepEqual(
+          page.map((e) => e.message),
+          ['hot', 'x'],
+        );
       }),
     );
 

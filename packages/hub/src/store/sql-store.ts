@@ -284,9 +284,12 @@ export class SqlStore implements Store {
     let q = this.#db.selectFrom('events').selectAll();
     if (query.device !== undefined) q = q.where('device', '=', query.device);
     if (query.type !== undefined) q = q.where('type', '=', query.type);
-    if (query.after !== undefined) q = q.where('id', '>', query.after);
-    const rows = await q.orderBy('id', 'desc').limit(query.limit).execute();
-    return rows.reverse().map((r) => ({
+    // With `after`, page forward from it (the oldest first); without, the newest `limit`.
+    const rows =
+      query.after !== undefined
+        ? await q.where('id', '>', query.after).orderBy('id', 'asc').limit(query.limit).execute()
+        : (await q.orderBy('id', 'desc').limit(query.limit).execute()).reverse();
+    return rows.map((r) => ({
       id: Number(r.id),
       ts: Number(r.ts),
       device: r.device,

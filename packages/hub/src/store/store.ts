@@ -77,6 +77,7 @@ export interface StoredEvent extends EventRow {
 export interface EventQuery {
   device?: string;
   type?: string;
+  /** Page forward: the first `limit` events with a larger id. Without it: the newest `limit`. */
   after?: number;
   limit: number;
 }

@@ -90,6 +90,13 @@ describe('http api', () => {
     const huge = await t.api('POST', '/api/v1/devices', { name: 'big', labels: { a: 'x'.repeat(2 * 1024 * 1024) } });
     assert.equal(huge.status, 413);
     assert.equal(huge.body.error.code, 'ERR_PAYLOAD_TOO_LARGE');
+    const text = await fetch(`${t.started.httpUrl}/api/v1/devices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'text/plain' },
+      body: 'name=x',
+    });
+    assert.equal(text.status, 415);
+    assert.equal(((await text.json()) as { error: { code: string } }).error.code, 'ERR_UNSUPPORTED_MEDIA_TYPE');
     const noRoute = await t.api('GET', '/api/v1/nothing-here');
     assert.equal(noRoute.status, 404);
     assert.equal(noRoute.body.error.code, 'ERR_NOT_FOUND');

@@ -76,6 +76,30 @@ describe('liveness', () => {
     assert.equal((await liveness('lv-3')).evidence.kind, 'disconnected');
   });
 
+  test('a takeover by a new connection of the same device keeps it online; the old will is ignored', async () => {
+    const token = await t.createDevice('lv-4');
+    const will = {
+      topic: 'homeostat/v1/lv-4/status',
+      payload: Buffer.from('{"online":false}'),
+      qos: 1 as const,
+      retain: true,
+    };
+    const first = await t.mqtt({ clientId: 'lv-4', username: 'lv-4', password: token, will });
+    await first.publishAsync('homeostat/v1/lv-4/status', JSON.stringify({ online: true }), { qos: 1, retain: true });
+    const second = await t.mqtt({ clientId: 'lv-4', username: 'lv-4', password: token, will });
+    await second.publishAsync('homeostat/v1/lv-4/heartbeat', '', { qos: 0 });
+    await new Promise((r) => setTimeout(r, 200));
+    const l = await liveness('lv-4');
+    assert.equal(l.state, 'online', JSON.stringify(l));
+    assert.equal((await t.api('GET', '/api/v1/devices/lv-4')).body.status.connected, true);
+    const transitions = (await t.api('GET', '/api/v1/events?device=lv-4&type=liveness')).body.items;
+    assert.equal(
+      transitions.some((e: { data: { to: string } }) => e.data.to === 'offline'),
+      false,
+      JSON.stringify(transitions),
+    );
+  });
+
   test('transitions are recorded as events', async () => {
     const items = (await t.api('GET', '/api/v1/events?device=lv-1&type=liveness')).body.items;
     assert.deepEqual(
