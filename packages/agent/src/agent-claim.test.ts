@@ -51,7 +51,10 @@ test('claims an identity, stores it with mode 0600 and connects as the device', 
   const granted: string[] = [];
   agent.events.on('credentials', ({ deviceId }) => granted.push(deviceId));
   await agent.start();
-  assert.deepEqual(requests, [{ name: 'kitchen-1', serial: 'SN-42' }]);
+  assert.equal(requests.length, 1);
+  const { nonce, ...rest } = requests[0] as { nonce?: string };
+  assert.deepEqual(rest, { name: 'kitchen-1', serial: 'SN-42' });
+  assert.match(nonce ?? '', /^[0-9a-f]{32}$/, 'a random nonce makes retries of this claim safe');
   assert.deepEqual(granted, ['kitchen-1']);
   assert.equal(agent.id, 'kitchen-1');
 

@@ -24,7 +24,7 @@ test('applies desired state, reports merge patches, ignores stale and invalid de
   const reported = () => h.hub.of('dev-1', 'twin/reported').map((m) => m.json as Reported);
   await waitFor(() => reported().length === 2, { message: 'full report, then the patch' });
   assert.deepEqual(reported(), [
-    { version: 1, state: {} },
+    { version: 1, state: {}, full: true },
     { version: 2, state: { setpoint: 21 }, desiredVersion: 3 },
   ]);
   assert.deepEqual(applied, [3]);
@@ -55,7 +55,7 @@ test('desired state published while the device is offline is applied when it rec
   await advanceUntil(h.clock, 1000, () => first.agent.connected, 'reconnects');
   await waitFor(() => reported().length === 3, { message: 'full report on reconnect, then the patch' });
   assert.deepEqual(reported().slice(1), [
-    { version: 2, state: {} },
+    { version: 2, state: {}, full: true },
     { version: 3, state: { setpoint: 18 }, desiredVersion: 7 },
   ]);
   // The broker may deliver v7 twice (queued for the session and retained): applied once. A later
@@ -73,7 +73,7 @@ test('desired state published while the device is offline is applied when it rec
   const restored = { setpoint: 18, mode: 'comfort' };
   assert.deepEqual(second.hardware.applied, [restored]);
   await waitFor(() => reported().length === 5);
-  assert.deepEqual(reported()[4], { version: 5, state: restored, desiredVersion: 8 });
+  assert.deepEqual(reported()[4], { version: 5, state: restored, desiredVersion: 8, full: true });
   await h.hub.publishDesired('dev-1', { version: 9, state: { setpoint: 17, mode: 'comfort' } });
   await waitFor(() => reported().length === 6);
   assert.deepEqual(reported()[5], { version: 6, state: { setpoint: 17 }, desiredVersion: 9 });

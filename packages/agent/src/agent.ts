@@ -388,6 +388,10 @@ export class Agent {
       { code: notice.code, topic: notice.topic, seq: notice.seq },
       `hub refused a message: ${notice.message}`,
     );
+    const current = notice.data?.currentVersion;
+    if (notice.code === 'ERR_TWIN_STALE_REPORTED' && typeof current === 'number' && this.#run) {
+      this.#run.twin.adoptVersion(current);
+    }
     this.events.emit('error-notice', notice);
   }
 

@@ -106,8 +106,11 @@ export class Hub {
       help: 'Devices by liveness state.',
       labelNames: ['liveness'],
       registers: [metrics.registry],
-      collect() {
+      async collect() {
+        // Devices never heard of since the hub started are not in the tracker: they are unknown.
         const counts = liveness.counts();
+        const tracked = LIVENESS_STATES.reduce((sum, s) => sum + counts[s], 0);
+        counts.unknown += Math.max(0, (await store.countDevices()) - tracked);
         for (const s of LIVENESS_STATES) this.set({ liveness: s }, counts[s]);
       },
     });

@@ -61,6 +61,9 @@ export const TwinReportedMessage = Type.Object(
     version: Type.Integer({ minimum: 1 }),
     state: AnyObject,
     desiredVersion: Type.Optional(Type.Integer({ minimum: 0, description: 'the desired version now applied' })),
+    full: Type.Optional(
+      Type.Boolean({ description: 'the state is the whole reported state: it replaces, not merges' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -120,6 +123,8 @@ export const ErrorNotice = Type.Object({
   topic: Type.String(),
   seq: Type.Optional(Seq),
   details: Type.Optional(Type.Array(Type.String())),
+  /** Machine-readable context, e.g. `{"currentVersion": 7}` for ERR_TWIN_STALE_REPORTED. */
+  data: Type.Optional(AnyObject),
 });
 export type ErrorNotice = Static<typeof ErrorNotice>;
 
@@ -127,6 +132,12 @@ export const ClaimRequest = Type.Object(
   {
     name: Type.Optional(Type.String({ pattern: NAME_PATTERN, description: 'the name the device asks for' })),
     serial: Type.Optional(Type.String({ maxLength: 128 })),
+    nonce: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_-]{16,128}$',
+        description: 'random, per claim: a retry with the same nonce gets the same answer',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -34,6 +34,8 @@ export function claimDevice(options: ClaimOptions): Promise<DeviceCredentials> {
   // 22 characters: within the 23 every MQTT 3.1.1 broker must accept [MQTT-3.1.3-5].
   const clientId = `claim-${randomBytes(8).toString('hex')}`;
   const request: ClaimRequest = {
+    // Retries of this claim send the same nonce: the hub answers them with the same identity.
+    nonce: randomBytes(16).toString('hex'),
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.serial !== undefined ? { serial: options.serial } : {}),
   };

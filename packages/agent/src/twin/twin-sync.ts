@@ -69,11 +69,25 @@ export class TwinSync {
     }
   }
 
-  /** On every connect: the whole reported state, under a new version. */
+  /** On every connect: the whole reported state (it replaces the hub's copy), under a new version. */
   reportFull(): void {
     const state = this.reported;
     const version = this.#bumpVersion(() => {});
-    this.#options.report(this.#message(version, state));
+    this.#options.report({ ...this.#message(version, state), full: true });
+  }
+
+  /**
+   * The hub holds a reported version at or above ours (this device lost its storage, or was
+   * replaced): continue above the hub's and send the whole state again.
+   */
+  adoptVersion(currentVersion: number): void {
+    if (currentVersion < this.reportedVersion) return;
+    this.#options.outbox.setMeta(KEY_REPORTED_VERSION, String(currentVersion));
+    this.#options.logger.info(
+      { currentVersion },
+      'twin: reported version behind the hub; reporting the whole state again',
+    );
+    this.reportFull();
   }
 
   /** A message on twin/desired (retained on connect, or a new one). */

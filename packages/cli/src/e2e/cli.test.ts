@@ -2,7 +2,7 @@
 // errors a user sees. The same commands a new user types after `npm start`.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PumpHardware } from '@homeostat/sim';
@@ -52,16 +52,22 @@ describe('cli against a real hub', () => {
     assert.match(created.stdout, /hsc_/, 'the claim token is shown once');
     const again = await cli('apply', '-f', file);
     assert.match(again.stdout, /device\/pump-cli configured/);
+    assert.equal((await hub.api('GET', '/api/v1/devices/pump-cli')).body.twin.desired.version, 1, 'unchanged');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('speed: 0.6', 'speed: 0.9'));
+    const changed = await cli('apply', '-f', file);
+    assert.equal(changed.code, 0, changed.stderr);
+    const desired = (await hub.api('GET', '/api/v1/devices/pump-cli')).body.twin.desired;
+    assert.deepEqual([desired.version, desired.state], [2, { speed: 0.9 }], 'a changed desired state is applied');
 
     const list = await cli('get', 'devices');
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^NAME +LIVENESS/m);
     assert.match(list.stdout, /^pump-cli +unknown +never +site=paris/m);
     const json = JSON.parse((await cli('get', 'devices', 'pump-cli', '-o', 'json')).stdout);
-    assert.equal(json.twin.desired.state.speed, 0.6);
+    assert.equal(json.twin.desired.state.speed, 0.9);
     const described = await cli('describe', 'device', 'pump-cli');
     assert.match(described.stdout, /pump-cli/);
-    assert.match(described.stdout, /speed: 0.6/);
+    assert.match(described.stdout, /speed: 0.9/);
     const yaml = await cli('get', 'enrollmentgroups', '-o', 'yaml');
     assert.match(yaml.stdout, /name: rooms/);
   });

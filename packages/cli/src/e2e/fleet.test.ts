@@ -84,6 +84,36 @@ describe('agent and hub, end to end', () => {
     }
   });
 
+  test('a device that lost its storage, after a hub restart, gets its desired state and re-syncs its twin', async () => {
+    const token = await hub.createDevice('pump-amnesia');
+    const options = { hubUrl: hub.started!.mqttUrl, id: 'pump-amnesia', token };
+    const first = agent({ ...options, dataDir: tempDir('agent'), hardware: new PumpHardware() });
+    await first.start();
+    await waitFor(() => first.connected);
+    await hub.api('PATCH', '/api/v1/devices/pump-amnesia/twin/desired', { version: 0, state: { speed: 0.3 } });
+    await waitFor(
+      async () => (await hub.api('GET', '/api/v1/devices/pump-amnesia')).body.twin.reported.desiredVersion === 1,
+    );
+    await first.stop();
+    const before = (await hub.api('GET', '/api/v1/devices/pump-amnesia')).body.twin.reported.version as number;
+    await hub.stop(); // the retained desired state goes with the broker
+    await hub.start();
+    const second = agent({ ...options, dataDir: tempDir('agent'), hardware: new PumpHardware() }); // a blank device
+    await second.start();
+    try {
+      const d = await waitFor(
+        async () => {
+          const dev = (await hub.api('GET', '/api/v1/devices/pump-amnesia')).body;
+          return dev.twin.reported.version > before && dev.twin.reported.desiredVersion === 1 ? dev : null;
+        },
+        { timeoutMs: 5000, message: 'twin re-synced' },
+      );
+      assert.equal(d.twin.reported.state.speed, 0.3);
+    } finally {
+      await second.stop();
+    }
+  });
+
   test('readings made during a hub outage and across an agent restart are stored once each, none lost', async () => {
     const token = await hub.createDevice('pump-outage');
     const dataDir = tempDir('agent');

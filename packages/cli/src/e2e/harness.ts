@@ -49,14 +49,17 @@ export class E2eHub {
 
   // biome-ignore lint/suspicious/noExplicitAny: tests read JSON answers field by field and fail loudly on a wrong shape
   async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${this.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${ADMIN}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+    const request = () =>
+      fetch(`${this.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${ADMIN}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    // After a hub restart the first request may go out on a pooled connection to the old server.
+    const res = await request().catch(() => request());
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   }

@@ -1,6 +1,7 @@
 // `homeostat agent`: runs one real agent until Ctrl-C. Without hardware drivers on this
 // machine, it runs on a simulated device of the chosen kind.
 
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
@@ -12,7 +13,7 @@ interface AgentFlags {
   token?: string;
   claim?: string;
   name?: string;
-  data: string;
+  data?: string;
   kind: string;
   heartbeatMs?: number;
   sampleMs?: number;
@@ -33,7 +34,7 @@ export function registerAgent(program: Command, io: CliIo): void {
       'claim token of an enrollment group, for zero-touch provisioning (or env HOMEOSTAT_CLAIM_TOKEN)',
     )
     .option('--name <name>', 'name to ask for when claiming')
-    .option('--data <dir>', 'data directory: outbox and credentials', '.homeostat/agent')
+    .option('--data <dir>', 'data directory: outbox and credentials (default .homeostat/agent/<id or name>)')
     .option('--kind <kind>', `simulated hardware: ${KINDS.join(', ')}`, 'thermostat')
     .option('--heartbeat-ms <n>', 'heartbeat interval, ms', intFlag('--heartbeat-ms', 100, 3_600_000))
     .option('--sample-ms <n>', 'sampling interval, ms', intFlag('--sample-ms', 10, 3_600_000))
@@ -43,7 +44,12 @@ export function registerAgent(program: Command, io: CliIo): void {
       const token = flags.token ?? io.env.HOMEOSTAT_DEVICE_TOKEN;
       const claim = flags.claim ?? io.env.HOMEOSTAT_CLAIM_TOKEN;
       const { Agent, loadCredentials } = await import('@homeostat/agent');
-      const stored = await loadCredentials(flags.data);
+      // One directory per device: an outbox holds one device's readings, seq and twin.
+      const dataDir = flags.data ?? join('.homeostat', 'agent', flags.id ?? flags.name ?? 'device');
+      const stored = loadCredentials(dataDir);
+      if (stored && flags.id && stored.deviceId !== flags.id) {
+        throw new UsageError(`${dataDir} belongs to device ${stored.deviceId}, not ${flags.id}: give another --data`);
+      }
       if (!stored && !claim && !(flags.id && token)) {
         throw new UsageError(
           'give --id and --token, or --claim (or run once with them: credentials are kept in --data)',
@@ -57,7 +63,7 @@ export function registerAgent(program: Command, io: CliIo): void {
         ...(token ? { token } : {}),
         ...(claim ? { claim } : {}),
         ...(flags.name ? { name: flags.name } : {}),
-        dataDir: flags.data,
+        dataDir,
         hardware: await simulatedHardware(flags.kind),
         logger,
         ...(flags.heartbeatMs !== undefined ? { heartbeatMs: flags.heartbeatMs } : {}),

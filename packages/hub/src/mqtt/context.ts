@@ -28,6 +28,8 @@ export interface DeviceMessage {
 }
 
 /** A refusal is reported to the device (on `errors`), counted and logged; the message is acknowledged. */
-export type HandlerResult = { ok: true } | { ok: false; error: HomeostatError; seq?: number };
+export type HandlerResult =
+  | { ok: true }
+  | { ok: false; error: HomeostatError; seq?: number; data?: Record<string, unknown> };
 
 export type Handler = (deps: HandlerDeps, message: DeviceMessage) => Promise<HandlerResult>;

@@ -24,9 +24,10 @@ const CLAIM_CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const claimRequest = parser(ClaimRequest);
 
 /**
- * A claim answered recently is answered again, identically, when the same client sends the same
- * request (its response was lost with a connection): retries never enrol a device twice.
- * Kept in memory only, for this long (ms) and at most this many.
+ * A claim that carries a nonce is answered again, identically, when the same client sends the
+ * same nonce (its response was lost with a connection): retries never enrol a device twice. The
+ * nonce is the device's own random secret, so another holder of the claim token cannot replay
+ * it. Kept in memory only, for this long (ms) and at most this many.
  */
 const CLAIM_REPLAY_MS = 10 * 60_000;
 const CLAIM_REPLAY_MAX = 10_000;
@@ -52,7 +53,7 @@ export class MqttEndpoint {
    * publishes their will before the new connection is ready; neither says anything any more.
    */
   readonly #superseded = new WeakSet<Client>();
-  readonly #claims = new Map<string, { at: number; response: string }>();
+  readonly #claims = new Map<string, { at: number; response: string; deviceId: string; tokenHash: string }>();
 
   constructor(deps: EndpointDeps) {
     this.#deps = deps;
@@ -173,7 +174,11 @@ export class MqttEndpoint {
   /** Closes a device's connection (deleted device, rotated token) and forgets its retained state. */
   async disconnect(deviceId: string, forget: boolean): Promise<void> {
     const client = this.#current.get(deviceId);
-    if (client) await new Promise<void>((resolve) => client.close(() => resolve()));
+    if (client) {
+      // The hub closes it: its will and its disconnect say nothing about the device.
+      this.#superseded.add(client);
+      await new Promise<void>((resolve) => client.close(() => resolve()));
+    }
     if (forget) {
       // An empty retained payload deletes the retained message [MQTT-3.3.1-10].
       await this.publish(topics.twinDesired(deviceId), '', { qos: 0, retain: true });
@@ -295,7 +300,15 @@ export class MqttEndpoint {
     const now = deps.clock.now();
     const result = await handler(deps, { deviceId: device, topic: packet.topic, payload, isWill, now });
     if (!result.ok) {
-      this.#reject(packet, device, result.error.code, result.error.message, result.error.details, result.seq);
+      this.#reject(
+        packet,
+        device,
+        result.error.code,
+        result.error.message,
+        result.error.details,
+        result.seq,
+        result.data,
+      );
       return;
     }
     deps.metrics.mqttMessages.inc({ kind: decision.topic.kind });
@@ -306,18 +319,33 @@ export class MqttEndpoint {
 
   async #claim(identity: Extract<Identity, { kind: 'claim' }>, payload: Buffer): Promise<void> {
     const now = this.#deps.clock.now();
-    const key = `${identity.group}\u0000${identity.clientId}\u0000${payload.toString('utf8')}`;
-    const previous = this.#claims.get(key);
-    let response = previous && now - previous.at < CLAIM_REPLAY_MS ? previous.response : undefined;
-    if (response === undefined) {
-      const decoded = decode(claimRequest, payload);
-      const answer = decoded.ok
-        ? await this.#deps.enrollment.claim(identity.group, decoded.value)
-        : { ok: false as const, error: { code: decoded.error.code, message: decoded.error.message } };
-      response = JSON.stringify(answer);
-      if (answer.ok) this.#rememberClaim(key, now, response);
+    const decoded = decode(claimRequest, payload);
+    let response: string | undefined;
+    if (!decoded.ok) {
+      response = JSON.stringify({ ok: false, error: { code: decoded.error.code, message: decoded.error.message } });
+    } else {
+      const nonce = decoded.value.nonce;
+      const key = nonce === undefined ? undefined : `${identity.group}\u0000${identity.clientId}\u0000${nonce}`;
+      response = key === undefined ? undefined : await this.#replayClaim(key, now);
+      if (response === undefined) {
+        const answer = await this.#deps.enrollment.claim(identity.group, decoded.value);
+        response = JSON.stringify(answer);
+        if (answer.ok && key !== undefined) this.#rememberClaim(key, now, response, answer.deviceId, answer.token);
+      }
     }
     await this.publish(topics.claimResponse(identity.clientId), response, { qos: 1, retain: false });
+  }
+
+  /** A remembered answer, if still valid: recent, and the device still has that token. */
+  async #replayClaim(key: string, now: number): Promise<string | undefined> {
+    const previous = this.#claims.get(key);
+    if (!previous || now - previous.at >= CLAIM_REPLAY_MS) return undefined;
+    const device = await this.#deps.store.getDevice(previous.deviceId);
+    if (!device || !sameHash(device.tokenHash, previous.tokenHash)) {
+      this.#claims.delete(key);
+      return undefined;
+    }
+    return previous.response;
   }
 
   async #answerClaim(identity: Extract<Identity, { kind: 'claim' }>, code: ErrorCode, message: string): Promise<void> {
@@ -325,19 +353,20 @@ export class MqttEndpoint {
     await this.publish(topics.claimResponse(identity.clientId), response, { qos: 1, retain: false });
   }
 
-  #rememberClaim(key: string, now: number, response: string): void {
+  #rememberClaim(key: string, now: number, response: string, deviceId: string, token: string): void {
     for (const [k, v] of this.#claims) {
       if (this.#claims.size < CLAIM_REPLAY_MAX && now - v.at < CLAIM_REPLAY_MS) break;
       this.#claims.delete(k); // oldest first: a Map iterates in insertion order
     }
-    this.#claims.set(key, { at: now, response });
+    this.#claims.set(key, { at: now, response, deviceId, tokenHash: hashToken(token) });
   }
 
   async #reconcileTwin(deviceId: string): Promise<void> {
     try {
       const device = await this.#deps.store.getDevice(deviceId);
+      // Level-based: sent on every connect, not only when the device looks out of sync. A device
+      // that lost its storage reports as if new, and a hub restart lost the retained copy.
       if (!device || device.desired.version === 0) return;
-      if (device.reported.desiredVersion === device.desired.version) return;
       await this.publishDesired(deviceId, { version: device.desired.version, state: device.desired.state });
     } catch (err) {
       this.#deps.logger.error({ err, device: deviceId }, 'could not send the desired state');
@@ -352,10 +381,11 @@ export class MqttEndpoint {
     message: string,
     details?: string[],
     seq?: number,
+    data?: Record<string, unknown>,
   ): void {
     const topic = packet.topic;
     this.#sink(packet);
-    this.#refuse(device, code, topic, message, details, seq);
+    this.#refuse(device, code, topic, message, details, seq, data);
   }
 
   #refuse(
@@ -365,6 +395,7 @@ export class MqttEndpoint {
     message: string,
     details?: string[],
     seq?: number,
+    data?: Record<string, unknown>,
   ): void {
     this.#deps.metrics.mqttRejected.inc({ code });
     const security = code === 'ERR_MQTT_TOPIC_DENIED' || code === 'ERR_MQTT_SUBSCRIBE_DENIED';
@@ -383,6 +414,7 @@ export class MqttEndpoint {
       topic,
       ...(seq !== undefined ? { seq } : {}),
       ...(details ? { details } : {}),
+      ...(data ? { data } : {}),
     };
     this.publish(topics.errors(device), JSON.stringify(notice), { qos: 0, retain: false }).catch(() => {});
   }

@@ -86,7 +86,11 @@ export class DeviceService {
     return { device: await this.get(req.name), token };
   }
 
-  /** Create or update (labels replaced); what `homeostat apply` does. */
+  /**
+   * Create or update; what `homeostat apply` does. On an existing device the labels are replaced,
+   * and a given `desired` becomes the whole desired state (a new version, sent to the device)
+   * when it differs from the current one.
+   */
   async put(
     name: string,
     req: PutDeviceRequest,
@@ -95,17 +99,38 @@ export class DeviceService {
     if (!existing) {
       return { created: true, ...(await this.create({ name, ...req })) };
     }
-    const updated = req.labels ? await this.#deps.store.updateDeviceLabels(name, req.labels) : existing;
-    if (!updated) throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
-    return { created: false, device: this.view(updated) };
+    let record: DeviceRecord | undefined = existing;
+    if (req.labels) record = await this.#deps.store.updateDeviceLabels(name, req.labels);
+    if (record && req.desired !== undefined && !sameJson(req.desired, record.desired.state)) {
+      const r = await this.#deps.store.replaceDesired(
+        name,
+        record.desired.version,
+        req.desired,
+        this.#deps.clock.now(),
+      );
+      if (!r.ok) {
+        if (r.reason === 'conflict') throw conflict(name, record.desired.version, r.current);
+        record = undefined;
+      } else {
+        record = r.device;
+        await this.#deps.channel.publishDesired(name, {
+          version: r.device.desired.version,
+          state: r.device.desired.state,
+        });
+      }
+    }
+    if (!record) throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
+    return { created: false, device: this.view(record) };
   }
 
   async delete(name: string): Promise<void> {
     if (!(await this.#deps.store.deleteDevice(name))) {
       throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
     }
-    this.#deps.liveness.forget(name);
+    // Disconnect first: the closing connection's will and disconnect are then ignored, and
+    // cannot bring the deleted device back into the liveness table.
     await this.#deps.channel.disconnect(name, true);
+    this.#deps.liveness.forget(name);
     this.#deps.events.record({
       device: name,
       type: 'lifecycle',
@@ -169,6 +194,21 @@ export class DeviceService {
     if (!record) throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
     return record;
   }
+}
+
+/** Equal as JSON documents, whatever the order of their keys. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return (
+    ka.length === kb.length &&
+    ka.every(
+      (k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+    )
+  );
 }
 
 function conflict(name: string, given: number, current: number): HomeostatError {

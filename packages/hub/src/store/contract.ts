@@ -60,6 +60,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         const relabelled = await s.updateDeviceLabels('a', { site: 'lyon' });
         assert.deepEqual(relabelled?.labels, { site: 'lyon' });
         assert.ok((relabelled?.resourceVersion ?? 0) > (a?.resourceVersion ?? 0));
+        assert.equal(await s.countDevices(), 2);
         assert.equal(await s.deleteDevice('a'), true);
         assert.equal(await s.deleteDevice('a'), false);
         assert.equal(await s.getDevice('a'), undefined);
@@ -89,6 +90,14 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         const r = await s.getDevice('r');
         assert.deepEqual(r?.reported, { version: 2, state: { a: 1, b: { d: 3 } }, desiredVersion: 0, updatedAt: 11 });
         assert.equal((await s.applyReported('nope', 1, {}, null, 1)).ok, false);
+        // A whole state replaces: keys the device no longer has are gone, and so is the applied version.
+        assert.deepEqual(await s.applyReported('r', 3, { z: 1 }, null, 13, true), { ok: true });
+        assert.deepEqual((await s.getDevice('r'))?.reported, {
+          version: 3,
+          state: { z: 1 },
+          desiredVersion: null,
+          updatedAt: 13,
+        });
       }),
     );
 
@@ -113,7 +122,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     );
 
     test(
-      'readings: stored once per (device, seq, metric), queried by metric and time',
+      'readings: stored once per (device, seq), queried by metric and time',
       withStore(async (s) => {
         const rows = [
           { device: 'x', seq: 1, metric: 'temperature', ts: 100, value: 20.5 },
@@ -123,6 +132,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         ];
         assert.equal(await s.insertReadings(rows), 4);
         assert.equal(await s.insertReadings([{ ...rows[0]!, value: 99 }, rows[2]!]), 0);
+        // A stored (device, seq) is a whole reading: a new metric under the same seq is not added.
+        assert.equal(await s.insertReadings([{ device: 'x', seq: 2, metric: 'pressure', ts: 200, value: 1 }]), 0);
+        assert.deepEqual(await s.queryReadings('x', 'pressure', 0, 1000, 10), []);
         const all = await s.queryReadings('x', 'temperature', 0, 1000, 10);
         assert.deepEqual(
           all.map((r) => [r.seq, r.value]),

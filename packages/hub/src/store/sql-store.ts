@@ -91,6 +91,14 @@ export class SqlStore implements Store {
     return insertDevice(this.#db, device);
   }
 
+  async countDevices(): Promise<number> {
+    const r = await this.#db
+      .selectFrom('devices')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
   async getDevice(name: string): Promise<DeviceRecord | undefined> {
     const row = await this.#db.selectFrom('devices').selectAll().where('name', '=', name).executeTakeFirst();
     return row && toDevice(row);
@@ -123,6 +131,9 @@ export class SqlStore implements Store {
     return this.#db.transaction().execute(async (trx) => {
       const r = await trx.deleteFrom('devices').where('name', '=', name).executeTakeFirst();
       await trx.deleteFrom('readings').where('device', '=', name).execute();
+      // Its events stay, as history; their seqs are released so a new device of the same name,
+      // counting from 0 again, is not taken for a redelivery.
+      await trx.updateTable('events').set({ seq: null }).where('device', '=', name).execute();
       return Number(r.numDeletedRows) > 0;
     });
   }
@@ -156,6 +167,7 @@ export class SqlStore implements Store {
     patch: Record<string, unknown>,
     desiredVersion: number | null,
     now: number,
+    replace = false,
   ): Promise<ReportedUpdate> {
     return this.#db.transaction().execute(async (trx) => {
       const row = await trx
@@ -166,13 +178,13 @@ export class SqlStore implements Store {
       if (!row) return { ok: false, reason: 'not-found' } as const;
       if (version <= row.reported_version)
         return { ok: false, reason: 'stale', current: row.reported_version } as const;
-      const merged = applyMergePatch(JSON.parse(row.reported_state), patch);
+      const merged = replace ? patch : applyMergePatch(JSON.parse(row.reported_state), patch);
       await trx
         .updateTable('devices')
         .set({
           reported_version: version,
           reported_state: JSON.stringify(merged),
-          reported_desired_version: desiredVersion ?? row.reported_desired_version,
+          reported_desired_version: replace ? desiredVersion : (desiredVersion ?? row.reported_desired_version),
           reported_updated_at: now,
         })
         .where('name', '=', name)
@@ -215,11 +227,35 @@ export class SqlStore implements Store {
   async insertReadings(rows: readonly ReadingRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     return this.#db.transaction().execute(async (trx) => {
+      // A reading is identified by (device, seq): one whose seq is stored already is a
+      // redelivery (or a reused seq) and is ignored whole, whatever metrics it carries.
+      const fresh: ReadingRow[] = [];
+      const byDevice = new Map<string, ReadingRow[]>();
+      for (const r of rows) {
+        const list = byDevice.get(r.device);
+        if (list) list.push(r);
+        else byDevice.set(r.device, [r]);
+      }
+      for (const [device, list] of byDevice) {
+        const seqs = [...new Set(list.map((r) => r.seq))];
+        const stored = new Set<number>();
+        for (let i = 0; i < seqs.length; i += INSERT_CHUNK) {
+          const found = await trx
+            .selectFrom('readings')
+            .select('seq')
+            .distinct()
+            .where('device', '=', device)
+            .where('seq', 'in', seqs.slice(i, i + INSERT_CHUNK))
+            .execute();
+          for (const f of found) stored.add(Number(f.seq));
+        }
+        for (const r of list) if (!stored.has(r.seq)) fresh.push(r);
+      }
       let inserted = 0;
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      for (let i = 0; i < fresh.length; i += INSERT_CHUNK) {
         const r = await trx
           .insertInto('readings')
-          .values(rows.slice(i, i + INSERT_CHUNK))
+          .values(fresh.slice(i, i + INSERT_CHUNK))
           .onConflict((oc) => oc.doNothing())
           .executeTakeFirst();
         inserted += Number(r.numInsertedOrUpdatedRows ?? 0);

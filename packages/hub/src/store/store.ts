@@ -129,6 +129,7 @@ export interface Store {
   /** False when the name is taken. */
   createDevice(device: NewDevice): Promise<boolean>;
   getDevice(name: string): Promise<DeviceRecord | undefined>;
+  countDevices(): Promise<number>;
   listDevices(): Promise<DeviceRecord[]>;
   updateDeviceLabels(name: string, labels: Record<string, string>): Promise<DeviceRecord | undefined>;
   setDeviceTokenHash(name: string, tokenHash: string): Promise<boolean>;
@@ -140,19 +141,23 @@ export interface Store {
     state: Record<string, unknown>,
     now: number,
   ): Promise<DesiredUpdate>;
-  /** Applies a reported patch whose version is above the stored one. */
+  /**
+   * Applies a reported patch whose version is above the stored one; with `replace`, the state is
+   * the whole reported state and the applied desired version is taken as given (null: none).
+   */
   applyReported(
     name: string,
     version: number,
     state: Record<string, unknown>,
     desiredVersion: number | null,
     now: number,
+    replace?: boolean,
   ): Promise<ReportedUpdate>;
   updateDeviceStatus(name: string, update: StatusUpdate): Promise<void>;
   /** Persists liveness transitions and last-seen times in one batch. */
   saveLiveness(entries: { name: string; lastSeen: number | null; liveness: LivenessRecord }[]): Promise<void>;
 
-  /** Stores readings, ignoring any (device, seq, metric) already stored; returns how many were new. */
+  /** Stores metric values, ignoring every reading whose (device, seq) is stored already; returns how many were new. */
   insertReadings(rows: readonly ReadingRow[]): Promise<number>;
   queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<ReadingRow[]>;
 

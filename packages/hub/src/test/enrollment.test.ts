@@ -44,16 +44,21 @@ describe('enrollment', () => {
     assert.match(unnamed.deviceId, /^rooms-[0-9a-f]{8}$/);
   });
 
-  test('a retried claim (same client, same request) gets the same answer and enrols nothing more', async () => {
+  test('a retried claim (same client, same nonce) gets the same answer and enrols nothing more', async () => {
     await t.api('PUT', '/api/v1/enrollment-groups/rooms', { maxDevices: 10 });
     const before = (await t.api('GET', '/api/v1/enrollment-groups/rooms')).body.status.enrolled;
-    const first = await claim('claim-retry', { name: 'room-77' });
-    const retry = await claim('claim-retry', { name: 'room-77' });
+    const request = { name: 'room-77', nonce: 'n0nce-0123456789abcdef' };
+    const first = await claim('claim-retry', request);
+    const retry = await claim('claim-retry', request);
     assert.equal(first.ok, true);
     assert.deepEqual(retry, first);
     assert.equal((await t.api('GET', '/api/v1/enrollment-groups/rooms')).body.status.enrolled, before + 1);
-    const other = await claim('claim-other', { name: 'room-77' });
-    assert.equal(other.error.code, 'ERR_DEVICE_EXISTS', 'another client cannot take the name');
+    // Another client with the same nonce, or a request without a nonce, is not a retry.
+    assert.equal((await claim('claim-other', request)).error.code, 'ERR_DEVICE_EXISTS');
+    assert.equal((await claim('claim-retry', { name: 'room-77' })).error.code, 'ERR_DEVICE_EXISTS');
+    // A rotated token ends the replay: the old answer is never handed out again.
+    await t.api('POST', '/api/v1/devices/room-77/token');
+    assert.equal((await claim('claim-retry', request)).error.code, 'ERR_DEVICE_EXISTS');
     await t.api('PUT', '/api/v1/enrollment-groups/rooms', { maxDevices: 2 });
   });
 

@@ -69,6 +69,12 @@ describe('http api', () => {
     assert.equal(second.status, 200);
     assert.deepEqual(second.body.metadata.labels, { site: 'b' });
     assert.equal(second.body.token, undefined);
+    assert.equal(second.body.twin.desired.version, 1, 'no desired given: unchanged');
+    const same = await t.api('PUT', '/api/v1/devices/room-1', { labels: { site: 'b' }, desired: { setpoint: 20 } });
+    assert.equal(same.body.twin.desired.version, 1, 'the same desired state: no new version');
+    const changed = await t.api('PUT', '/api/v1/devices/room-1', { labels: { site: 'b' }, desired: { mode: 'eco' } });
+    assert.deepEqual(changed.body.twin.desired.state, { mode: 'eco' }, 'a declared desired state replaces the old one');
+    assert.equal(changed.body.twin.desired.version, 2);
   });
 
   test('bad input gets a precise error and the server keeps serving', async () => {
@@ -110,7 +116,9 @@ describe('http api', () => {
     assert.deepEqual(ready.body.checks, { store: 'ok', mqtt: 'ok' });
     const metrics = await t.api('GET', '/metrics', undefined, null);
     assert.match(metrics.body, /# TYPE homeostat_http_requests_total counter/);
-    assert.match(metrics.body, /homeostat_devices\{liveness="unknown"\}/);
+    const devices = (await t.api('GET', '/api/v1/devices')).body.items.length as number;
+    const unknown = Number(/homeostat_devices\{liveness="unknown"\} (\d+)/.exec(metrics.body)?.[1]);
+    assert.equal(unknown, devices, 'devices never seen are counted as unknown');
     const openapi = await t.api('GET', '/openapi.json', undefined, null);
     assert.equal(openapi.body.openapi, '3.1.0');
     assert.ok(openapi.body.paths['/api/v1/devices/{name}/twin/desired'].patch);

@@ -189,9 +189,18 @@ describe('mqtt endpoint', () => {
   test('deleting a device closes its connection and its token stops working', async () => {
     const token = await t.createDevice('doomed');
     const d = await t.mqtt({ clientId: 'doomed', username: 'doomed', password: token });
+    await d.publishAsync('homeostat/v1/doomed/status', JSON.stringify({ online: true }), { qos: 1, retain: true });
     const closed = new Promise<void>((resolve) => d.once('close', () => resolve()));
     assert.equal((await t.api('DELETE', '/api/v1/devices/doomed')).status, 204);
     await closed;
+    await new Promise((r) => setTimeout(r, 100));
+    // The closing connection does not bring the deleted device back as offline.
+    const after = (await t.api('GET', '/api/v1/events?device=doomed&type=liveness')).body.items;
+    assert.deepEqual(
+      after.map((e: { data: { to: string } }) => e.data.to),
+      ['online'],
+    );
+    assert.equal(t.hub.services.liveness.get('doomed').evidence.kind, 'never-seen');
     await assert.rejects(
       t.mqtt({ clientId: 'doomed', username: 'doomed', password: token }),
       /Bad username or password/i,
