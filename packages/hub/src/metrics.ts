@@ -31,6 +31,12 @@ export function createMetrics() {
       labelNames: ['code'],
       registers: r,
     }),
+    mqttPacketsRefused: new Counter({
+      name: 'homeostat_mqtt_packets_refused_total',
+      help: 'MQTT connections closed by the packet guard (packet over the size limit, or malformed), by reason.',
+      labelNames: ['reason'],
+      registers: r,
+    }),
     mqttSubscribeDenied: new Counter({
       name: 'homeostat_mqtt_subscriptions_denied_total',
       help: 'Subscriptions refused by the topic ACL.',

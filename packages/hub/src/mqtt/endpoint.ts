@@ -11,6 +11,7 @@ import { decidePublish, type Identity, maySubscribe } from './acl.js';
 import type { HandlerDeps } from './context.js';
 import { handlerFor } from './dispatcher.js';
 import { decode } from './handlers/decode.js';
+import { guardConnection } from './packet-guard.js';
 
 export interface EndpointDeps extends HandlerDeps {
   enrollment: EnrollmentService;
@@ -18,6 +19,12 @@ export interface EndpointDeps extends HandlerDeps {
 
 /** Where refused publishes are sent instead: no client can subscribe to a `$` topic through the ACL. */
 const SINK_TOPIC = '$homeostat/refused';
+/**
+ * Room above the payload limit for the rest of a packet (topic, ids), in bytes: a payload a
+ * little over the limit still gets its polite refusal and notice; a packet far over it closes
+ * the connection before it is buffered.
+ */
+const PACKET_HEADROOM_BYTES = 128 * 1024;
 /** Claim client ids become a topic level; keep them plain. */
 const CLAIM_CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -132,7 +139,27 @@ export class MqttEndpoint {
     aedes.on('clientError', (client, err) => {
       this.#deps.logger.debug({ client: client.id, err: err.message }, 'mqtt client error');
     });
-    const server = createServer({ noDelay: true }, aedes.handle);
+    // Every connection goes through the packet guard: a packet announcing more than the limit
+    // closes the connection before its body is read, authenticated or not.
+    const server = createServer({ noDelay: true }, (socket) =>
+      aedes.handle(
+        guardConnection(socket, {
+          maxPacketBytes: this.#deps.config.maxPayloadBytes + PACKET_HEADROOM_BYTES,
+          onViolation: (info) => {
+            this.#deps.metrics.mqttPacketsRefused.inc({ reason: info.reason });
+            this.#deps.logger.warn(info, 'mqtt packet refused; connection closed');
+            this.#deps.events.record({
+              device: null,
+              type: 'security',
+              code: 'ERR_PAYLOAD_TOO_LARGE',
+              severity: 'warning',
+              message: `MQTT connection closed: ${info.reason === 'malformed' ? 'malformed packet length' : `packet of ${info.remainingLength} bytes announced, limit ${info.limit}`}`,
+              data: { ...info },
+            });
+          },
+        }),
+      ),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {

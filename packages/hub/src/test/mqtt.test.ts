@@ -170,6 +170,24 @@ describe('mqtt endpoint', () => {
     assert.ok(events.some((e: { code: string }) => e.code === 'ERR_PAYLOAD_TOO_LARGE'));
   });
 
+  test('a packet announcing far more than the limit closes that connection before it is read', async () => {
+    const { connect } = await import('node:net');
+    const socket = connect(t.started.mqttPort, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // CONNECT with a Remaining Length of 200 MB [MQTT-2.2.3], then a stream of its body.
+    socket.write(Buffer.from([0x10, 0x80, 0x84, 0xaf, 0x5f]));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    socket.write(Buffer.alloc(1024 * 1024));
+    await closed;
+    assert.equal(await metric('homeostat_mqtt_packets_refused_total'), 1);
+    await a.publishAsync('homeostat/v1/dev-a/telemetry', JSON.stringify({ seq: 500, metrics: { t: 1 } }), { qos: 1 });
+    assert.ok(
+      (await readings('dev-a', 't')).some((p) => p.seq === 500),
+      'the others are still served',
+    );
+  });
+
   test('events are stored once per (device, seq)', async () => {
     const alarm = JSON.stringify({
       seq: 100,
