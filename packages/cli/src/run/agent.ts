@@ -39,9 +39,12 @@ export function registerAgent(program: Command, io: CliIo): void {
     .option('--heartbeat-ms <n>', 'heartbeat interval, ms', intFlag('--heartbeat-ms', 100, 3_600_000))
     .option('--sample-ms <n>', 'sampling interval, ms', intFlag('--sample-ms', 10, 3_600_000))
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
-    .action(async (flags: AgentFlags) => {
+    .action(async (flags: AgentFlags, command: Command) => {
       if (!KINDS.includes(flags.kind)) throw new UsageError(`--kind must be one of ${KINDS.join(', ')}`);
-      const token = flags.token ?? io.env.HOMEOSTAT_DEVICE_TOKEN;
+      // `--token` is also the program-wide API token option, which takes the value wherever it
+      // stands; for `agent` it is the device token.
+      const token =
+        flags.token ?? (command.optsWithGlobals() as { token?: string }).token ?? io.env.HOMEOSTAT_DEVICE_TOKEN;
       const claim = flags.claim ?? io.env.HOMEOSTAT_CLAIM_TOKEN;
       const { Agent, loadCredentials } = await import('@homeostat/agent');
       // One directory per device: an outbox holds one device's readings, seq and twin.

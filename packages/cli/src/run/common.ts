@@ -13,10 +13,16 @@ export function intFlag(name: string, min: number, max: number) {
   };
 }
 
-/** Resolves with the signal's name on the first SIGINT or SIGTERM. */
+/**
+ * Resolves with the signal's name on the first SIGINT or SIGTERM, and keeps the process alive
+ * until then: the runtime's own timers are unref'd, and an agent waiting to reconnect has no
+ * open socket, so nothing else holds the event loop.
+ */
 export function untilSignal(): Promise<string> {
   return new Promise((resolve) => {
+    const keepAlive = setInterval(() => {}, 1 << 30);
     const done = (signal: string) => {
+      clearInterval(keepAlive);
       process.off('SIGINT', done);
       process.off('SIGTERM', done);
       resolve(signal);

@@ -160,6 +160,8 @@ export class MqttEndpoint {
         }),
       ),
     );
+    // Kept before listening, so that stop() closes the broker (and its timers) when listen fails.
+    this.#aedes = aedes;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -167,7 +169,6 @@ export class MqttEndpoint {
         resolve();
       });
     });
-    this.#aedes = aedes;
     this.#server = server;
   }
 
