@@ -3,6 +3,7 @@
 
 import { createServer, type Socket } from 'node:net';
 import { Aedes, type AedesOptions } from 'aedes';
+import { listenOnFreePort } from './listen.js';
 
 /** aedes options; the hooks tests use most are `authenticate`, `authorizePublish`, `authorizeSubscribe`. */
 export type TestBrokerOptions = AedesOptions;
@@ -26,16 +27,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     socket.on('close', () => sockets.delete(socket));
     aedes.handle(socket);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('test broker: no TCP address');
-  const port = address.port;
+  const port = await listenOnFreePort(server, 'test broker');
   let closing: Promise<void> | undefined;
   return {
     url: `mqtt://127.0.0.1:${port}`,

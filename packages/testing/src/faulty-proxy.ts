@@ -3,6 +3,7 @@
 
 import { createConnection, createServer, type Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
+import { listenOnFreePort } from './listen.js';
 
 export interface FaultyProxyOptions {
   target: { host: string; port: number };
@@ -58,16 +59,7 @@ export async function startFaultyProxy(options: FaultyProxyOptions): Promise<Fau
     client.pipe(delayer()).pipe(upstream);
     upstream.pipe(delayer()).pipe(client);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('faulty proxy: no TCP address');
-  const port = address.port;
+  const port = await listenOnFreePort(server, 'faulty proxy');
   let closing: Promise<void> | undefined;
   return {
     port,
