@@ -32,7 +32,8 @@ for (const [pkg, ok] of Object.entries(runtime)) {
   }
   for (const file of sources(join(root, 'packages', pkg, 'src'))) {
     const rel = relative(join(root, 'packages', pkg), file);
-    const isTest = rel.endsWith('.test.ts') || rel.includes('/e2e/') || rel.includes('/test/') || rel.includes('test-support');
+    const isTest =
+      rel.endsWith('.test.ts') || rel.includes('/e2e/') || rel.includes('/test/') || rel.includes('test-support');
     const rules = narrower[pkg];
     let allowed = ok;
     if (rules) {
@@ -41,9 +42,10 @@ for (const [pkg, ok] of Object.entries(runtime)) {
     }
     if (isTest) allowed = [...allowed, ...ok, 'testing'];
     const text = readFileSync(file, 'utf8');
-    for (const match of text.matchAll(/(?:from|import\()\s*'@homeostat\/([a-z]+)/g)) {
+    for (const match of text.matchAll(/(?:from|import\(?)\s*'@homeostat\/([a-z]+)/g)) {
       const dep = match[1];
-      if (dep !== pkg && !allowed.includes(dep)) problems.push(`packages/${pkg}/${rel}: may not import @homeostat/${dep}`);
+      if (dep !== pkg && !allowed.includes(dep))
+        problems.push(`packages/${pkg}/${rel}: may not import @homeostat/${dep}`);
     }
   }
 }
