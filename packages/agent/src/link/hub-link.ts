@@ -7,6 +7,9 @@
 import { type BackoffOptions, backoffDelay, type Clock, type Logger, type Timer, TypedEvents } from '@homeostat/kit';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 
+/** A connection that lasted this long (ms) counts as stable: the backoff starts over after it. */
+const STABLE_CONNECTION_MS = 10_000;
+
 export interface LinkCredentials {
   clientId: string;
   username: string;
@@ -133,9 +136,10 @@ export class HubLink {
     let lastError: string | undefined;
     let closed = false;
 
+    let connectedAt: number | undefined;
     client.on('connect', () => {
       if (client !== this.#client) return;
-      this.#attempt = 0;
+      connectedAt = this.#options.clock.now();
       this.#connected = true;
       logger.info({ url }, 'link: connected');
       this.events.emit('up', client);
@@ -163,6 +167,12 @@ export class HubLink {
       this.#client = null;
       const wasConnected = this.#connected;
       this.#connected = false;
+      // The backoff starts over only after a connection that held: one closed right after its
+      // CONNACK (another agent with the same identity taking over, a hub refusing it) keeps
+      // growing the wait instead of reconnecting in a tight loop.
+      if (connectedAt !== undefined && this.#options.clock.now() - connectedAt >= STABLE_CONNECTION_MS) {
+        this.#attempt = 0;
+      }
       const reason = lastError ?? 'connection closed';
       if (wasConnected) {
         logger.warn({ url, reason }, 'link: disconnected');
