@@ -28,6 +28,7 @@ export class EventLog {
   readonly #deps: EventLogDeps;
   readonly #windows = new Map<string, { start: number; count: number; suppressed: number }>();
   #pending: Promise<unknown> = Promise.resolve();
+  #queue: EventRow[] = [];
 
   constructor(deps: EventLogDeps) {
     this.#deps = deps;
@@ -61,13 +62,22 @@ export class EventLog {
 
   /** Resolves once every event recorded so far is written. */
   async drain(): Promise<void> {
+    this.#flush();
     await this.#pending;
   }
 
+  /** Queues the event; events recorded in one turn of the event loop are written in one batch. */
   #write(event: HubEventInput): void {
-    const row: EventRow = { ...event, ts: this.#deps.clock.now(), seq: null, source: 'hub' };
+    this.#queue.push({ ...event, ts: this.#deps.clock.now(), seq: null, source: 'hub' });
+    if (this.#queue.length === 1) setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    if (this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
     this.#pending = this.#pending
-      .then(() => this.#deps.store.insertEvents([row]))
-      .catch((err) => this.#deps.logger.error({ err, type: event.type }, 'could not store an event'));
+      .then(() => this.#deps.store.insertEvents(batch))
+      .catch((err) => this.#deps.logger.error({ err, events: batch.length }, 'could not store events'));
   }
 }

@@ -85,7 +85,11 @@ export class LivenessTracker {
   observe(device: string, o: Observation): void {
     const before = this.get(device);
     const after = observe(before, o);
-    if (after === before) return;
+    if (after === before) {
+      // Updated in place (a heartbeat of an online device): only the last-seen time moved.
+      if (this.#entries.has(device)) this.#touch(device);
+      return;
+    }
     this.#set(device, before, after);
   }
 
@@ -139,7 +143,15 @@ export class LivenessTracker {
       this.#persistedAt.set(device, now);
       this.#deps.metrics.livenessTransitions.inc({ state: after.state });
       this.events.emit('transition', { device, from: before.state, to: after });
-    } else if (now - (this.#persistedAt.get(device) ?? 0) >= LAST_SEEN_PERSIST_MS) {
+    } else {
+      this.#touch(device);
+    }
+  }
+
+  /** Marks the last-seen time for writing, at most every LAST_SEEN_PERSIST_MS per device. */
+  #touch(device: string): void {
+    const now = this.#deps.clock.now();
+    if (now - (this.#persistedAt.get(device) ?? 0) >= LAST_SEEN_PERSIST_MS) {
       this.#dirty.add(device);
       this.#persistedAt.set(device, now);
     }

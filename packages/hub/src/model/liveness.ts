@@ -28,7 +28,11 @@ export function observe(entry: LivenessEntry, o: Observation): LivenessEntry {
     case 'heartbeat':
     case 'message':
     case 'connected':
-      if (entry.state === 'online') return { ...entry, lastSeen: o.at };
+      // The hot path (a heartbeat of an online device): updated in place, nothing allocated.
+      if (entry.state === 'online') {
+        entry.lastSeen = o.at;
+        return entry;
+      }
       return {
         ...entry,
         state: 'online',
@@ -62,12 +66,13 @@ export function judgeSilence(entry: LivenessEntry, now: number, rule: SilenceRul
   if ((entry.state !== 'online' && entry.state !== 'suspect') || entry.lastSeen === null) return null;
   const silence = now - entry.lastSeen;
   const intervals = silence / entry.heartbeatMs;
+  const to =
+    intervals > rule.offlineAfterIntervals
+      ? 'offline'
+      : entry.state === 'online' && intervals > rule.suspectAfterIntervals
+        ? 'suspect'
+        : null;
+  if (to === null) return null;
   const detail = `nothing received for ${silence} ms (${intervals.toFixed(2)} heartbeat intervals of ${entry.heartbeatMs} ms)`;
-  if (intervals > rule.offlineAfterIntervals) {
-    return { ...entry, state: 'offline', since: now, evidence: { kind: 'heartbeat-missed', at: now, detail } };
-  }
-  if (entry.state === 'online' && intervals > rule.suspectAfterIntervals) {
-    return { ...entry, state: 'suspect', since: now, evidence: { kind: 'heartbeat-missed', at: now, detail } };
-  }
-  return null;
+  return { ...entry, state: to, since: now, evidence: { kind: 'heartbeat-missed', at: now, detail } };
 }

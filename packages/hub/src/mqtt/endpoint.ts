@@ -2,7 +2,7 @@
 // Homeostat's: device authentication, the topic ACL, and "acknowledged means handled" (device
 // messages are handled in authorizePublish, which runs before a QoS 1 PUBACK is written).
 
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { hashToken, sameHash } from '@homeostat/kit';
 import { CLAIM_USERNAME, ClaimRequest, type ErrorCode, type ErrorNotice, parser, topics } from '@homeostat/protocol';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
@@ -12,6 +12,7 @@ import type { HandlerDeps } from './context.js';
 import { handlerFor } from './dispatcher.js';
 import { decode } from './handlers/decode.js';
 import { guardConnection } from './packet-guard.js';
+import { indexedMemoryPersistence } from './retained-index.js';
 
 export interface EndpointDeps extends HandlerDeps {
   enrollment: EnrollmentService;
@@ -52,6 +53,8 @@ export class MqttEndpoint {
   readonly #deps: EndpointDeps;
   #aedes: Aedes | undefined;
   #server: Server | undefined;
+  #stopping = false;
+  readonly #sockets = new Set<Socket>();
   readonly #identities = new WeakMap<Client, Identity>();
   /** The connection that speaks for each device now; older ones (taken over) are ignored. */
   readonly #current = new Map<string, Client>();
@@ -60,6 +63,12 @@ export class MqttEndpoint {
    * publishes their will before the new connection is ready; neither says anything any more.
    */
   readonly #superseded = new WeakSet<Client>();
+  /**
+   * Device credentials as last read from the store, so a fleet reconnecting at once does not
+   * queue thousands of reads behind the writes. Every change of a device's token or lifecycle
+   * goes through `disconnect`, which drops the entry.
+   */
+  readonly #auth = new Map<string, { tokenHash: string; lifecycle: string }>();
   readonly #claims = new Map<string, { at: number; response: string; deviceId: string; tokenHash: string }>();
 
   constructor(deps: EndpointDeps) {
@@ -81,6 +90,7 @@ export class MqttEndpoint {
 
   async start(host: string, port: number): Promise<void> {
     const aedes = await Aedes.createBroker({
+      persistence: indexedMemoryPersistence(),
       authenticate: (client, username, password, done) => {
         this.#authenticate(client, username, password).then(
           (err) => done(err, err === null),
@@ -141,7 +151,13 @@ export class MqttEndpoint {
     });
     // Every connection goes through the packet guard: a packet announcing more than the limit
     // closes the connection before its body is read, authenticated or not.
-    const server = createServer({ noDelay: true }, (socket) =>
+    const server = createServer({ noDelay: true }, (socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+      if (this.#stopping) {
+        socket.destroy();
+        return;
+      }
       aedes.handle(
         guardConnection(socket, {
           maxPacketBytes: this.#deps.config.maxPayloadBytes + PACKET_HEADROOM_BYTES,
@@ -158,8 +174,8 @@ export class MqttEndpoint {
             });
           },
         }),
-      ),
-    );
+      );
+    });
     // Kept before listening, so that stop() closes the broker (and its timers) when listen fails.
     this.#aedes = aedes;
     await new Promise<void>((resolve, reject) => {
@@ -172,13 +188,21 @@ export class MqttEndpoint {
     this.#server = server;
   }
 
+  /**
+   * Stops accepting connections first (devices reconnect at once, and a connection accepted
+   * during shutdown would keep the server open), then closes the broker and its clients, then
+   * whatever socket is left.
+   */
   async stop(): Promise<void> {
     const server = this.#server;
     const aedes = this.#aedes;
     this.#server = undefined;
     this.#aedes = undefined;
+    this.#stopping = true;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
     this.#current.clear();
   }
 
@@ -201,6 +225,7 @@ export class MqttEndpoint {
 
   /** Closes a device's connection (deleted device, rotated token) and forgets its retained state. */
   async disconnect(deviceId: string, forget: boolean): Promise<void> {
+    this.#auth.delete(deviceId);
     const client = this.#current.get(deviceId);
     if (client) {
       // The hub closes it: its will and its disconnect say nothing about the device.
@@ -238,7 +263,14 @@ export class MqttEndpoint {
       this.#identities.set(client, { kind: 'claim', group: claim.group, clientId: client.id });
       return null;
     }
-    const device = await this.#deps.store.getDevice(username);
+    let device = this.#auth.get(username) ? { name: username, ...this.#auth.get(username)! } : undefined;
+    if (!device) {
+      const record = await this.#deps.store.getDevice(username);
+      if (record) {
+        device = { name: record.name, tokenHash: record.tokenHash, lifecycle: record.lifecycle };
+        this.#auth.set(record.name, { tokenHash: record.tokenHash, lifecycle: record.lifecycle });
+      }
+    }
     if (!device || !sameHash(device.tokenHash, hashToken(secret))) {
       metrics.mqttAuthFailures.inc({ reason: 'credentials' });
       // Only a device that exists gets the event under its name: unknown names are not stored.
