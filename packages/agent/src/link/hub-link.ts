@@ -39,8 +39,12 @@ export type LinkEvents = {
 
 /** Wait for a graceful DISCONNECT (in-flight acks) before the socket is just destroyed, in ms. */
 const END_TIMEOUT_MS = 2000;
-/** Wait for a CONNACK, in ms (mqtt.js real-time timer: a socket that connects but never answers). */
-const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Wait for a CONNACK, in ms (mqtt.js real-time timer: a socket that connects but never answers).
+ * Generous: when a whole fleet reconnects at once, a hub answers late, and an agent that gives
+ * up and reconnects only adds to the storm (its abandoned connection goes offline by its will).
+ */
+const CONNECT_TIMEOUT_MS = 30_000;
 
 export class HubLink {
   readonly events = new TypedEvents<LinkEvents>();
