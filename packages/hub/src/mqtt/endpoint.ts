@@ -4,13 +4,13 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { hashToken, sameHash } from '@homeostat/kit';
-import { CLAIM_USERNAME, ClaimRequest, type ErrorCode, type ErrorNotice, parser, topics } from '@homeostat/protocol';
+import { CLAIM_USERNAME, type ErrorCode, type ErrorNotice, topics } from '@homeostat/protocol';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { EnrollmentService } from '../services/enrollment.js';
 import { decidePublish, type Identity, maySubscribe } from './acl.js';
+import { ClaimDesk, claimRefusal } from './claims.js';
 import type { HandlerDeps } from './context.js';
 import { handlerFor } from './dispatcher.js';
-import { decode } from './handlers/decode.js';
 import { guardConnection } from './packet-guard.js';
 import { indexedMemoryPersistence } from './retained-index.js';
 
@@ -29,17 +29,6 @@ const PACKET_HEADROOM_BYTES = 128 * 1024;
 /** Claim client ids become a topic level; keep them plain. */
 const CLAIM_CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
-const claimRequest = parser(ClaimRequest);
-
-/**
- * A claim that carries a nonce is answered again, identically, when the same client sends the
- * same nonce (its response was lost with a connection): retries never enrol a device twice. The
- * nonce is the device's own random secret, so another holder of the claim token cannot replay
- * it. Kept in memory only, for this long (ms) and at most this many.
- */
-const CLAIM_REPLAY_MS = 10 * 60_000;
-const CLAIM_REPLAY_MAX = 10_000;
-
 // aedes connect return codes [MQTT-3.2.2.3]
 const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -51,6 +40,7 @@ function authError(code: number, message: string): AuthenticateError {
 
 export class MqttEndpoint {
   readonly #deps: EndpointDeps;
+  readonly #claims: ClaimDesk;
   #aedes: Aedes | undefined;
   #server: Server | undefined;
   #stopping = false;
@@ -69,10 +59,10 @@ export class MqttEndpoint {
    * goes through `disconnect`, which drops the entry.
    */
   readonly #auth = new Map<string, { tokenHash: string; lifecycle: string }>();
-  readonly #claims = new Map<string, { at: number; response: string; deviceId: string; tokenHash: string }>();
 
   constructor(deps: EndpointDeps) {
     this.#deps = deps;
+    this.#claims = new ClaimDesk(deps);
   }
 
   get port(): number {
@@ -325,7 +315,7 @@ export class MqttEndpoint {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     if (payload.length > deps.config.maxPayloadBytes) {
       if (identity.kind === 'claim')
-        await this.#answerClaim(identity, 'ERR_PAYLOAD_TOO_LARGE', 'claim request too large');
+        await this.#respondToClaim(identity, claimRefusal('ERR_PAYLOAD_TOO_LARGE', 'claim request too large'));
       this.#reject(
         packet,
         device,
@@ -341,7 +331,9 @@ export class MqttEndpoint {
     }
     if ('claim' in decision) {
       this.#sink(packet);
-      if (identity.kind === 'claim') await this.#claim(identity, payload);
+      if (identity.kind === 'claim') {
+        await this.#respondToClaim(identity, await this.#claims.answer(identity.group, identity.clientId, payload));
+      }
       return;
     }
     // Only status is retained (it is the device's presence); anything else would pile up in the broker.
@@ -377,48 +369,8 @@ export class MqttEndpoint {
     }
   }
 
-  async #claim(identity: Extract<Identity, { kind: 'claim' }>, payload: Buffer): Promise<void> {
-    const now = this.#deps.clock.now();
-    const decoded = decode(claimRequest, payload);
-    let response: string | undefined;
-    if (!decoded.ok) {
-      response = JSON.stringify({ ok: false, error: { code: decoded.error.code, message: decoded.error.message } });
-    } else {
-      const nonce = decoded.value.nonce;
-      const key = nonce === undefined ? undefined : `${identity.group}\u0000${identity.clientId}\u0000${nonce}`;
-      response = key === undefined ? undefined : await this.#replayClaim(key, now);
-      if (response === undefined) {
-        const answer = await this.#deps.enrollment.claim(identity.group, decoded.value);
-        response = JSON.stringify(answer);
-        if (answer.ok && key !== undefined) this.#rememberClaim(key, now, response, answer.deviceId, answer.token);
-      }
-    }
+  async #respondToClaim(identity: Extract<Identity, { kind: 'claim' }>, response: string): Promise<void> {
     await this.publish(topics.claimResponse(identity.clientId), response, { qos: 1, retain: false });
-  }
-
-  /** A remembered answer, if still valid: recent, and the device still has that token. */
-  async #replayClaim(key: string, now: number): Promise<string | undefined> {
-    const previous = this.#claims.get(key);
-    if (!previous || now - previous.at >= CLAIM_REPLAY_MS) return undefined;
-    const device = await this.#deps.store.getDevice(previous.deviceId);
-    if (!device || !sameHash(device.tokenHash, previous.tokenHash)) {
-      this.#claims.delete(key);
-      return undefined;
-    }
-    return previous.response;
-  }
-
-  async #answerClaim(identity: Extract<Identity, { kind: 'claim' }>, code: ErrorCode, message: string): Promise<void> {
-    const response = JSON.stringify({ ok: false, error: { code, message } });
-    await this.publish(topics.claimResponse(identity.clientId), response, { qos: 1, retain: false });
-  }
-
-  #rememberClaim(key: string, now: number, response: string, deviceId: string, token: string): void {
-    for (const [k, v] of this.#claims) {
-      if (this.#claims.size < CLAIM_REPLAY_MAX && now - v.at < CLAIM_REPLAY_MS) break;
-      this.#claims.delete(k); // oldest first: a Map iterates in insertion order
-    }
-    this.#claims.set(key, { at: now, response, deviceId, tokenHash: hashToken(token) });
   }
 
   async #reconcileTwin(deviceId: string): Promise<void> {
