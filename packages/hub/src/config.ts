@@ -32,7 +32,7 @@ export const DEFAULT_CONFIG: HubConfig = {
   mqttPort: 1883,
   dataDir: '.homeostat/hub',
   heartbeatMs: 1000, // ms
-  suspectAfterIntervals: 1.25,
+  suspectAfterIntervals: 1.5,
   offlineAfterIntervals: 1.8,
   maxPayloadBytes: 256 * 1024, // bytes
   maxBodyBytes: 1024 * 1024, // bytes

@@ -36,11 +36,11 @@ describe('liveness', () => {
 
     await clock.advance(1200); // 1.2 intervals of silence: still online
     assert.equal((await liveness('lv-1')).state, 'online');
-    await clock.advance(200); // 1.4 intervals: suspect
+    await clock.advance(400); // 1.6 intervals: suspect
     l = await liveness('lv-1');
     assert.equal(l.state, 'suspect');
     assert.equal(l.evidence.kind, 'heartbeat-missed');
-    await clock.advance(500); // 1.9 intervals: offline, detected within 2 intervals
+    await clock.advance(300); // 1.9 intervals: offline, detected within 2 intervals
     l = await liveness('lv-1');
     assert.equal(l.state, 'offline');
     assert.equal(l.evidence.kind, 'heartbeat-missed');
