@@ -10,6 +10,7 @@ import type { HubConfig } from './config.js';
 import { LivenessTracker } from './controllers/liveness.js';
 import { EventLog } from './events.js';
 import { buildHttpServer } from './http/server.js';
+import { IngestBatcher } from './ingest/batcher.js';
 import { createMetrics, type HubMetrics } from './metrics.js';
 import { MqttEndpoint } from './mqtt/endpoint.js';
 import { DeviceService } from './services/devices.js';
@@ -45,6 +46,7 @@ export class Hub {
   #http: FastifyInstance | undefined;
   #endpoint: MqttEndpoint | undefined;
   #liveness: LivenessTracker | undefined;
+  #ingest: IngestBatcher | undefined;
   #events: EventLog | undefined;
   #devices: DeviceService | undefined;
   #enrollment: EnrollmentService | undefined;
@@ -115,7 +117,9 @@ export class Hub {
       },
     });
     const enrollment = new EnrollmentService({ store, clock, events, metrics });
-    const endpoint = new MqttEndpoint({ store, clock, logger, metrics, events, liveness, config, enrollment });
+    const ingest = new IngestBatcher({ store, metrics, logger });
+    this.#ingest = ingest;
+    const endpoint = new MqttEndpoint({ store, clock, logger, metrics, events, liveness, ingest, config, enrollment });
     const devices = new DeviceService({ store, clock, liveness, channel: endpoint, events });
     const tokens = new TokenService({ store, clock });
     const initialAdminToken = await tokens.bootstrap(config.adminToken);
@@ -164,6 +168,7 @@ export class Hub {
   async stop(): Promise<void> {
     await this.#http?.close();
     await this.#endpoint?.stop();
+    await this.#ingest?.drain();
     await this.#liveness?.stop();
     await this.#events?.drain();
     if (!this.#injectedStore) await this.#store?.close();

@@ -54,8 +54,14 @@ export function createMetrics() {
     }),
     ingestSeconds: new Histogram({
       name: 'homeostat_telemetry_write_seconds',
-      help: 'Time to store one telemetry message.',
+      help: 'Time to write one batch of telemetry (one transaction).',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: r,
+    }),
+    ingestBatchValues: new Histogram({
+      name: 'homeostat_telemetry_batch_values',
+      help: 'Metric values per telemetry write (one transaction gathers every message waiting).',
+      buckets: [1, 10, 50, 100, 500, 1000, 5000, 20000],
       registers: r,
     }),
     livenessTransitions: new Counter({

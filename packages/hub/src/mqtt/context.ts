@@ -5,6 +5,7 @@ import type { HomeostatError } from '@homeostat/protocol';
 import type { HubConfig } from '../config.js';
 import type { LivenessTracker } from '../controllers/liveness.js';
 import type { EventLog } from '../events.js';
+import type { IngestBatcher } from '../ingest/batcher.js';
 import type { HubMetrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 
@@ -15,6 +16,7 @@ export interface HandlerDeps {
   metrics: HubMetrics;
   events: EventLog;
   liveness: LivenessTracker;
+  ingest: IngestBatcher;
   config: HubConfig;
 }
 

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { silentLogger } from '@homeostat/kit';
+import { createMetrics } from '../metrics.js';
+import { openSqliteStore } from '../store/sql-store.js';
+import type { ReadingRow, Store } from '../store/store.js';
+import { IngestBatcher } from './batcher.js';
+
+const reading = (device: string, seq: number, value = seq): ReadingRow[] => [
+  { device, seq, metric: 'temperature', ts: 1000 + seq, value },
+  { device, seq, metric: 'humidity', ts: 1000 + seq, value: 40 },
+];
+
+/** The real SQLite store, with its telemetry writes counted (and made to fail on demand). */
+async function countingStore() {
+  const store = await openSqliteStore(':memory:');
+  const writes: number[] = [];
+  let failNext = false;
+  const insertReadings = store.insertReadings.bind(store);
+  const counted: Store = Object.assign(Object.create(store) as Store, {
+    insertReadings: async (rows: readonly ReadingRow[]) => {
+      writes.push(rows.length);
+      if (failNext) {
+        failNext = false;
+        throw new Error('disk full');
+      }
+      return insertReadings(rows);
+    },
+  });
+  return { store, counted, writes, failOnce: () => (failNext = true) };
+}
+
+test('messages submitted in one turn are written in one transaction, and each resolves after it', async () => {
+  const s = await countingStore();
+  const b = new IngestBatcher({ store: s.counted, metrics: createMetrics(), logger: silentLogger() });
+  await Promise.all([b.submit(reading('a', 1)), b.submit(reading('b', 1)), b.submit(reading('a', 2))]);
+  assert.deepEqual(s.writes, [6]);
+  assert.equal((await s.store.queryReadings('a', 'temperature', 0, 1e12, 10)).length, 2);
+  await s.store.close();
+});
+
+test('what arrives while a batch is being written goes into the next one', async () => {
+  const s = await countingStore();
+  const b = new IngestBatcher({ store: s.counted, metrics: createMetrics(), logger: silentLogger() });
+  const first = b.submit(reading('a', 1));
+  await new Promise((r) => setImmediate(r)); // the first batch is now being written
+  const later = [b.submit(reading('a', 2)), b.submit(reading('a', 3)), b.submit(reading('a', 4))];
+  await Promise.all([first, ...later]);
+  assert.deepEqual(s.writes, [2, 6]);
+  await s.store.close();
+});
+
+test('within a batch the first message with a (device, seq) wins', async () => {
+  const s = await countingStore();
+  const metrics = createMetrics();
+  const b = new IngestBatcher({ store: s.counted, metrics, logger: silentLogger() });
+  await Promise.all([b.submit(reading('a', 1, 20)), b.submit(reading('a', 1, 99))]);
+  const points = await s.store.queryReadings('a', 'temperature', 0, 1e12, 10);
+  assert.deepEqual(
+    points.map((p) => p.value),
+    [20],
+  );
+  assert.equal((await metrics.readingsDuplicate.get()).values[0]?.value, 2);
+  await s.store.close();
+});
+
+test('a failed write rejects every message of its batch (none is acknowledged), and the next one works', async () => {
+  const s = await countingStore();
+  const b = new IngestBatcher({ store: s.counted, metrics: createMetrics(), logger: silentLogger() });
+  s.failOnce();
+  const results = await Promise.allSettled([b.submit(reading('a', 1)), b.submit(reading('a', 2))]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['rejected', 'rejected'],
+  );
+  await b.submit(reading('a', 1));
+  await b.drain();
+  assert.equal((await s.store.queryReadings('a', 'temperature', 0, 1e12, 10)).length, 1);
+  await s.store.close();
+});
