@@ -157,6 +157,55 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     );
 
     test(
+      'rollups: kept per minute and hour as readings arrive, redeliveries not counted twice',
+      withStore(async (s) => {
+        const t0 = 1_800_000_000_000 - (1_800_000_000_000 % 3_600_000); // an hour boundary
+        const rows = [0, 10_000, 70_000, 130_000].map((dt, i) => ({
+          device: 'r',
+          seq: i,
+          metric: 'm',
+          ts: t0 + dt,
+          value: i + 1,
+        }));
+        await s.insertReadings(rows);
+        await s.insertReadings(rows); // redelivery: ignored, rollups unchanged
+        await s.insertReadings([{ device: 'q', seq: 0, metric: 'm', ts: t0 + 5_000, value: 10 }]);
+        // Raw, 30 s buckets.
+        const raw = await s.queryBuckets(['r'], 'm', t0, t0 + 200_000, 30_000);
+        assert.deepEqual(
+          raw.map((b) => [b.ts - t0, b.count, b.min, b.max, b.avg, b.last]),
+          [
+            [0, 2, 1, 2, 1.5, 2],
+            [60_000, 1, 3, 3, 3, 3],
+            [120_000, 1, 4, 4, 4, 4],
+          ],
+        );
+        // Minute rollups folded into 2-minute buckets.
+        const minutes = await s.queryBuckets(['r'], 'm', t0, t0 + 200_000, 120_000);
+        assert.deepEqual(
+          minutes.map((b) => [b.ts - t0, b.count, b.min, b.max, b.avg, b.last]),
+          [
+            [0, 3, 1, 3, 2, 3],
+            [120_000, 1, 4, 4, 4, 4],
+          ],
+        );
+        // The hour rollup, two devices merged (count-weighted).
+        const hour = await s.queryBuckets(['r', 'q'], 'm', t0, t0 + 3_600_000, 3_600_000);
+        assert.deepEqual(
+          hour.map((b) => [b.ts - t0, b.count, b.min, b.max, b.avg]),
+          [[0, 5, 1, 10, 4]],
+        );
+        // Retention: raw after 1 minute, minute rollups after 1 hour, hour rollups kept.
+        const now = t0 + 3_800_000;
+        const deleted = await s.pruneTelemetry(now, { rawMs: 60_000, minuteMs: 3_600_000, hourMs: 86_400_000 }, 1000);
+        assert.ok(deleted >= 5, `deleted ${deleted}`);
+        assert.deepEqual(await s.queryReadings('r', 'm', 0, now, 10), []);
+        assert.deepEqual(await s.queryBuckets(['r'], 'm', t0, now, 60_000), []);
+        assert.equal((await s.queryBuckets(['r'], 'm', t0, now, 3_600_000))[0]?.count, 4);
+      }),
+    );
+
+    test(
       'events: device events once per (device, seq); hub events always; filters',
       withStore(async (s) => {
         const base = { ts: 1, source: 'device' as const, type: 'alarm', code: null, severity: 'warning' as const };

@@ -77,8 +77,32 @@ const m0001: Migration = {
   },
 };
 
+const m0002: Migration = {
+  async up(db: Kysely<unknown>) {
+    // Downsampled telemetry, maintained as readings arrive: one row per device, metric,
+    // resolution (ms) and bucket. Kept longer than raw readings.
+    await db.schema
+      .createTable('rollups')
+      .addColumn('device', 'text', (c) => c.notNull())
+      .addColumn('metric', 'text', (c) => c.notNull())
+      .addColumn('resolution_ms', 'integer', (c) => c.notNull())
+      .addColumn('bucket', 'bigint', (c) => c.notNull())
+      .addColumn('count', 'integer', (c) => c.notNull())
+      .addColumn('sum', 'double precision', (c) => c.notNull())
+      .addColumn('min', 'double precision', (c) => c.notNull())
+      .addColumn('max', 'double precision', (c) => c.notNull())
+      .addColumn('last', 'double precision', (c) => c.notNull())
+      .addColumn('last_ts', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('rollups_pk', ['device', 'metric', 'resolution_ms', 'bucket'])
+      .execute();
+    await db.schema.createIndex('rollups_by_bucket').on('rollups').columns(['resolution_ms', 'bucket']).execute();
+    // Retention deletes by age.
+    await db.schema.createIndex('readings_by_time').on('readings').column('ts').execute();
+  },
+};
+
 export const migrations: MigrationProvider = {
   async getMigrations() {
-    return { '0001-foundation': m0001 };
+    return { '0001-foundation': m0001, '0002-rollups': m0002 };
   },
 };

@@ -67,7 +67,21 @@ export interface EnrollmentGroupsTable {
   resource_version: number;
 }
 
+export interface RollupsTable {
+  device: string;
+  metric: string;
+  resolution_ms: number;
+  bucket: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  last: number;
+  last_ts: number;
+}
+
 export interface Database {
+  rollups: RollupsTable;
   api_tokens: ApiTokensTable;
   devices: DevicesTable;
   readings: ReadingsTable;

@@ -7,6 +7,7 @@ import { Kysely, Migrator, type Selectable, SqliteDialect, sql } from 'kysely';
 import { migrations } from './migrations.js';
 import type { Database, DevicesTable, EnrollmentGroupsTable } from './schema.js';
 import type {
+  Bucket,
   ClaimOutcome,
   DesiredUpdate,
   DeviceRecord,
@@ -17,13 +18,12 @@ import type {
   NewDevice,
   ReadingRow,
   ReportedUpdate,
+  Retention,
   StatusUpdate,
   Store,
   StoredEvent,
 } from './store.js';
-
-/** Rows per INSERT statement: well under SQLite's bound-parameter limit. */
-const INSERT_CHUNK = 500;
+import * as telemetry from './telemetry.js';
 
 export class SqlStore implements Store {
   readonly #db: Kysely<Database>;
@@ -224,68 +224,26 @@ export class SqlStore implements Store {
     });
   }
 
-  async insertReadings(rows: readonly ReadingRow[]): Promise<number> {
-    if (rows.length === 0) return 0;
-    return this.#db.transaction().execute(async (trx) => {
-      // A reading is identified by (device, seq): one whose seq is stored already is a
-      // redelivery (or a reused seq) and is ignored whole, whatever metrics it carries.
-      const fresh: ReadingRow[] = [];
-      const byDevice = new Map<string, ReadingRow[]>();
-      for (const r of rows) {
-        const list = byDevice.get(r.device);
-        if (list) list.push(r);
-        else byDevice.set(r.device, [r]);
-      }
-      for (const [device, list] of byDevice) {
-        const seqs = [...new Set(list.map((r) => r.seq))];
-        const stored = new Set<number>();
-        for (let i = 0; i < seqs.length; i += INSERT_CHUNK) {
-          const found = await trx
-            .selectFrom('readings')
-            .select('seq')
-            .distinct()
-            .where('device', '=', device)
-            .where('seq', 'in', seqs.slice(i, i + INSERT_CHUNK))
-            .execute();
-          for (const f of found) stored.add(Number(f.seq));
-        }
-        for (const r of list) if (!stored.has(r.seq)) fresh.push(r);
-      }
-      let inserted = 0;
-      for (let i = 0; i < fresh.length; i += INSERT_CHUNK) {
-        const r = await trx
-          .insertInto('readings')
-          .values(fresh.slice(i, i + INSERT_CHUNK))
-          .onConflict((oc) => oc.doNothing())
-          .executeTakeFirst();
-        inserted += Number(r.numInsertedOrUpdatedRows ?? 0);
-      }
-      return inserted;
-    });
+  insertReadings(rows: readonly ReadingRow[]): Promise<number> {
+    return telemetry.insertReadings(this.#db, rows);
   }
 
-  async queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<ReadingRow[]> {
-    // The newest `limit` points of the window, returned oldest first.
-    const rows = await this.#db
-      .selectFrom('readings')
-      .selectAll()
-      .where('device', '=', device)
-      .where('metric', '=', metric)
-      .where('ts', '>=', from)
-      .where('ts', '<=', to)
-      .orderBy('ts', 'desc')
-      .orderBy('seq', 'desc')
-      .limit(limit)
-      .execute();
-    return rows
-      .map((r) => ({
-        device: r.device,
-        seq: Number(r.seq),
-        metric: r.metric,
-        ts: Number(r.ts),
-        value: Number(r.value),
-      }))
-      .reverse();
+  queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<ReadingRow[]> {
+    return telemetry.queryReadings(this.#db, device, metric, from, to, limit);
+  }
+
+  queryBuckets(
+    devices: readonly string[],
+    metric: string,
+    from: number,
+    to: number,
+    stepMs: number,
+  ): Promise<Bucket[]> {
+    return telemetry.queryBuckets(this.#db, devices, metric, from, to, stepMs);
+  }
+
+  pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number> {
+    return telemetry.pruneTelemetry(this.#db, now, retention, limit);
   }
 
   async insertEvents(rows: readonly EventRow[]): Promise<number[]> {

@@ -57,6 +57,27 @@ export interface ReadingRow {
   value: number;
 }
 
+/** Resolutions of the rollups kept as readings arrive, in ms: one minute and one hour. */
+export const ROLLUP_RESOLUTIONS = [60_000, 3_600_000] as const;
+
+/** One bucket of a downsampled series. */
+export interface Bucket {
+  /** Start of the bucket, ms since the epoch. */
+  ts: number;
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+  last: number;
+}
+
+/** How long each kind of telemetry is kept, in ms. */
+export interface Retention {
+  rawMs: number;
+  minuteMs: number;
+  hourMs: number;
+}
+
 export interface EventRow {
   ts: number;
   device: string | null;
@@ -160,6 +181,14 @@ export interface Store {
   /** Stores metric values, ignoring every reading whose (device, seq) is stored already; returns how many were new. */
   insertReadings(rows: readonly ReadingRow[]): Promise<number>;
   queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<ReadingRow[]>;
+  /**
+   * One metric of some devices downsampled to `stepMs` buckets over [from, to]: from the raw
+   * readings when the step is under a minute, else from the coarsest rollup not above the step.
+   * Several devices are merged into one series (count-weighted average).
+   */
+  queryBuckets(devices: readonly string[], metric: string, from: number, to: number, stepMs: number): Promise<Bucket[]>;
+  /** Deletes telemetry older than its retention, at most `limit` rows of each kind; returns how many. */
+  pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number>;
 
   /** Stores events; a device event whose (device, seq) is stored already is ignored. Returns the new ids. */
   insertEvents(rows: readonly EventRow[]): Promise<number[]>;
