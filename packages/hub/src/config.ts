@@ -21,10 +21,14 @@ export interface HubConfig {
   maxBodyBytes: number;
   /** Readings further in the future than this are refused, in ms (device clocks drift). */
   maxClockSkewMs: number;
+  /** How long telemetry is kept: raw readings, minute rollups, hour rollups, in ms. */
+  retention: { rawMs: number; minuteMs: number; hourMs: number };
   /** Initial admin token (`HOMEOSTAT_ADMIN_TOKEN`); used only when the hub has no token yet. */
   adminToken: string | null;
   logLevel: string;
 }
+
+const DAY_MS = 24 * 3600 * 1000;
 
 export const DEFAULT_CONFIG: HubConfig = {
   listen: '127.0.0.1',
@@ -37,6 +41,11 @@ export const DEFAULT_CONFIG: HubConfig = {
   maxPayloadBytes: 256 * 1024, // bytes
   maxBodyBytes: 1024 * 1024, // bytes
   maxClockSkewMs: 24 * 3600 * 1000, // ms
+  retention: {
+    rawMs: 7 * DAY_MS, // raw readings: a week
+    minuteMs: 30 * DAY_MS, // minute rollups: a month
+    hourMs: 400 * DAY_MS, // hour rollups: over a year
+  },
   adminToken: null,
   logLevel: 'info',
 };
@@ -64,6 +73,11 @@ export function configFromEnv(env: Env, base: HubConfig = DEFAULT_CONFIG): HubCo
     dataDir: env.HOMEOSTAT_DATA || base.dataDir,
     heartbeatMs: int('HOMEOSTAT_HEARTBEAT_MS', base.heartbeatMs, 100, 3_600_000),
     maxPayloadBytes: int('HOMEOSTAT_MAX_PAYLOAD_BYTES', base.maxPayloadBytes, 1024, 256 * 1024 * 1024),
+    retention: {
+      rawMs: int('HOMEOSTAT_RETENTION_RAW_DAYS', base.retention.rawMs / DAY_MS, 1, 36_500) * DAY_MS,
+      minuteMs: int('HOMEOSTAT_RETENTION_MINUTE_DAYS', base.retention.minuteMs / DAY_MS, 1, 36_500) * DAY_MS,
+      hourMs: int('HOMEOSTAT_RETENTION_HOUR_DAYS', base.retention.hourMs / DAY_MS, 1, 36_500) * DAY_MS,
+    },
     adminToken: env.HOMEOSTAT_ADMIN_TOKEN || base.adminToken,
     logLevel: env.HOMEOSTAT_LOG_LEVEL || base.logLevel,
   };

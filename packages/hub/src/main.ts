@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Gauge } from 'prom-client';
 import type { HubConfig } from './config.js';
 import { LivenessTracker } from './controllers/liveness.js';
+import { RetentionJob } from './controllers/retention.js';
 import { EventLog } from './events.js';
 import { buildHttpServer } from './http/server.js';
 import { IngestBatcher } from './ingest/batcher.js';
@@ -47,6 +48,7 @@ export class Hub {
   #endpoint: MqttEndpoint | undefined;
   #liveness: LivenessTracker | undefined;
   #ingest: IngestBatcher | undefined;
+  #retention: RetentionJob | undefined;
   #events: EventLog | undefined;
   #devices: DeviceService | undefined;
   #enrollment: EnrollmentService | undefined;
@@ -118,6 +120,7 @@ export class Hub {
     });
     const enrollment = new EnrollmentService({ store, clock, events, metrics });
     const ingest = new IngestBatcher({ store, metrics, logger });
+    this.#retention = new RetentionJob({ store, clock, logger, metrics, retention: config.retention });
     this.#ingest = ingest;
     const endpoint = new MqttEndpoint({ store, clock, logger, metrics, events, liveness, ingest, config, enrollment });
     const devices = new DeviceService({ store, clock, liveness, channel: endpoint, events });
@@ -153,6 +156,7 @@ export class Hub {
       throw err;
     }
     liveness.start();
+    this.#retention.start();
     const httpPort = (http.server.address() as { port: number }).port;
     const host = config.listen.includes(':') ? `[${config.listen}]` : config.listen;
     logger.info({ httpPort, mqttPort: endpoint.port }, 'hub started');
@@ -168,6 +172,7 @@ export class Hub {
   async stop(): Promise<void> {
     await this.#http?.close();
     await this.#endpoint?.stop();
+    await this.#retention?.stop();
     await this.#ingest?.drain();
     await this.#liveness?.stop();
     await this.#events?.drain();

@@ -64,6 +64,11 @@ export function createMetrics() {
       buckets: [1, 10, 50, 100, 500, 1000, 5000, 20000],
       registers: r,
     }),
+    retentionDeleted: new Counter({
+      name: 'homeostat_telemetry_retention_deleted_total',
+      help: 'Telemetry rows (readings and rollups) deleted by retention.',
+      registers: r,
+    }),
     livenessTransitions: new Counter({
       name: 'homeostat_liveness_transitions_total',
       help: 'Device liveness changes, by new state.',

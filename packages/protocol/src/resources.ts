@@ -136,6 +136,12 @@ export const TelemetryQuery = Type.Object({
   from: Type.Optional(Millis),
   to: Type.Optional(Millis),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+  step: Type.Optional(
+    Type.Integer({ minimum: 1000, description: 'bucket size in ms: the answer is downsampled (buckets, not points)' }),
+  ),
+  maxPoints: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 10_000, description: 'at most this many buckets: the step is chosen to fit' }),
+  ),
 });
 export type TelemetryQuery = Static<typeof TelemetryQuery>;
 
@@ -149,6 +155,67 @@ export const TelemetrySeries = Type.Object({
   truncated: Type.Boolean(),
 });
 export type TelemetrySeries = Static<typeof TelemetrySeries>;
+
+export const TelemetryBucket = Type.Object({
+  ts: Type.Integer({ description: 'start of the bucket' }),
+  count: Type.Integer(),
+  min: Type.Number(),
+  max: Type.Number(),
+  avg: Type.Number(),
+  last: Type.Number(),
+});
+export type TelemetryBucket = Static<typeof TelemetryBucket>;
+
+export const TELEMETRY_SOURCES = ['raw', '1m', '1h'] as const;
+
+/** A downsampled series: what a query with `step` or `maxPoints` answers. */
+export const TelemetryBuckets = Type.Object({
+  device: Type.String(),
+  metric: Type.String(),
+  from: Millis,
+  to: Millis,
+  step: Type.Integer(),
+  source: Type.Union(
+    TELEMETRY_SOURCES.map((x) => Type.Literal(x)),
+    {
+      description: 'raw readings, or the minute or hour rollups',
+    },
+  ),
+  buckets: Type.Array(TelemetryBucket),
+});
+export type TelemetryBuckets = Static<typeof TelemetryBuckets>;
+
+export const FLEET_AGGREGATES = ['avg', 'min', 'max', 'count', 'last'] as const;
+export type FleetAggregate = (typeof FLEET_AGGREGATES)[number];
+
+export const FleetTelemetryQuery = Type.Object({
+  metric: Type.String({ pattern: METRIC_PATTERN }),
+  selector: Type.Optional(Type.String({ description: 'label selector, e.g. site=paris' })),
+  agg: Type.Optional(
+    Type.Union(
+      FLEET_AGGREGATES.map((a) => Type.Literal(a)),
+      { default: 'avg' },
+    ),
+  ),
+  from: Type.Optional(Millis),
+  to: Type.Optional(Millis),
+  step: Type.Optional(Type.Integer({ minimum: 1000 })),
+  maxPoints: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+});
+export type FleetTelemetryQuery = Static<typeof FleetTelemetryQuery>;
+
+export const FleetTelemetry = Type.Object({
+  metric: Type.String(),
+  selector: Type.String(),
+  agg: Type.Union(FLEET_AGGREGATES.map((a) => Type.Literal(a))),
+  devices: Type.Integer({ description: 'devices the selector matched' }),
+  from: Millis,
+  to: Millis,
+  step: Type.Integer(),
+  source: Type.Union(TELEMETRY_SOURCES.map((x) => Type.Literal(x))),
+  points: Type.Array(Type.Object({ ts: Type.Integer(), value: Type.Number(), count: Type.Integer() })),
+});
+export type FleetTelemetry = Static<typeof FleetTelemetry>;
 
 export const EnrollmentTemplate = Type.Object(
   { labels: Type.Optional(Labels), desired: Type.Optional(AnyObject) },
@@ -240,6 +307,7 @@ export const routes = {
   deviceDesired: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}/twin/desired`,
   deviceToken: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}/token`,
   deviceTelemetry: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}/telemetry`,
+  telemetry: `${API_PREFIX}/telemetry`,
   enrollmentGroups: `${API_PREFIX}/enrollment-groups`,
   enrollmentGroup: (name: string) => `${API_PREFIX}/enrollment-groups/${encodeURIComponent(name)}`,
   events: `${API_PREFIX}/events`,

@@ -17,6 +17,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { enrollmentRoutes } from './routes/enrollment.js';
 import { eventRoutes } from './routes/events.js';
 import { systemRoutes } from './routes/system.js';
+import { telemetryRoutes } from './routes/telemetry.js';
 import { tokenRoutes } from './routes/tokens.js';
 
 export interface HttpDeps {
@@ -102,6 +103,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await enrollmentRoutes(app, deps);
   await eventRoutes(app, deps);
   await tokenRoutes(app, deps);
+  await telemetryRoutes(app, deps);
   return app;
 }
 

@@ -6,17 +6,21 @@ import {
   applyMergePatch,
   type CreateDeviceRequest,
   type Device,
+  type FleetTelemetry,
+  type FleetTelemetryQuery,
   HomeostatError,
   isPlainObject,
   matchesSelector,
   type PutDeviceRequest,
   parseSelector,
+  type TelemetryBuckets,
+  type TelemetryQuery,
   type TelemetrySeries,
 } from '@homeostat/protocol';
 import type { LivenessTracker } from '../controllers/liveness.js';
 import type { EventLog } from '../events.js';
 import { deviceView } from '../model/device-view.js';
-import type { DeviceRecord, Store } from '../store/store.js';
+import { type DeviceRecord, rollupFor, type Store } from '../store/store.js';
 
 /** What the device service needs from the MQTT side. */
 export interface DeviceChannel {
@@ -35,6 +39,21 @@ export interface DeviceServiceDeps {
 
 /** Default window of a telemetry query, in ms. */
 const DEFAULT_WINDOW_MS = 3600_000;
+/** Buckets a fleet query answers with when it names neither a step nor a number of points. */
+const DEFAULT_FLEET_POINTS = 300;
+/** The smallest step, in ms. */
+const MIN_STEP_MS = 1000;
+
+/** The step of a downsampled query: the one given, else the window cut into `maxPoints`. */
+function stepFor(from: number, to: number, q: { step?: number | undefined; maxPoints?: number | undefined }): number {
+  if (q.step !== undefined) return q.step;
+  return Math.max(MIN_STEP_MS, Math.ceil((to - from + 1) / (q.maxPoints ?? 1)));
+}
+
+function sourceFor(step: number): TelemetryBuckets['source'] {
+  const resolution = rollupFor(step);
+  return resolution === undefined ? 'raw' : resolution === 60_000 ? '1m' : '1h';
+}
 
 export class DeviceService {
   readonly #deps: DeviceServiceDeps;
@@ -174,19 +193,46 @@ export class DeviceService {
     return this.view(r.device);
   }
 
-  async telemetry(
-    name: string,
-    q: { metric: string; from?: number; to?: number; limit?: number },
-  ): Promise<TelemetrySeries> {
+  async telemetry(name: string, q: TelemetryQuery): Promise<TelemetrySeries | TelemetryBuckets> {
     await this.#record(name);
-    const to = q.to ?? this.#deps.clock.now();
-    const from = q.from ?? to - DEFAULT_WINDOW_MS;
-    if (from > to) throw new HomeostatError('ERR_VALIDATION', 'from must not be after to', ['/from: after /to']);
+    const { from, to } = this.#window(q);
+    if (q.step !== undefined || q.maxPoints !== undefined) {
+      const step = stepFor(from, to, q);
+      const buckets = await this.#deps.store.queryBuckets([name], q.metric, from, to, step);
+      return { device: name, metric: q.metric, from, to, step, source: sourceFor(step), buckets };
+    }
     const limit = q.limit ?? 1000;
     const rows = await this.#deps.store.queryReadings(name, q.metric, from, to, limit + 1);
     const truncated = rows.length > limit;
     const points = (truncated ? rows.slice(1) : rows).map((r) => ({ ts: r.ts, seq: r.seq, value: r.value }));
     return { device: name, metric: q.metric, from, to, points, truncated };
+  }
+
+  /** One metric across the devices a selector matches, downsampled and aggregated per bucket. */
+  async fleetTelemetry(q: FleetTelemetryQuery): Promise<FleetTelemetry> {
+    const { from, to } = this.#window(q);
+    const step = stepFor(from, to, { ...q, maxPoints: q.maxPoints ?? DEFAULT_FLEET_POINTS });
+    const devices = (await this.list(q.selector)).map((d) => d.metadata.name);
+    const agg = q.agg ?? 'avg';
+    const buckets = await this.#deps.store.queryBuckets(devices, q.metric, from, to, step);
+    return {
+      metric: q.metric,
+      selector: q.selector ?? '',
+      agg,
+      devices: devices.length,
+      from,
+      to,
+      step,
+      source: sourceFor(step),
+      points: buckets.map((b) => ({ ts: b.ts, value: b[agg], count: b.count })),
+    };
+  }
+
+  #window(q: { from?: number | undefined; to?: number | undefined }): { from: number; to: number } {
+    const to = q.to ?? this.#deps.clock.now();
+    const from = q.from ?? to - DEFAULT_WINDOW_MS;
+    if (from > to) throw new HomeostatError('ERR_VALIDATION', 'from must not be after to', ['/from: after /to']);
+    return { from, to };
   }
 
   async #record(name: string): Promise<DeviceRecord> {

@@ -60,6 +60,11 @@ export interface ReadingRow {
 /** Resolutions of the rollups kept as readings arrive, in ms: one minute and one hour. */
 export const ROLLUP_RESOLUTIONS = [60_000, 3_600_000] as const;
 
+/** The rollup resolution a query of this step reads (the coarsest not above it); none: raw readings. */
+export function rollupFor(stepMs: number): number | undefined {
+  return [...ROLLUP_RESOLUTIONS].reverse().find((r) => r <= stepMs);
+}
+
 /** One bucket of a downsampled series. */
 export interface Bucket {
   /** Start of the bucket, ms since the epoch. */

@@ -4,7 +4,7 @@
 
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Database, RollupsTable } from './schema.js';
-import { type Bucket, type ReadingRow, type Retention, ROLLUP_RESOLUTIONS } from './store.js';
+import { type Bucket, type ReadingRow, type Retention, ROLLUP_RESOLUTIONS, rollupFor } from './store.js';
 
 /** Rows per INSERT statement: well under SQLite's bound-parameter limit. */
 const INSERT_CHUNK = 500;
@@ -90,7 +90,7 @@ export async function queryBuckets(
   stepMs: number,
 ): Promise<Bucket[]> {
   if (devices.length === 0) return [];
-  const resolution = [...ROLLUP_RESOLUTIONS].reverse().find((r) => r <= stepMs);
+  const resolution = rollupFor(stepMs);
   const folder = new BucketFolder(stepMs);
   for (let i = 0; i < devices.length; i += INSERT_CHUNK) {
     const chunk = devices.slice(i, i + INSERT_CHUNK);

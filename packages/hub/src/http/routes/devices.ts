@@ -10,6 +10,7 @@ import {
   PatchDesiredRequest,
   PutDeviceRequest,
   routes,
+  TelemetryBuckets,
   TelemetryQuery,
   TelemetrySeries,
 } from '@homeostat/protocol';
@@ -139,10 +140,11 @@ export async function deviceRoutes(app: FastifyInstance, { devices }: HttpDeps):
       config: { role: 'viewer' },
       schema: {
         tags,
-        summary: 'Readings of one metric in a time range (default: the last hour), newest `limit` points',
+        summary:
+          'Readings of one metric in a time range (default: the last hour): the newest `limit` points, or with `step` or `maxPoints` buckets from the raw readings or the minute or hour rollups',
         params: NameParams,
         querystring: TelemetryQuery,
-        response: { 200: TelemetrySeries, ...errors },
+        response: { 200: Type.Union([TelemetrySeries, TelemetryBuckets]), ...errors },
       },
     },
     async (req) => devices.telemetry((req.params as { name: string }).name, req.query as TelemetryQuery),

@@ -1,0 +1,62 @@
+// Telemetry retention: deletes what is older than its retention, in small slices, so that a
+// large backlog never holds the store (and ingest) for long.
+
+import type { Clock, Logger, Timer } from '@homeostat/kit';
+import type { HubMetrics } from '../metrics.js';
+import type { Retention, Store } from '../store/store.js';
+
+export interface RetentionDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  metrics: HubMetrics;
+  retention: Retention;
+}
+
+/** How often retention runs, ms. */
+const EVERY_MS = 60_000;
+/** Rows of each kind deleted per slice; ingest gets the store between two slices. */
+const SLICE = 2_000;
+/** Slices per run at most: a run stays short; the rest waits for the next one. */
+const MAX_SLICES = 50;
+
+export class RetentionJob {
+  readonly #deps: RetentionDeps;
+  #timer: Timer | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(deps: RetentionDeps) {
+    this.#deps = deps;
+  }
+
+  start(): void {
+    this.#timer = this.#deps.clock.setInterval(() => void this.run(), EVERY_MS);
+  }
+
+  async stop(): Promise<void> {
+    this.#timer?.cancel();
+    await this.#running;
+  }
+
+  /** One run; resolves with how many rows it deleted. */
+  run(): Promise<void> {
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #run(): Promise<void> {
+    const { store, clock, logger, metrics, retention } = this.#deps;
+    try {
+      for (let i = 0; i < MAX_SLICES; i++) {
+        const deleted = await store.pruneTelemetry(clock.now(), retention, SLICE);
+        metrics.retentionDeleted.inc(deleted);
+        if (deleted < SLICE) return;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      logger.error({ err }, 'telemetry retention failed; it runs again in a minute');
+    }
+  }
+}
