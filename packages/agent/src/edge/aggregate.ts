@@ -1,0 +1,116 @@
+// The aggregate stage: windowed statistics of local readings, so the device sends a summary per
+// window instead of every reading, and raw readings only while something is abnormal. Pure: time
+// comes with each call, so tests and the simulator drive it directly.
+
+import type { AggregateStat, RawWhen, TelemetrySettings } from '@homeostat/protocol';
+import type { Metrics } from '../device/hardware.js';
+
+export interface Summary {
+  /** End of the window, ms. */
+  ts: number;
+  /** `{metric}.{stat}`: e.g. `temperature.avg`, `vibration.p95`. */
+  metrics: Metrics;
+}
+
+export interface AddResult {
+  /** The reading itself, when it must go upstream as it is (aggregation off, or abnormal). */
+  raw: Metrics | null;
+  /** Windows that closed with this reading. */
+  summaries: Summary[];
+}
+
+const DEFAULT_STATS: readonly AggregateStat[] = ['min', 'max', 'avg', 'count'];
+
+interface Sample {
+  ts: number;
+  metrics: Metrics;
+}
+
+export class Aggregator {
+  readonly #settings: TelemetrySettings;
+  readonly #stats: readonly AggregateStat[];
+  readonly #size: number;
+  readonly #hop: number;
+  /** Samples of the current window (tumbling) or of the last `size` ms (sliding). */
+  #samples: Sample[] = [];
+  /** End of the next window to emit, ms; set by the first sample. */
+  #nextEnd: number | null = null;
+
+  constructor(settings: TelemetrySettings) {
+    this.#settings = settings;
+    this.#stats = settings.stats ?? DEFAULT_STATS;
+    this.#size = settings.window?.sizeMs ?? 60_000;
+    this.#hop = settings.window?.kind === 'sliding' ? (settings.window.hopMs ?? this.#size) : this.#size;
+  }
+
+  get aggregating(): boolean {
+    return this.#settings.mode === 'aggregate';
+  }
+
+  /** Takes one reading; returns what to send now. */
+  add(ts: number, metrics: Metrics): AddResult {
+    if (!this.aggregating) return { raw: metrics, summaries: [] };
+    const summaries = this.flush(ts);
+    this.#samples.push({ ts, metrics });
+    this.#nextEnd ??= Math.floor(ts / this.#hop) * this.#hop + this.#hop;
+    return { raw: this.#abnormal(metrics) ? metrics : null, summaries };
+  }
+
+  /** Closes every window that ended at or before `now`. */
+  flush(now: number): Summary[] {
+    const out: Summary[] = [];
+    while (this.#nextEnd !== null && this.#nextEnd <= now) {
+      const end = this.#nextEnd;
+      const start = end - this.#size;
+      const inWindow = this.#samples.filter((s) => s.ts >= start && s.ts < end);
+      if (inWindow.length > 0) out.push({ ts: end, metrics: this.#summarise(inWindow) });
+      // Keep only what a later window can still cover; with nothing left, the next sample
+      // starts the next window.
+      const keepFrom = end + this.#hop - this.#size;
+      this.#samples = this.#samples.filter((s) => s.ts >= keepFrom);
+      this.#nextEnd = this.#samples.length > 0 ? end + this.#hop : null;
+    }
+    return out;
+  }
+
+  #abnormal(metrics: Metrics): boolean {
+    return (this.#settings.rawWhen ?? []).some((w: RawWhen) => {
+      const v = metrics[w.metric];
+      if (v === undefined) return false;
+      return (w.above !== undefined && v > w.above) || (w.below !== undefined && v < w.below);
+    });
+  }
+
+  #summarise(samples: readonly Sample[]): Metrics {
+    const names = this.#settings.metrics ?? [...new Set(samples.flatMap((s) => Object.keys(s.metrics)))];
+    const out: Metrics = {};
+    for (const name of names) {
+      const values = samples.map((s) => s.metrics[name]).filter((v): v is number => v !== undefined);
+      if (values.length === 0) continue;
+      for (const stat of this.#stats) out[`${name}.${stat}`] = statistic(stat, values);
+    }
+    return out;
+  }
+}
+
+function statistic(stat: AggregateStat, values: readonly number[]): number {
+  switch (stat) {
+    case 'min':
+      return Math.min(...values);
+    case 'max':
+      return Math.max(...values);
+    case 'avg':
+      return values.reduce((a, b) => a + b, 0) / values.length;
+    case 'count':
+      return values.length;
+    case 'last':
+      return values[values.length - 1] ?? Number.NaN;
+    case 'p95': {
+      // Nearest rank: the smallest value with at least 95 % of the values at or below it.
+      const sorted = [...values].sort((a, b) => a - b);
+      return sorted[Math.max(0, Math.ceil(0.95 * sorted.length) - 1)] ?? Number.NaN;
+    }
+    default:
+      return Number.NaN;
+  }
+}

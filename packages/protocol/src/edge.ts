@@ -1,0 +1,43 @@
+// Edge telemetry settings, carried in a device's desired state under `telemetry`: whether the
+// device sends raw readings or windowed summaries, and when it sends raw readings anyway.
+
+import { type Static, Type } from '@sinclair/typebox';
+import { METRIC_PATTERN } from './names.js';
+
+export const AGGREGATE_STATS = ['min', 'max', 'avg', 'count', 'p95', 'last'] as const;
+export type AggregateStat = (typeof AGGREGATE_STATS)[number];
+
+export const RawWhen = Type.Object(
+  {
+    metric: Type.String({ pattern: METRIC_PATTERN }),
+    above: Type.Optional(Type.Number()),
+    below: Type.Optional(Type.Number()),
+  },
+  { additionalProperties: false, description: 'abnormal while the metric is above or below the bound' },
+);
+export type RawWhen = Static<typeof RawWhen>;
+
+export const TelemetrySettings = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('raw'), Type.Literal('aggregate')], { default: 'raw' }),
+    window: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Union([Type.Literal('tumbling'), Type.Literal('sliding')]),
+          sizeMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
+          hopMs: Type.Optional(Type.Integer({ minimum: 1000, description: 'sliding windows: emitted every hop' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    stats: Type.Optional(
+      Type.Array(Type.Union(AGGREGATE_STATS.map((s) => Type.Literal(s))), { minItems: 1, uniqueItems: true }),
+    ),
+    /** Metrics summarised; default all. */
+    metrics: Type.Optional(Type.Array(Type.String({ pattern: METRIC_PATTERN }), { minItems: 1 })),
+    /** Send each raw reading as well while any of these holds (the summaries keep going). */
+    rawWhen: Type.Optional(Type.Array(RawWhen, { maxItems: 32 })),
+  },
+  { additionalProperties: false },
+);
+export type TelemetrySettings = Static<typeof TelemetrySettings>;
