@@ -28,8 +28,9 @@ import { claimDevice } from './link/claim.js';
 import { type DeviceCredentials, loadCredentials, saveCredentials } from './link/credentials.js';
 import { HubLink } from './link/hub-link.js';
 import { Drainer } from './outbox/drainer.js';
+import { type DropAlarm, DropMonitor } from './outbox/drop-monitor.js';
 import { MemoryOutbox } from './outbox/memory-outbox.js';
-import { type Outbox, PRIORITY } from './outbox/outbox.js';
+import { type Outbox, type OutboxLimits, PRIORITY } from './outbox/outbox.js';
 import { SqliteOutbox } from './outbox/sqlite-outbox.js';
 import { TwinSync } from './twin/twin-sync.js';
 
@@ -61,6 +62,10 @@ export interface AgentOptions {
   backoff?: Partial<BackoffOptions>;
   /** Messages awaiting the hub's ack at once while draining. Default 100. */
   outboxWindow?: number;
+  /** Most bytes (topic + payload) the outbox holds; then old telemetry goes first. Default 64 MiB. */
+  outboxMaxBytes?: number;
+  /** Queued messages older than this are dropped (checked every minute). Default 7 days. */
+  outboxMaxAgeMs?: number;
 }
 
 export type AgentEvents = {
@@ -90,6 +95,7 @@ interface Running {
   drainer: Drainer;
   link: HubLink;
   twin: TwinSync;
+  drops: DropMonitor;
   commands: CommandRouter;
   sampler: Timer;
   heartbeat: Timer | null;
@@ -141,7 +147,8 @@ export class Agent {
     const abort = new AbortController();
     this.#startAbort = abort;
     try {
-      outbox = dataDir === null ? new MemoryOutbox() : SqliteOutbox.open(join(dataDir, 'outbox.db'));
+      const limits = this.#outboxLimits();
+      outbox = dataDir === null ? new MemoryOutbox(limits) : SqliteOutbox.open(join(dataDir, 'outbox.db'), limits);
       const credentials = await this.#credentials(dataDir, abort.signal);
       abort.signal.throwIfAborted();
       this.#run = this.#wire(credentials, outbox);
@@ -154,6 +161,7 @@ export class Agent {
     }
     this.#state = 'running';
     this.#run.twin.restore();
+    this.#run.drops.prune();
     this.#run.link.start();
     this.#logger.info({ deviceId: this.#run.deviceId, pending: outbox.size() }, 'agent: started');
   }
@@ -178,6 +186,7 @@ export class Agent {
     this.#state = 'stopping';
     run.sampler.cancel();
     run.heartbeat?.cancel();
+    run.drops.close();
     // Stop feeding the connection, or a big backlog would hold the graceful disconnect open;
     // acks of what is already in flight still remove those entries.
     run.drainer.detach();
@@ -190,7 +199,10 @@ export class Agent {
     this.#logger.info({ deviceId: run.deviceId }, 'agent: stopped');
   }
 
-  /** Queues an event for the hub ahead of telemetry; returns its seq. */
+  /**
+   * Queues an event for the hub ahead of telemetry; returns its seq. Throws an AgentError
+   * ERR_OUTBOX_FULL when the outbox has no room even after dropping telemetry for it.
+   */
   raiseEvent(event: RaiseEventInput): number {
     const { type, code, severity, message, data } = event;
     return this.#enqueueSequenced(topics.events, PRIORITY.urgent, (seq, ts) => ({
@@ -222,7 +234,12 @@ export class Agent {
     // JSON has no NaN or Infinity, and the hub refuses a reading without metrics.
     const finite = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
     if (Object.keys(finite).length === 0) return;
-    this.#enqueueSequenced(topics.telemetry, PRIORITY.telemetry, (seq, ts) => ({ seq, ts, metrics: finite }));
+    try {
+      this.#enqueueSequenced(topics.telemetry, PRIORITY.telemetry, (seq, ts) => ({ seq, ts, metrics: finite }));
+    } catch (err) {
+      // Refused (counted, reported through the twin): sampling goes on.
+      if ((err as AgentError).code !== 'ERR_OUTBOX_FULL') throw err;
+    }
   }
 
   #requireRunning(): Running {
@@ -238,14 +255,46 @@ export class Agent {
   ): number {
     const run = this.#requireRunning();
     const now = this.#clock.now();
-    const seq = run.outbox.transaction(() => {
-      const seq = run.outbox.nextSeq();
-      const payload = JSON.stringify(build(seq, now));
-      run.outbox.enqueue({ topic: topic(run.deviceId), payload, qos: 1, priority, createdAt: now });
-      return seq;
-    });
+    let seq: number;
+    try {
+      seq = run.outbox.transaction(() => {
+        const seq = run.outbox.nextSeq();
+        const payload = JSON.stringify(build(seq, now));
+        run.outbox.enqueue({ topic: topic(run.deviceId), payload, qos: 1, priority, createdAt: now });
+        return seq;
+      });
+    } finally {
+      // A refusal is a drop too.
+      run.drops.check();
+    }
     run.drainer.pump();
     return seq;
+  }
+
+  #outboxLimits(): OutboxLimits {
+    const { outboxMaxBytes, outboxMaxAgeMs } = this.#options;
+    return {
+      ...(outboxMaxBytes !== undefined ? { maxBytes: outboxMaxBytes } : {}),
+      ...(outboxMaxAgeMs !== undefined ? { maxAgeMs: outboxMaxAgeMs } : {}),
+    };
+  }
+
+  /** The first drop after a quiet period: an alarm, sent ahead of the telemetry left. */
+  #alarmDrops({ reason, dropped }: DropAlarm): void {
+    try {
+      this.raiseEvent({
+        type: 'alarm',
+        code: 'OUTBOX_DROPPED',
+        severity: 'warning',
+        message:
+          reason === 'full'
+            ? 'the outbox is full: the oldest, least important messages are being dropped'
+            : 'queued messages expired before they could be sent, and were dropped',
+        data: { reason, dropped },
+      });
+    } catch (err) {
+      this.#logger.error({ err: (err as Error).message }, 'agent: could not queue the OUTBOX_DROPPED alarm');
+    }
   }
 
   /** Explicit id and token first, then stored credentials, then a claim. */
@@ -307,6 +356,14 @@ export class Agent {
       clock: this.#clock,
       logger: this.#logger,
     });
+    const drops = new DropMonitor({
+      outbox,
+      twin,
+      clock: this.#clock,
+      logger: this.#logger,
+      connected: () => link.connected,
+      alarm: (alarm) => this.#alarmDrops(alarm),
+    });
     const commands = new CommandRouter({
       handlers: this.#handlers,
       respond: (result) => this.#respond(result),
@@ -314,7 +371,7 @@ export class Agent {
       logger: this.#logger,
     });
     const sampler = this.#clock.setInterval(() => this.sampleNow(), this.#options.sampleMs ?? 1000);
-    const run: Running = { deviceId, outbox, drainer, link, twin, commands, sampler, heartbeat: null };
+    const run: Running = { deviceId, outbox, drainer, link, twin, drops, commands, sampler, heartbeat: null };
 
     link.events.on('up', (client) => this.#onUp(run, client, heartbeatMs));
     link.events.on('down', ({ reason }) => {
@@ -350,6 +407,7 @@ export class Agent {
       capabilities: { kind: this.#options.hardware.kind, ...this.#options.hardware.capabilities() },
     };
     link.publish(topics.status(deviceId), JSON.stringify(status), { qos: 1, retain: true });
+    run.drops.refresh();
     run.twin.reportFull();
     run.heartbeat?.cancel();
     run.heartbeat = this.#clock.setInterval(() => {
@@ -399,13 +457,19 @@ export class Agent {
   #respond(result: CommandResultMessage): void {
     const run = this.#run;
     if (run === null || this.#state !== 'running') return;
-    run.outbox.enqueue({
-      topic: topics.commandResults(run.deviceId),
-      payload: JSON.stringify(result),
-      qos: 1,
-      priority: PRIORITY.urgent,
-      createdAt: this.#clock.now(),
-    });
+    try {
+      run.outbox.enqueue({
+        topic: topics.commandResults(run.deviceId),
+        payload: JSON.stringify(result),
+        qos: 1,
+        priority: PRIORITY.urgent,
+        createdAt: this.#clock.now(),
+      });
+    } catch (err) {
+      this.#logger.error({ err: (err as Error).message, id: result.id }, 'agent: command result dropped');
+    } finally {
+      run.drops.check();
+    }
     run.drainer.pump();
   }
 }

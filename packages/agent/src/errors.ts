@@ -3,13 +3,16 @@
 
 import { ERRORS, type ErrorCode } from '@homeostat/protocol';
 
-export const AGENT_ERRORS = {
+const CATALOGUED = {
   ERR_COMMAND_UNKNOWN: ERRORS.ERR_COMMAND_UNKNOWN.summary,
   ERR_COMMAND_EXPIRED: ERRORS.ERR_COMMAND_EXPIRED.summary,
   ERR_COMMAND_FAILED: ERRORS.ERR_COMMAND_FAILED.summary,
   ERR_CLAIM_TIMEOUT: ERRORS.ERR_CLAIM_TIMEOUT.summary,
   ERR_CREDENTIALS_MISSING: ERRORS.ERR_CREDENTIALS_MISSING.summary,
+  ERR_OUTBOX_FULL: ERRORS.ERR_OUTBOX_FULL.summary,
 } as const satisfies Partial<Record<ErrorCode, string>>;
+
+export const AGENT_ERRORS = CATALOGUED;
 
 export type AgentErrorCode = keyof typeof AGENT_ERRORS;
 

@@ -5,6 +5,15 @@ export type { DeviceHardware, Metrics, State } from './device/hardware.js';
 export { AGENT_ERRORS, AgentError, type AgentErrorCode } from './errors.js';
 export { CREDENTIALS_FILE, type DeviceCredentials, loadCredentials, saveCredentials } from './link/credentials.js';
 export { MemoryOutbox } from './outbox/memory-outbox.js';
-export { type NewOutboxEntry, type Outbox, type OutboxEntry, PRIORITY } from './outbox/outbox.js';
+export {
+  DEFAULT_OUTBOX_LIMITS,
+  type DropReason,
+  type NewOutboxEntry,
+  type Outbox,
+  type OutboxDropped,
+  type OutboxEntry,
+  type OutboxLimits,
+  PRIORITY,
+} from './outbox/outbox.js';
 export { SqliteOutbox } from './outbox/sqlite-outbox.js';
 export { diffMergePatch } from './twin/merge-diff.js';

@@ -50,6 +50,10 @@ export const ERRORS = {
   ERR_COMMAND_EXPIRED: { status: 410, summary: 'The command reached the device after its expiresAt.' },
   ERR_COMMAND_FAILED: { status: 500, summary: "The device's command handler failed." },
   ERR_CLAIM_TIMEOUT: { status: 504, summary: 'The agent got no claim response from the hub in time.' },
+  ERR_OUTBOX_FULL: {
+    status: 507,
+    summary: "The device's outbox is full and nothing less important is left to drop; the message was refused.",
+  },
   ERR_CREDENTIALS_MISSING: {
     status: 400,
     summary: 'The agent has neither a device id and token, stored credentials, nor a claim token.',

@@ -3,17 +3,34 @@
 
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import type { NewOutboxEntry, Outbox } from './outbox.js';
+import { type NewOutboxEntry, type Outbox, type OutboxLimits, PRIORITY } from './outbox.js';
 
 export interface OutboxHarness {
   /** Opens the outbox under test. A durable harness opens the same storage again after close(). */
-  open(): Outbox;
+  open(limits?: OutboxLimits): Outbox;
   /** Removes what the harness created (files). */
   cleanup?(): void | Promise<void>;
 }
 
 function entry(topic: string, priority = 1, qos: 0 | 1 = 1): NewOutboxEntry {
   return { topic, payload: JSON.stringify({ topic }), qos, priority, createdAt: 1_700_000_000_000 };
+}
+
+/** An entry of exactly `bytes` bytes (topic + payload), for the byte-bound tests. */
+function sized(topic: string, priority: number, bytes: number, createdAt = 1_700_000_000_000): NewOutboxEntry {
+  return { topic, payload: 'x'.repeat(bytes - topic.length), qos: 1, priority, createdAt };
+}
+
+/** The byte total recomputed from what peek() returns. */
+function queuedBytes(outbox: Outbox): number {
+  return outbox.peek(1_000_000).reduce((sum, e) => sum + Buffer.byteLength(e.topic) + Buffer.byteLength(e.payload), 0);
+}
+
+function assertCode(code: string): (err: unknown) => boolean {
+  return (err) => {
+    assert.equal((err as { code?: unknown }).code, code);
+    return true;
+  };
 }
 
 export interface OutboxContractOptions {
@@ -26,9 +43,9 @@ export function outboxContract(
   makeHarness: () => OutboxHarness | Promise<OutboxHarness>,
   options: OutboxContractOptions = {},
 ): void {
-  async function setup(t: TestContext): Promise<{ harness: OutboxHarness; outbox: Outbox }> {
+  async function setup(t: TestContext, limits?: OutboxLimits): Promise<{ harness: OutboxHarness; outbox: Outbox }> {
     const harness = await makeHarness();
-    const outbox = harness.open();
+    const outbox = harness.open(limits);
     let closed = false;
     const close = outbox.close.bind(outbox);
     outbox.close = () => {
@@ -170,7 +187,165 @@ export function outboxContract(
       assert.equal(outbox.size(), 2);
     });
 
+    it('has default bounds of 64 MiB and 7 days', async (t) => {
+      const { outbox } = await setup(t);
+      assert.deepEqual(outbox.limits, { maxBytes: 64 * 1024 * 1024, maxAgeMs: 7 * 24 * 60 * 60 * 1000 });
+      assert.deepEqual(outbox.dropped(), { total: 0, byClass: {}, byReason: { full: 0, expired: 0 } });
+    });
+
+    it('when full, drops the oldest of the least important class first, then the next class', async (t) => {
+      const { outbox } = await setup(t, { maxBytes: 500 });
+      outbox.enqueue(sized('t1', PRIORITY.telemetry, 100));
+      outbox.enqueue(sized('e1', PRIORITY.urgent, 100));
+      outbox.enqueue(sized('t2', PRIORITY.telemetry, 100));
+      outbox.enqueue(sized('x1', 5, 100));
+      outbox.enqueue(sized('e2', PRIORITY.urgent, 100));
+      assert.equal(outbox.bytes(), 500);
+      assert.equal(outbox.dropped().total, 0, 'exactly maxBytes fits');
+
+      outbox.enqueue(sized('e3', PRIORITY.urgent, 100));
+      assert.deepEqual(
+        outbox.peek(10).map((e) => e.topic),
+        ['e1', 'e2', 'e3', 't1', 't2'],
+        'the least important class goes first',
+      );
+      // 250 bytes more: both readings, oldest first, then the oldest event.
+      outbox.enqueue(sized('e4', PRIORITY.urgent, 250));
+      assert.deepEqual(
+        outbox.peek(10).map((e) => e.topic),
+        ['e2', 'e3', 'e4'],
+      );
+      assert.equal(outbox.bytes(), 450);
+      assert.deepEqual(outbox.dropped(), {
+        total: 4,
+        byClass: { 0: 1, 1: 2, 5: 1 },
+        byReason: { full: 4, expired: 0 },
+      });
+
+      // A reading never evicts an event: it is refused, and counted.
+      assert.throws(() => outbox.enqueue(sized('t3', PRIORITY.telemetry, 100)), assertCode('ERR_OUTBOX_FULL'));
+      assert.deepEqual(
+        outbox.peek(10).map((e) => e.topic),
+        ['e2', 'e3', 'e4'],
+      );
+      assert.deepEqual(outbox.dropped(), {
+        total: 5,
+        byClass: { 0: 1, 1: 3, 5: 1 },
+        byReason: { full: 5, expired: 0 },
+      });
+      // Within its own class, the newest reading replaces the oldest.
+      outbox.enqueue(sized('t4', PRIORITY.telemetry, 50));
+      outbox.enqueue(sized('t5', PRIORITY.telemetry, 50));
+      assert.deepEqual(
+        outbox.peek(10).map((e) => e.topic),
+        ['e2', 'e3', 'e4', 't5'],
+      );
+      assert.equal(outbox.bytes(), 500);
+    });
+
+    it('refuses an entry larger than maxBytes without dropping anything, and counts it', async (t) => {
+      const { outbox } = await setup(t, { maxBytes: 500 });
+      outbox.enqueue(sized('t1', PRIORITY.telemetry, 100));
+      assert.throws(() => outbox.enqueue(sized('big', PRIORITY.urgent, 501)), assertCode('ERR_OUTBOX_FULL'));
+      // Refused inside a transaction: the transaction rolls back, the refusal stays counted.
+      assert.throws(
+        () =>
+          outbox.transaction(() => {
+            outbox.nextSeq();
+            outbox.enqueue(sized('big', PRIORITY.urgent, 600));
+          }),
+        assertCode('ERR_OUTBOX_FULL'),
+      );
+      assert.deepEqual(
+        outbox.peek(10).map((e) => e.topic),
+        ['t1'],
+      );
+      assert.equal(outbox.bytes(), 100);
+      assert.deepEqual(outbox.dropped(), { total: 2, byClass: { 0: 2 }, byReason: { full: 2, expired: 0 } });
+    });
+
+    it('drops entries older than maxAgeMs, any class', async (t) => {
+      const { outbox } = await setup(t, { maxAgeMs: 1000 });
+      outbox.enqueue(sized('t1', PRIORITY.telemetry, 10, 0));
+      outbox.enqueue(sized('e1', PRIORITY.urgent, 10, 500));
+      outbox.enqueue(sized('t2', PRIORITY.telemetry, 10, 1000));
+      outbox.enqueue(sized('e2', PRIORITY.urgent, 10, 1999));
+      assert.equal(outbox.pruneExpired(1000), 0, 'exactly maxAgeMs old is not expired');
+      assert.equal(outbox.pruneExpired(2000), 2);
+      assert.deepEqual(
+        outbox.peek(10).map((e) => e.topic),
+        ['e2', 't2'],
+      );
+      assert.equal(outbox.bytes(), 20);
+      assert.deepEqual(outbox.dropped(), { total: 2, byClass: { 0: 1, 1: 1 }, byReason: { full: 0, expired: 2 } });
+      assert.equal(outbox.pruneExpired(2000), 0);
+      assert.equal(outbox.pruneExpired(10_000), 2);
+      assert.equal(outbox.size(), 0);
+      assert.equal(outbox.bytes(), 0);
+    });
+
+    it('keeps the byte total right through acks, drops, late acks and rollbacks', async (t) => {
+      const { outbox } = await setup(t, { maxBytes: 1000 });
+      const ids: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const topic = `dev/${i % 2 === 0 ? 'telemetry' : 'events'}/é${i}`; // multi-byte UTF-8
+        const payload = JSON.stringify({ i, note: 'ü'.repeat(i) });
+        ids.push(outbox.enqueue({ topic, payload, qos: 1, priority: i % 2 === 0 ? 1 : 0, createdAt: i }));
+        assert.equal(outbox.bytes(), queuedBytes(outbox), `after enqueue ${i}`);
+        if (i % 3 === 0) outbox.ack(ids[i - 1] ?? -1);
+        assert.equal(outbox.bytes(), queuedBytes(outbox), `after ack ${i}`);
+      }
+      assert.ok(outbox.dropped().total > 0, 'some were dropped for room');
+      // The drained entries' acks arrive late (dropped while in flight): harmless.
+      for (const id of ids.slice(0, 10)) outbox.ack(id);
+      assert.equal(outbox.bytes(), queuedBytes(outbox));
+      const size = outbox.size();
+      const bytes = outbox.bytes();
+      const dropped = outbox.dropped();
+      assert.throws(() =>
+        outbox.transaction(() => {
+          outbox.enqueue(sized('big', PRIORITY.urgent, 900));
+          outbox.ack(ids.at(-1) ?? -1);
+          throw new Error('boom');
+        }),
+      );
+      assert.equal(outbox.size(), size);
+      assert.equal(outbox.bytes(), bytes);
+      assert.deepEqual(outbox.dropped(), dropped, 'rolled-back drops are not counted');
+      assert.equal(outbox.pruneExpired(1_000_000_000), size);
+      assert.equal(outbox.bytes(), 0);
+    });
+
     if (!options.durable) return;
+    it('keeps the dropped counters and the byte total across close and open', async (t) => {
+      const { harness, outbox } = await setup(t, { maxBytes: 300, maxAgeMs: 1000 });
+      outbox.enqueue(sized('t1', PRIORITY.telemetry, 100, 0));
+      outbox.enqueue(sized('e1', PRIORITY.urgent, 100, 100));
+      outbox.enqueue(sized('t2', PRIORITY.telemetry, 100, 5000));
+      outbox.enqueue(sized('t3', PRIORITY.telemetry, 100, 5000));
+      assert.throws(() => outbox.enqueue(sized('big', PRIORITY.urgent, 400)));
+      outbox.enqueue(sized('e2', PRIORITY.urgent, 50, 5000));
+      assert.equal(outbox.pruneExpired(5500), 1);
+      const dropped = outbox.dropped();
+      assert.deepEqual(dropped, { total: 4, byClass: { 0: 2, 1: 2 }, byReason: { full: 3, expired: 1 } });
+      outbox.close();
+
+      const again = harness.open({ maxBytes: 300, maxAgeMs: 1000 });
+      t.after(() => again.close());
+      assert.deepEqual(again.dropped(), dropped);
+      assert.equal(again.bytes(), 150);
+      assert.deepEqual(
+        again.peek(10).map((e) => e.topic),
+        ['e2', 't3'],
+      );
+      again.enqueue(sized('t4', PRIORITY.telemetry, 200, 5000));
+      assert.deepEqual(
+        again.peek(10).map((e) => e.topic),
+        ['e2', 't4'],
+      );
+      assert.equal(again.dropped().total, 5);
+    });
+
     it('keeps entries, meta and the seq counter across close and open', async (t) => {
       const { harness, outbox } = await setup(t);
       const a = outbox.enqueue(entry('a', 1));

@@ -1,12 +1,35 @@
 // The in-memory outbox: same contract as SqliteOutbox, nothing survives the process. Used by the
 // simulator's benchmarks (thousands of agents in one process) and by tests.
 
-import type { NewOutboxEntry, Outbox, OutboxEntry } from './outbox.js';
+import {
+  copyDrops,
+  countDrops,
+  DEFAULT_OUTBOX_LIMITS,
+  type DropReason,
+  entryBytes,
+  type NewOutboxEntry,
+  noDrops,
+  type Outbox,
+  type OutboxDropped,
+  type OutboxEntry,
+  type OutboxLimits,
+  outboxFull,
+} from './outbox.js';
+
+interface Stored {
+  entry: OutboxEntry;
+  bytes: number;
+}
 
 export class MemoryOutbox implements Outbox {
+  readonly limits: Readonly<Required<OutboxLimits>>;
   /** One map per priority class; a Map iterates in insertion order, which is id order. */
-  #classes = new Map<number, Map<number, OutboxEntry>>();
+  #classes = new Map<number, Map<number, Stored>>();
   #size = 0;
+  #bytes = 0;
+  /** Bytes per class, so enqueue knows without a scan whether evicting can make room. */
+  #classBytes = new Map<number, number>();
+  #dropped = noDrops();
   #nextId = 1;
   #seq = 1;
   #meta = new Map<string, string>();
@@ -14,10 +37,16 @@ export class MemoryOutbox implements Outbox {
   #undo: (() => void)[] | null = null;
   #closed = false;
 
+  constructor(limits: OutboxLimits = {}) {
+    this.limits = { ...DEFAULT_OUTBOX_LIMITS, ...limits };
+  }
+
   enqueue(entry: NewOutboxEntry): number {
     this.#open();
+    const bytes = entryBytes(entry);
+    this.#makeRoom(entry.priority, bytes);
     const id = this.#nextId++;
-    this.#insert({ id, ...entry });
+    this.#insert({ entry: { id, ...entry }, bytes });
     this.#undo?.push(() => this.#remove(id, entry.priority));
     return id;
   }
@@ -28,7 +57,7 @@ export class MemoryOutbox implements Outbox {
     if (limit <= 0) return out;
     const priorities = [...this.#classes.keys()].sort((a, b) => a - b);
     for (const priority of priorities) {
-      for (const entry of this.#classes.get(priority)?.values() ?? []) {
+      for (const { entry } of this.#classes.get(priority)?.values() ?? []) {
         if (excludeIds?.has(entry.id)) continue;
         out.push({ ...entry });
         if (out.length >= limit) return out;
@@ -40,10 +69,10 @@ export class MemoryOutbox implements Outbox {
   ack(id: number): void {
     this.#open();
     for (const [priority, entries] of this.#classes) {
-      const entry = entries.get(id);
-      if (entry === undefined) continue;
+      const stored = entries.get(id);
+      if (stored === undefined) continue;
       this.#remove(id, priority);
-      this.#undo?.push(() => this.#insert(entry, true));
+      this.#undo?.push(() => this.#insert(stored, true));
       return;
     }
   }
@@ -51,6 +80,33 @@ export class MemoryOutbox implements Outbox {
   size(): number {
     this.#open();
     return this.#size;
+  }
+
+  bytes(): number {
+    this.#open();
+    return this.#bytes;
+  }
+
+  pruneExpired(now: number): number {
+    this.#open();
+    const cutoff = now - this.limits.maxAgeMs;
+    let pruned = 0;
+    for (const [priority, entries] of this.#classes) {
+      let count = 0;
+      for (const stored of entries.values()) {
+        if (stored.entry.createdAt >= cutoff) break;
+        this.#drop(stored);
+        count++;
+      }
+      if (count > 0) this.#countDrops(priority, 'expired', count);
+      pruned += count;
+    }
+    return pruned;
+  }
+
+  dropped(): OutboxDropped {
+    this.#open();
+    return copyDrops(this.#dropped);
   }
 
   nextSeq(): number {
@@ -96,24 +152,73 @@ export class MemoryOutbox implements Outbox {
     this.#closed = true;
   }
 
-  #insert(entry: OutboxEntry, restoring = false): void {
-    let entries = this.#classes.get(entry.priority);
+  /**
+   * Evicts the oldest entries of the least important classes, down to `priority`, until `bytes`
+   * more fit; refuses (throws, counting the refusal) when that cannot be enough.
+   */
+  #makeRoom(priority: number, bytes: number): void {
+    const { maxBytes } = this.limits;
+    if (this.#bytes + bytes <= maxBytes) return;
+    let evictable = 0;
+    for (const [p, b] of this.#classBytes) if (p >= priority) evictable += b;
+    if (bytes > maxBytes || this.#bytes - evictable + bytes > maxBytes) {
+      // Not in the undo log: the refusal happened even if the caller's transaction rolls back.
+      countDrops(this.#dropped, priority, 'full');
+      throw outboxFull(bytes, maxBytes);
+    }
+    const classes = [...this.#classes.keys()].filter((p) => p >= priority).sort((a, b) => b - a);
+    for (const p of classes) {
+      let count = 0;
+      for (const stored of this.#classes.get(p)?.values() ?? []) {
+        if (this.#bytes + bytes <= maxBytes) break;
+        this.#drop(stored);
+        count++;
+      }
+      if (count > 0) this.#countDrops(p, 'full', count);
+      if (this.#bytes + bytes <= maxBytes) return;
+    }
+  }
+
+  #drop(stored: Stored): void {
+    this.#remove(stored.entry.id, stored.entry.priority);
+    this.#undo?.push(() => this.#insert(stored, true));
+  }
+
+  #countDrops(priority: number, reason: DropReason, count: number): void {
+    const before = copyDrops(this.#dropped);
+    countDrops(this.#dropped, priority, reason, count);
+    this.#undo?.push(() => {
+      this.#dropped = before;
+    });
+  }
+
+  #insert(stored: Stored, restoring = false): void {
+    const { priority, id } = stored.entry;
+    let entries = this.#classes.get(priority);
     if (entries === undefined) {
       entries = new Map();
-      this.#classes.set(entry.priority, entries);
+      this.#classes.set(priority, entries);
     }
-    entries.set(entry.id, entry);
-    // An undone ack re-inserts an old id at the end; put the class back in id order (rare path).
+    entries.set(id, stored);
+    // An undone ack or drop re-inserts an old id at the end; put the class back in id order.
     if (restoring) {
-      const sorted = [...entries.values()].sort((a, b) => a.id - b.id);
+      const sorted = [...entries.values()].sort((a, b) => a.entry.id - b.entry.id);
       entries.clear();
-      for (const e of sorted) entries.set(e.id, e);
+      for (const s of sorted) entries.set(s.entry.id, s);
     }
     this.#size++;
+    this.#bytes += stored.bytes;
+    this.#classBytes.set(priority, (this.#classBytes.get(priority) ?? 0) + stored.bytes);
   }
 
   #remove(id: number, priority: number): void {
-    if (this.#classes.get(priority)?.delete(id)) this.#size--;
+    const entries = this.#classes.get(priority);
+    const stored = entries?.get(id);
+    if (entries === undefined || stored === undefined) return;
+    entries.delete(id);
+    this.#size--;
+    this.#bytes -= stored.bytes;
+    this.#classBytes.set(priority, (this.#classBytes.get(priority) ?? 0) - stored.bytes);
   }
 
   #open(): void {

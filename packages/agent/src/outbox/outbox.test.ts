@@ -11,14 +11,14 @@ import { outboxContract } from './contract.js';
 import { MemoryOutbox } from './memory-outbox.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 
-outboxContract('MemoryOutbox', () => ({ open: () => new MemoryOutbox() }));
+outboxContract('MemoryOutbox', () => ({ open: (limits) => new MemoryOutbox(limits) }));
 
 outboxContract(
   'SqliteOutbox',
   () => {
     const dir = mkdtempSync(join(tmpdir(), 'homeostat-outbox-'));
     return {
-      open: () => SqliteOutbox.open(join(dir, 'outbox.db')),
+      open: (limits) => SqliteOutbox.open(join(dir, 'outbox.db'), limits),
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
     };
   },

@@ -6,6 +6,10 @@
 // (re)connect sends the whole state with a new version, which repairs any patch lost with a
 // connection, and a queued old patch would only be superseded (the hub ignores versions not above
 // the stored one). Readings are history, each one matters: those go through the outbox.
+//
+// Most of the reported state is what the hardware returns; a few keys are the agent's own (e.g.
+// `outbox`, what it dropped). Those are kept apart and laid over the hardware's state, so applying
+// a desired state, which replaces the hardware's part, does not erase them.
 
 import type { Clock, Logger } from '@homeostat/kit';
 import { type JsonObject, parseJson, parser, TwinDesiredMessage, type TwinReportedMessage } from '@homeostat/protocol';
@@ -17,6 +21,7 @@ const KEY_DESIRED_VERSION = 'twin.desiredVersion';
 const KEY_REPORTED_VERSION = 'twin.reportedVersion';
 const KEY_REPORTED_STATE = 'twin.reported';
 const KEY_DESIRED_STATE = 'twin.desired';
+const KEY_AGENT_STATE = 'twin.agentReported';
 
 export interface TwinSyncOptions {
   outbox: Outbox;
@@ -61,7 +66,7 @@ export class TwinSync {
     const text = outbox.getMeta(KEY_DESIRED_STATE);
     if (text === undefined) return;
     try {
-      const next = hardware.applyDesired(JSON.parse(text) as JsonObject, clock.now());
+      const next = { ...hardware.applyDesired(JSON.parse(text) as JsonObject, clock.now()), ...this.#agentState() };
       // No new version here: the full report on connect carries it.
       outbox.setMeta(KEY_REPORTED_STATE, JSON.stringify(next));
     } catch (err) {
@@ -107,7 +112,7 @@ export class TwinSync {
     }
     let next: JsonObject;
     try {
-      next = hardware.applyDesired(state, clock.now());
+      next = { ...hardware.applyDesired(state, clock.now()), ...this.#agentState() };
     } catch (err) {
       // Not marked applied: the same version is tried again on the next connect.
       logger.error({ version, err: (err as Error).message }, 'twin: the hardware failed to apply the desired state');
@@ -122,6 +127,32 @@ export class TwinSync {
     logger.info({ version }, 'twin: desired state applied');
     this.#options.report(this.#message(reportedVersion, diffMergePatch(before, next)));
     this.#options.onApplied(version);
+  }
+
+  /**
+   * Sets one of the agent's own reported keys and, unless `send` is false (a full report follows),
+   * reports the change as a patch under a new version. Offline, the patch is lost with the link
+   * and the full report on the next connect carries the value.
+   */
+  setAgentReported(key: string, value: unknown, send = true): void {
+    const { outbox } = this.#options;
+    const before = this.reported;
+    const next = { ...before, [key]: value };
+    const agentState = { ...this.#agentState(), [key]: value };
+    const write = () => {
+      outbox.setMeta(KEY_AGENT_STATE, JSON.stringify(agentState));
+      outbox.setMeta(KEY_REPORTED_STATE, JSON.stringify(next));
+    };
+    if (!send) {
+      outbox.transaction(write); // the full report that follows takes the new version
+      return;
+    }
+    const version = this.#bumpVersion(write);
+    this.#options.report(this.#message(version, diffMergePatch(before, next)));
+  }
+
+  #agentState(): JsonObject {
+    return JSON.parse(this.#options.outbox.getMeta(KEY_AGENT_STATE) ?? '{}') as JsonObject;
   }
 
   /** Persists a new reported version (and whatever `also` writes) in one transaction. */
