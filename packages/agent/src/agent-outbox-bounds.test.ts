@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '@homeostat/testing';
+import { PRIORITY } from './outbox/outbox.js';
 import { advanceUntil, harness } from './test-support.js';
 
 interface Reported {
@@ -83,7 +84,7 @@ test('a full outbox drops the oldest telemetry, keeps events, and the twin repor
   assert.ok(full, 'a full report after reconnecting');
   assert.deepEqual(full.state.outbox?.dropped, {
     total: missing.length,
-    byClass: { 1: missing.length },
+    byClass: { [PRIORITY.telemetry]: missing.length },
     byReason: { full: missing.length, expired: 0 },
   });
   assert.equal(typeof full.state.outbox?.queued, 'number');
@@ -121,7 +122,11 @@ test('expired messages are dropped on the clock; drops while connected are repor
   const dropped = reported().find((r) => r.full)?.state.outbox?.dropped;
   // Readings exactly 30 s old are kept: 30 s to 60 s, seven of them.
   const expired = produced - 7;
-  assert.deepEqual(dropped, { total: expired, byClass: { 1: expired }, byReason: { full: 0, expired } });
+  assert.deepEqual(dropped, {
+    total: expired,
+    byClass: { [PRIORITY.telemetry]: expired },
+    byReason: { full: 0, expired },
+  });
   const alarm = h.hub.of('dev-1', 'events').find((m) => (m.json as EventJson).code === 'OUTBOX_DROPPED');
   assert.equal((alarm?.json as EventJson | undefined)?.data?.reason, 'expired');
 

@@ -23,6 +23,8 @@ import {
 import type { MqttClient } from 'mqtt';
 import { type CommandHandler, CommandRouter } from './commands.js';
 import type { DeviceHardware, Metrics } from './device/hardware.js';
+import { Aggregator } from './edge/aggregate.js';
+import { withTelemetrySettings } from './edge/settings.js';
 import { AgentError } from './errors.js';
 import { claimDevice } from './link/claim.js';
 import { type DeviceCredentials, loadCredentials, saveCredentials } from './link/credentials.js';
@@ -109,6 +111,8 @@ export class Agent {
   readonly #handlers = new Map<string, CommandHandler>();
   #state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
   #run: Running | null = null;
+  /** The aggregate stage; raw until the desired state's `telemetry` says otherwise. */
+  #aggregator = new Aggregator({ mode: 'raw' });
   #startAbort: AbortController | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -234,8 +238,13 @@ export class Agent {
     // JSON has no NaN or Infinity, and the hub refuses a reading without metrics.
     const finite = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
     if (Object.keys(finite).length === 0) return;
+    const { raw, summaries } = this.#aggregator.add(this.#clock.now(), finite);
     try {
-      this.#enqueueSequenced(topics.telemetry, PRIORITY.telemetry, (seq, ts) => ({ seq, ts, metrics: finite }));
+      // Summaries go ahead of raw readings: they stand for many readings each.
+      for (const s of summaries) {
+        this.#enqueueSequenced(topics.telemetry, PRIORITY.summaries, (seq) => ({ seq, ts: s.ts, metrics: s.metrics }));
+      }
+      if (raw) this.#enqueueSequenced(topics.telemetry, PRIORITY.telemetry, (seq, ts) => ({ seq, ts, metrics: raw }));
     } catch (err) {
       // Refused (counted, reported through the twin): sampling goes on.
       if ((err as AgentError).code !== 'ERR_OUTBOX_FULL') throw err;
@@ -350,7 +359,13 @@ export class Agent {
     });
     const twin = new TwinSync({
       outbox,
-      hardware: this.#options.hardware,
+      hardware: withTelemetrySettings(
+        this.#options.hardware,
+        (settings) => {
+          this.#aggregator = new Aggregator(settings);
+        },
+        (problems) => this.#logger.warn({ problems }, 'agent: invalid telemetry settings ignored'),
+      ),
       report: (message) => link.publish(topics.twinReported(deviceId), JSON.stringify(message), { qos: 1 }),
       onApplied: (version) => this.events.emit('desired-applied', { version }),
       clock: this.#clock,

@@ -218,7 +218,7 @@ export function outboxContract(
       assert.equal(outbox.bytes(), 450);
       assert.deepEqual(outbox.dropped(), {
         total: 4,
-        byClass: { 0: 1, 1: 2, 5: 1 },
+        byClass: { [PRIORITY.urgent]: 1, [PRIORITY.telemetry]: 2, 5: 1 },
         byReason: { full: 4, expired: 0 },
       });
 
@@ -230,7 +230,7 @@ export function outboxContract(
       );
       assert.deepEqual(outbox.dropped(), {
         total: 5,
-        byClass: { 0: 1, 1: 3, 5: 1 },
+        byClass: { [PRIORITY.urgent]: 1, [PRIORITY.telemetry]: 3, 5: 1 },
         byReason: { full: 5, expired: 0 },
       });
       // Within its own class, the newest reading replaces the oldest.
@@ -277,7 +277,11 @@ export function outboxContract(
         ['e2', 't2'],
       );
       assert.equal(outbox.bytes(), 20);
-      assert.deepEqual(outbox.dropped(), { total: 2, byClass: { 0: 1, 1: 1 }, byReason: { full: 0, expired: 2 } });
+      assert.deepEqual(outbox.dropped(), {
+        total: 2,
+        byClass: { [PRIORITY.urgent]: 1, [PRIORITY.telemetry]: 1 },
+        byReason: { full: 0, expired: 2 },
+      });
       assert.equal(outbox.pruneExpired(2000), 0);
       assert.equal(outbox.pruneExpired(10_000), 2);
       assert.equal(outbox.size(), 0);
@@ -327,7 +331,11 @@ export function outboxContract(
       outbox.enqueue(sized('e2', PRIORITY.urgent, 50, 5000));
       assert.equal(outbox.pruneExpired(5500), 1);
       const dropped = outbox.dropped();
-      assert.deepEqual(dropped, { total: 4, byClass: { 0: 2, 1: 2 }, byReason: { full: 3, expired: 1 } });
+      assert.deepEqual(dropped, {
+        total: 4,
+        byClass: { [PRIORITY.urgent]: 2, [PRIORITY.telemetry]: 2 },
+        byReason: { full: 3, expired: 1 },
+      });
       outbox.close();
 
       const again = harness.open({ maxBytes: 300, maxAgeMs: 1000 });

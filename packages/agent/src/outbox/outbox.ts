@@ -13,8 +13,10 @@ import { AgentError } from '../errors.js';
 export const PRIORITY = {
   /** Events, alarms, command results: small, rare, and what an operator acts on. */
   urgent: 0,
-  /** Telemetry readings. */
-  telemetry: 1,
+  /** Window summaries of the aggregate stage: few, and they stand for many readings. */
+  summaries: 1,
+  /** Raw telemetry readings. */
+  telemetry: 2,
 } as const;
 
 export interface OutboxEntry {

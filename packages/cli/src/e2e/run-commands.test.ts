@@ -494,7 +494,10 @@ describe('homeostat demo', () => {
         },
         { ...POLL, timeoutMs: 10_000, message: `${name} in sync` },
       );
-      assert.deepEqual(synced.twin.desired.state, { mode: 'auto', setpoint: 21 });
+      const { telemetry, ...control } = synced.twin.desired.state;
+      assert.deepEqual(control, { mode: 'auto', setpoint: 21 });
+      assert.equal(telemetry.mode, 'aggregate', 'the demo fleet aggregates at the edge');
+      assert.deepEqual(synced.twin.reported.state.telemetry, telemetry, 'and the heater runs those settings');
       assert.ok(synced.twin.desired.version >= 1, 'the demo set a desired state');
     }
 
