@@ -132,7 +132,8 @@ function addresses(child: ChildProcess): Promise<{ httpUrl: string; mqttUrl: str
   });
 }
 
-async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs`; `name` is for the progress line. */
+export async function stopChild(child: ChildProcess, graceMs: number, name = 'hub'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -143,7 +144,7 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   const outcome = await Promise.race([exited, late]);
   clearTimeout(timer);
   if (outcome === 'late') {
-    progress(`hub: still running ${graceMs / 1000} s after SIGTERM; killing it`);
+    progress(`${name}: still running ${graceMs / 1000} s after SIGTERM; killing it`);
     child.kill('SIGKILL');
     await exited;
   }

@@ -61,3 +61,14 @@ export class CpuMeter {
     return wall > 0 ? (100 * cpu) / wall : 0;
   }
 }
+
+/**
+ * CPU time used on the whole machine so far (all cores, every process, plus time stolen by the
+ * hypervisor), in seconds, from the first line of /proc/stat.
+ */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is in user already)
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / clockTicks();
+}

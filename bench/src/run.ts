@@ -4,9 +4,11 @@
 
 import { fleetBenchmark } from './fleet.js';
 import { BenchFailure, type Benchmark, Cleanups, progress, UsageError } from './harness.js';
+import { ingestBenchmark } from './ingest.js';
 
 const BENCHMARKS: Record<string, Benchmark> = {
   fleet: fleetBenchmark,
+  ingest: ingestBenchmark,
 };
 
 function listBenchmarks(): string {
