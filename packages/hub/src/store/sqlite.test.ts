@@ -6,3 +6,4 @@ import { openSqliteStore } from './sql-store.js';
 
 storeContract('sqlite file', () => openSqliteStore(join(mkdtempSync(join(tmpdir(), 'homeostat-store-')), 'hub.db')));
 storeContract('sqlite in memory', () => openSqliteStore(':memory:'));
+storeContract('sqlite, portable telemetry writes', () => openSqliteStore(':memory:', { portableWrites: true }));

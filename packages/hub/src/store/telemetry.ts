@@ -159,7 +159,8 @@ export async function pruneTelemetry(
 }
 
 /** Adds fresh readings to the rollups of every resolution, one upsert per bucket. */
-async function upsertRollups(db: Kysely<Database>, rows: readonly ReadingRow[]): Promise<void> {
+/** Fresh readings folded into one rollup row per (device, metric, resolution, bucket). */
+export function rollupRows(rows: readonly ReadingRow[]): Selectable<RollupsTable>[] {
   const buckets = new Map<string, Selectable<RollupsTable>>();
   for (const r of rows) {
     for (const resolution of ROLLUP_RESOLUTIONS) {
@@ -191,7 +192,11 @@ async function upsertRollups(db: Kysely<Database>, rows: readonly ReadingRow[]):
       }
     }
   }
-  const values = [...buckets.values()];
+  return [...buckets.values()];
+}
+
+async function upsertRollups(db: Kysely<Database>, rows: readonly ReadingRow[]): Promise<void> {
+  const values = rollupRows(rows);
   for (let i = 0; i < values.length; i += INSERT_CHUNK) {
     await db
       .insertInto('rollups')
