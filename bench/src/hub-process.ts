@@ -1,5 +1,6 @@
 // A hub in a child process, started through the real CLI (`homeostat hub`) on free ports of
-// 127.0.0.1, with a fresh data directory and an admin token made for the run. Its stdout names
+// 127.0.0.1, with a fresh data directory and an admin token made for the run (or given ones and
+// fixed ports, to start a hub again on what an earlier one stored). Its stdout names
 // the API and MQTT addresses; its stderr (warnings and errors only) is passed through.
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -24,6 +25,16 @@ export interface HubProcessOptions {
   logLevel?: string;
   /** Wait after SIGTERM before SIGKILL, in ms; default 20 s (longer when a profile must be written). */
   stopGraceMs?: number;
+  /**
+   * An existing data directory, to start a hub again on what an earlier one stored; the caller
+   * owns it (stop() leaves it). Default: a fresh temporary one, removed by stop().
+   */
+  dataDir?: string;
+  /** The admin token; on a data directory that has one already, the same must be given. */
+  adminToken?: string;
+  /** Fixed ports on 127.0.0.1; default 0 (free ports chosen by the hub). */
+  httpPort?: number;
+  mqttPort?: number;
 }
 
 export interface HubProcess {
@@ -32,15 +43,16 @@ export interface HubProcess {
   mqttUrl: string;
   adminToken: string;
   dataDir: string;
-  /** SIGTERM, then SIGKILL after a grace period; removes the data directory. */
+  /** SIGTERM, then SIGKILL after a grace period; removes the data directory (unless given). */
   stop(): Promise<void>;
   /** Synchronous last resort for process 'exit'. */
   kill(): void;
 }
 
 export async function startHubProcess(options: HubProcessOptions = {}): Promise<HubProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'homeostat-bench-hub-'));
-  const adminToken = `bench-${randomBytes(24).toString('hex')}`;
+  const ownData = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'homeostat-bench-hub-'));
+  const adminToken = options.adminToken ?? `bench-${randomBytes(24).toString('hex')}`;
   const args = [
     ...(options.nodeFlags ?? []),
     CLI,
@@ -48,9 +60,9 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
     '--listen',
     '127.0.0.1',
     '--http-port',
-    '0',
+    String(options.httpPort ?? 0),
     '--mqtt-port',
-    '0',
+    String(options.mqttPort ?? 0),
     '--data',
     dataDir,
     '--log-level',
@@ -64,7 +76,9 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
   child.stderr.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) process.stderr.write(`  hub: ${line}\n`);
   });
-  const removeData = () => rmSync(dataDir, { recursive: true, force: true });
+  const removeData = () => {
+    if (ownData) rmSync(dataDir, { recursive: true, force: true });
+  };
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     removeData();

@@ -5,10 +5,12 @@
 import { fleetBenchmark } from './fleet.js';
 import { BenchFailure, type Benchmark, Cleanups, progress, UsageError } from './harness.js';
 import { ingestBenchmark } from './ingest.js';
+import { outboxBenchmark } from './outbox.js';
 
 const BENCHMARKS: Record<string, Benchmark> = {
   fleet: fleetBenchmark,
   ingest: ingestBenchmark,
+  outbox: outboxBenchmark,
 };
 
 function listBenchmarks(): string {
