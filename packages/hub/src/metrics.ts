@@ -52,6 +52,11 @@ export function createMetrics() {
       help: 'Metric values received again for a (device, seq) already stored, and ignored.',
       registers: r,
     }),
+    readingsClockCorrected: new Counter({
+      name: 'homeostat_telemetry_clock_corrected_total',
+      help: 'Readings stamped too far in the future (a device clock off), stored at the hub time instead.',
+      registers: r,
+    }),
     ingestSeconds: new Histogram({
       name: 'homeostat_telemetry_write_seconds',
       help: 'Time to write one batch of telemetry (one transaction).',

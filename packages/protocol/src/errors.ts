@@ -25,7 +25,10 @@ export const ERRORS = {
     status: 409,
     summary: 'A reported-state patch carried a version not above the one stored; it was ignored.',
   },
-  ERR_TELEMETRY_TIMESTAMP: { status: 400, summary: 'A reading has a timestamp too far in the future.' },
+  ERR_TELEMETRY_TIMESTAMP: {
+    status: 400,
+    summary: "A reading's timestamp was too far in the future; it was stored at the hub's time.",
+  },
   // Enrollment (zero-touch provisioning)
   ERR_ENROLLMENT_GROUP_NOT_FOUND: { status: 404, summary: 'No enrollment group has this name.' },
   ERR_ENROLLMENT_GROUP_EXISTS: { status: 409, summary: 'An enrollment group with this name exists already.' },

@@ -364,6 +364,10 @@ export class MqttEndpoint {
       return;
     }
     deps.metrics.mqttMessages.inc({ kind: decision.topic.kind });
+    if (result.warning) {
+      const w = result.warning.error;
+      this.#tell(device, 'protocol', w.code, packet.topic, w.message, w.details, result.warning.seq);
+    }
     if (decision.topic.kind !== 'heartbeat' && decision.topic.kind !== 'status') {
       deps.liveness.observe(device, { kind: 'message', at: now });
     }
@@ -411,9 +415,23 @@ export class MqttEndpoint {
   ): void {
     this.#deps.metrics.mqttRejected.inc({ code });
     const security = code === 'ERR_MQTT_TOPIC_DENIED' || code === 'ERR_MQTT_SUBSCRIBE_DENIED';
+    this.#tell(device, security ? 'security' : 'protocol', code, topic, message, details, seq, data);
+  }
+
+  /** Logs the event and sends the notice on the device's `errors` topic. */
+  #tell(
+    device: string | null,
+    type: 'security' | 'protocol',
+    code: ErrorCode,
+    topic: string,
+    message: string,
+    details?: string[],
+    seq?: number,
+    data?: Record<string, unknown>,
+  ): void {
     this.#deps.events.record({
       device,
-      type: security ? 'security' : 'protocol',
+      type,
       code,
       severity: 'warning',
       message,

@@ -141,6 +141,8 @@ describe('mqtt endpoint', () => {
     await a.publishAsync('homeostat/v1/dev-a/telemetry', '{"seq": 12, "metrics": {"t": 1e999}}', { qos: 1 });
     const inf = JSON.parse((await notices.next((m) => m.payload.includes('not finite'))).payload);
     assert.equal(inf.code, 'ERR_BAD_JSON');
+    // A device clock a month ahead: the reading is kept, at the hub's time, and the device told.
+    const before = Date.now();
     await a.publishAsync(
       'homeostat/v1/dev-a/telemetry',
       JSON.stringify({ seq: 13, ts: Date.now() + 30 * 86400_000, metrics: { t: 1 } }),
@@ -148,7 +150,11 @@ describe('mqtt endpoint', () => {
         qos: 1,
       },
     );
-    await notice('ERR_TELEMETRY_TIMESTAMP');
+    const clockNotice = JSON.parse((await notice('ERR_TELEMETRY_TIMESTAMP')).payload);
+    assert.equal(clockNotice.seq, 13);
+    const corrected = (await readings('dev-a', 't')).find((p) => p.seq === 13) as { ts: number } | undefined;
+    assert.ok(corrected && corrected.ts >= before && corrected.ts <= Date.now(), 'stored at the hub time');
+    assert.equal(await metric('homeostat_telemetry_clock_corrected_total'), 1);
     await a.publishAsync('homeostat/v1/dev-a/whatever', '{}', { qos: 1 });
     await notice('ERR_MQTT_UNKNOWN_TOPIC');
     await a.publishAsync(
@@ -159,13 +165,13 @@ describe('mqtt endpoint', () => {
       },
     );
     await notice('ERR_PAYLOAD_TOO_LARGE');
-    // The connection still works, and nothing of the above was stored.
+    // The connection still works, and nothing refused above was stored.
     await a.publishAsync('homeostat/v1/dev-a/telemetry', JSON.stringify({ seq: 15, metrics: { t: 7 } }), { qos: 1 });
     assert.deepEqual(
       (await readings('dev-a', 't')).map((p) => p.seq),
-      [15],
+      [13, 15],
     );
-    assert.ok((await metric('homeostat_mqtt_messages_rejected_total')) >= 7);
+    assert.ok((await metric('homeostat_mqtt_messages_rejected_total')) >= 6);
     const events = (await t.api('GET', '/api/v1/events?device=dev-a&type=protocol')).body.items;
     assert.ok(events.some((e: { code: string }) => e.code === 'ERR_PAYLOAD_TOO_LARGE'));
   });

@@ -1,5 +1,7 @@
 // telemetry: readings stored once per (device, seq). A message is taken or refused whole, so a
-// device never has to guess which of its readings were kept.
+// device never has to guess which of its readings were kept. A reading stamped far in the future
+// (a device clock that jumped) is kept at the hub's time and flagged: refusing it would lose it,
+// since the device deletes what the hub acknowledges.
 
 import { HomeostatError, parser, TelemetryMessage } from '@homeostat/protocol';
 import type { ReadingRow } from '../../store/store.js';
@@ -14,24 +16,25 @@ export const handleTelemetry: Handler = async (deps, m) => {
   const readings = Array.isArray(decoded.value) ? decoded.value : [decoded.value];
   const latest = m.now + deps.config.maxClockSkewMs;
   const future = readings.filter((r) => r.ts !== undefined && r.ts > latest);
-  if (future.length > 0) {
-    return {
-      ok: false,
-      seq: future[0]?.seq,
-      error: new HomeostatError(
-        'ERR_TELEMETRY_TIMESTAMP',
-        `${future.length} reading(s) are more than ${deps.config.maxClockSkewMs} ms ahead of the hub clock`,
-        future.slice(0, 10).map((r) => `seq ${r.seq}: ts ${r.ts}`),
-      ),
-    };
-  }
   const rows: ReadingRow[] = [];
   for (const r of readings) {
-    const ts = r.ts ?? m.now;
+    const ts = r.ts === undefined || r.ts > latest ? m.now : r.ts;
     for (const [metric, value] of Object.entries(r.metrics))
       rows.push({ device: m.deviceId, seq: r.seq, metric, ts, value });
   }
   // Resolves once the batch holding these readings is committed: only then is the PUBACK written.
   await deps.ingest.submit(rows);
-  return { ok: true };
+  if (future.length === 0) return { ok: true };
+  deps.metrics.readingsClockCorrected.inc(future.length);
+  return {
+    ok: true,
+    warning: {
+      seq: future[0]?.seq,
+      error: new HomeostatError(
+        'ERR_TELEMETRY_TIMESTAMP',
+        `${future.length} reading(s) were more than ${deps.config.maxClockSkewMs} ms ahead of the hub clock; stored at the hub's time`,
+        future.slice(0, 10).map((r) => `seq ${r.seq}: ts ${r.ts}`),
+      ),
+    },
+  };
 };
