@@ -2,7 +2,7 @@
 // applyMergePatch, which the protocol package does not provide. Arrays and scalars are replaced
 // whole; a removed key becomes null.
 
-import { isPlainObject, type JsonObject } from '@homeostat/protocol';
+import { isPlainObject, type JsonObject, jsonEqual } from '@homeostat/protocol';
 
 /** A patch `p` such that applyMergePatch(from, p) deep-equals `to`. */
 export function diffMergePatch(from: JsonObject, to: JsonObject): JsonObject {
@@ -20,14 +20,4 @@ export function diffMergePatch(from: JsonObject, to: JsonObject): JsonObject {
     }
   }
   return patch;
-}
-
-function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => jsonEqual((a as JsonObject)[k], (b as JsonObject)[k]));
 }

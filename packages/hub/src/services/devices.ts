@@ -10,6 +10,7 @@ import {
   type FleetTelemetryQuery,
   HomeostatError,
   isPlainObject,
+  jsonEqual,
   matchesSelector,
   type PutDeviceRequest,
   parseSelector,
@@ -120,7 +121,7 @@ export class DeviceService {
     }
     let record: DeviceRecord | undefined = existing;
     if (req.labels) record = await this.#deps.store.updateDeviceLabels(name, req.labels);
-    if (record && req.desired !== undefined && !sameJson(req.desired, record.desired.state)) {
+    if (record && req.desired !== undefined && !jsonEqual(req.desired, record.desired.state)) {
       const r = await this.#deps.store.replaceDesired(
         name,
         record.desired.version,
@@ -240,21 +241,6 @@ export class DeviceService {
     if (!record) throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
     return record;
   }
-}
-
-/** Equal as JSON documents, whatever the order of their keys. */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  return (
-    ka.length === kb.length &&
-    ka.every(
-      (k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
-    )
-  );
 }
 
 function conflict(name: string, given: number, current: number): HomeostatError {
