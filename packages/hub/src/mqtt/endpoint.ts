@@ -4,7 +4,7 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { hashToken, sameHash } from '@homeostat/kit';
-import { CLAIM_USERNAME, type ErrorCode, type ErrorNotice, topics } from '@homeostat/protocol';
+import { CLAIM_USERNAME, type ErrorCode, type ErrorNotice, type HomeostatError, topics } from '@homeostat/protocol';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { EnrollmentService } from '../services/enrollment.js';
 import { decidePublish, type Identity, maySubscribe } from './acl.js';
@@ -36,6 +36,20 @@ const NOT_AUTHORIZED = 5;
 
 function authError(code: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError;
+}
+
+/** What the hub tells a device about something it refused or corrected. */
+interface Notice {
+  code: ErrorCode;
+  topic: string;
+  message: string;
+  details?: string[] | undefined;
+  seq?: number | undefined;
+  data?: Record<string, unknown> | undefined;
+}
+
+function fromError(error: HomeostatError): Omit<Notice, 'topic'> {
+  return { code: error.code, message: error.message, details: error.details };
 }
 
 export class MqttEndpoint {
@@ -112,7 +126,11 @@ export class MqttEndpoint {
         }
         this.#deps.metrics.mqttSubscribeDenied.inc();
         const device = identity?.kind === 'device' ? identity.id : null;
-        this.#refuse(device, 'ERR_MQTT_SUBSCRIBE_DENIED', sub.topic, `subscription to ${sub.topic} refused`);
+        this.#refuse(device, {
+          code: 'ERR_MQTT_SUBSCRIBE_DENIED',
+          topic: sub.topic,
+          message: `subscription to ${sub.topic} refused`,
+        });
         done(null, null);
       },
     });
@@ -316,17 +334,18 @@ export class MqttEndpoint {
     if (payload.length > deps.config.maxPayloadBytes) {
       if (identity.kind === 'claim')
         await this.#respondToClaim(identity, claimRefusal('ERR_PAYLOAD_TOO_LARGE', 'claim request too large'));
-      this.#reject(
-        packet,
-        device,
-        'ERR_PAYLOAD_TOO_LARGE',
-        `payload of ${payload.length} bytes is over the limit of ${deps.config.maxPayloadBytes}`,
-      );
+      this.#reject(packet, device, {
+        code: 'ERR_PAYLOAD_TOO_LARGE',
+        message: `payload of ${payload.length} bytes is over the limit of ${deps.config.maxPayloadBytes}`,
+      });
       return;
     }
     const decision = decidePublish(identity, packet.topic);
     if (!decision.allow) {
-      this.#reject(packet, device, decision.code, `publish to ${packet.topic} refused: ${decision.reason}`);
+      this.#reject(packet, device, {
+        code: decision.code,
+        message: `publish to ${packet.topic} refused: ${decision.reason}`,
+      });
       return;
     }
     if ('claim' in decision) {
@@ -340,7 +359,7 @@ export class MqttEndpoint {
     if (decision.topic.kind !== 'status') packet.retain = false;
     const handler = handlerFor(decision.topic.kind);
     if (!handler || device === null) {
-      this.#reject(packet, device, 'ERR_MQTT_TOPIC_DENIED', `publish to ${packet.topic} refused`);
+      this.#reject(packet, device, { code: 'ERR_MQTT_TOPIC_DENIED', message: `publish to ${packet.topic} refused` });
       return;
     }
     const isWill = client.closed;
@@ -352,21 +371,16 @@ export class MqttEndpoint {
     const now = deps.clock.now();
     const result = await handler(deps, { deviceId: device, topic: packet.topic, payload, isWill, now });
     if (!result.ok) {
-      this.#reject(
-        packet,
-        device,
-        result.error.code,
-        result.error.message,
-        result.error.details,
-        result.seq,
-        result.data,
-      );
+      this.#reject(packet, device, { ...fromError(result.error), seq: result.seq, data: result.data });
       return;
     }
     deps.metrics.mqttMessages.inc({ kind: decision.topic.kind });
     if (result.warning) {
-      const w = result.warning.error;
-      this.#tell(device, 'protocol', w.code, packet.topic, w.message, w.details, result.warning.seq);
+      this.#tell(device, 'protocol', {
+        ...fromError(result.warning.error),
+        topic: packet.topic,
+        seq: result.warning.seq,
+      });
     }
     if (decision.topic.kind !== 'heartbeat' && decision.topic.kind !== 'status') {
       deps.liveness.observe(device, { kind: 'message', at: now });
@@ -390,45 +404,21 @@ export class MqttEndpoint {
   }
 
   /** Acknowledges without delivering, and tells the device why. */
-  #reject(
-    packet: PublishPacket,
-    device: string | null,
-    code: ErrorCode,
-    message: string,
-    details?: string[],
-    seq?: number,
-    data?: Record<string, unknown>,
-  ): void {
+  #reject(packet: PublishPacket, device: string | null, notice: Omit<Notice, 'topic'>): void {
     const topic = packet.topic;
     this.#sink(packet);
-    this.#refuse(device, code, topic, message, details, seq, data);
+    this.#refuse(device, { ...notice, topic });
   }
 
-  #refuse(
-    device: string | null,
-    code: ErrorCode,
-    topic: string,
-    message: string,
-    details?: string[],
-    seq?: number,
-    data?: Record<string, unknown>,
-  ): void {
-    this.#deps.metrics.mqttRejected.inc({ code });
-    const security = code === 'ERR_MQTT_TOPIC_DENIED' || code === 'ERR_MQTT_SUBSCRIBE_DENIED';
-    this.#tell(device, security ? 'security' : 'protocol', code, topic, message, details, seq, data);
+  #refuse(device: string | null, notice: Notice): void {
+    this.#deps.metrics.mqttRejected.inc({ code: notice.code });
+    const security = notice.code === 'ERR_MQTT_TOPIC_DENIED' || notice.code === 'ERR_MQTT_SUBSCRIBE_DENIED';
+    this.#tell(device, security ? 'security' : 'protocol', notice);
   }
 
   /** Logs the event and sends the notice on the device's `errors` topic. */
-  #tell(
-    device: string | null,
-    type: 'security' | 'protocol',
-    code: ErrorCode,
-    topic: string,
-    message: string,
-    details?: string[],
-    seq?: number,
-    data?: Record<string, unknown>,
-  ): void {
+  #tell(device: string | null, type: 'security' | 'protocol', notice: Notice): void {
+    const { code, topic, message, details, seq, data } = notice;
     this.#deps.events.record({
       device,
       type,
@@ -438,7 +428,7 @@ export class MqttEndpoint {
       data: { topic, ...(details ? { details } : {}), ...(seq !== undefined ? { seq } : {}) },
     });
     if (device === null) return;
-    const notice: ErrorNotice = {
+    const wire: ErrorNotice = {
       code,
       message,
       topic,
@@ -446,7 +436,7 @@ export class MqttEndpoint {
       ...(details ? { details } : {}),
       ...(data ? { data } : {}),
     };
-    this.publish(topics.errors(device), JSON.stringify(notice), { qos: 0, retain: false }).catch(() => {});
+    this.publish(topics.errors(device), JSON.stringify(wire), { qos: 0, retain: false }).catch(() => {});
   }
 
   #sink(packet: PublishPacket): void {
