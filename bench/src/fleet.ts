@@ -10,7 +10,6 @@
 
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { planFleet, SimFleet } from '@homeostat/sim';
 import {
   BenchFailure,
@@ -19,6 +18,7 @@ import {
   type Figures,
   intFlag,
   MiB,
+  parseFlagValues,
   progress,
   round,
   sleep,
@@ -65,27 +65,17 @@ interface FleetFlags {
 }
 
 function parseFlags(argv: readonly string[]): FleetFlags {
-  let values: Record<string, string | undefined>;
-  try {
-    const parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      options: {
-        devices: { type: 'string' },
-        'window-s': { type: 'string' },
-        'settle-s': { type: 'string' },
-        'connect-timeout-s': { type: 'string' },
-        'provision-concurrency': { type: 'string' },
-        'start-concurrency': { type: 'string' },
-        'connect-rate': { type: 'string' },
-        'online-grace-s': { type: 'string' },
-        'hub-cpu-prof': { type: 'string' },
-      },
-    });
-    values = parsed.values as Record<string, string | undefined>;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseFlagValues(argv, [
+    'devices',
+    'window-s',
+    'settle-s',
+    'connect-timeout-s',
+    'provision-concurrency',
+    'start-concurrency',
+    'connect-rate',
+    'online-grace-s',
+    'hub-cpu-prof',
+  ]);
   return {
     devices: intFlag('devices', values.devices, 1000, 1, 50_000),
     windowS: intFlag('window-s', values['window-s'], 30, 1, 3600),

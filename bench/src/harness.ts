@@ -1,6 +1,8 @@
 // What every benchmark shares: its shape, progress on stderr, flags, deadlines, and clean-ups
 // that run however the benchmark ends. Figures go to stdout as one JSON line, printed by run.ts.
 
+import { parseArgs } from 'node:util';
+
 /** Figures of one run: flat, JSON-serialisable, units in the key names. */
 export type Figures = Record<string, string | number | boolean | null>;
 
@@ -30,6 +32,32 @@ export class BenchFailure extends Error {
 
 /** Thrown for bad flags: the runner prints it with the usage line and exits 2. */
 export class UsageError extends Error {}
+
+/**
+ * Parses `--name value` flags and `--name` switches; an unknown or malformed flag is a UsageError.
+ * Returns the string values by name, and the switches that were given.
+ */
+export function parseFlagValues(
+  argv: readonly string[],
+  strings: readonly string[],
+  switches: readonly string[] = [],
+): Record<string, string | undefined> & { switches: ReadonlySet<string> } {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const name of strings) options[name] = { type: 'string' };
+  for (const name of switches) options[name] = { type: 'boolean' };
+  try {
+    const { values } = parseArgs({ args: [...argv], strict: true, options });
+    const out: Record<string, string | undefined> = {};
+    const given = new Set<string>();
+    for (const [name, value] of Object.entries(values)) {
+      if (value === true) given.add(name);
+      else if (typeof value === 'string') out[name] = value;
+    }
+    return Object.assign(out, { switches: given });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
 
 export function intFlag(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;

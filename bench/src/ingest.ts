@@ -18,7 +18,6 @@ import { connect as tcpConnect } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { topics } from '@homeostat/protocol';
 import { connectAsync, type MqttClient } from 'mqtt';
 import {
@@ -29,6 +28,7 @@ import {
   forEachLimited,
   intFlag,
   MiB,
+  parseFlagValues,
   progress,
   round,
   sleep,
@@ -106,25 +106,15 @@ interface IngestFlags {
 }
 
 function parseFlags(argv: readonly string[]): IngestFlags {
-  let values: Record<string, string | undefined>;
-  try {
-    const parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      options: {
-        devices: { type: 'string' },
-        inflight: { type: 'string' },
-        seconds: { type: 'string' },
-        'warmup-s': { type: 'string' },
-        metrics: { type: 'string' },
-        'hub-cpu-prof': { type: 'string' },
-        'raw-cpu-prof': { type: 'string' },
-      },
-    });
-    values = parsed.values as Record<string, string | undefined>;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseFlagValues(argv, [
+    'devices',
+    'inflight',
+    'seconds',
+    'warmup-s',
+    'metrics',
+    'hub-cpu-prof',
+    'raw-cpu-prof',
+  ]);
   return {
     devices: intFlag('devices', values.devices, 50, 1, 10_000),
     inflight: intFlag('inflight', values.inflight, 32, 1, 1000),

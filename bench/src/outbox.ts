@@ -17,7 +17,6 @@ import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { Agent, type DeviceHardware } from '@homeostat/agent';
 import {
   BenchFailure,
@@ -27,6 +26,7 @@ import {
   forEachLimited,
   intFlag,
   MiB,
+  parseFlagValues,
   progress,
   round,
   sleep,
@@ -67,30 +67,17 @@ interface OutboxFlags {
 }
 
 function parseFlags(argv: readonly string[]): OutboxFlags {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      options: {
-        devices: { type: 'string' },
-        'outage-s': { type: 'string' },
-        memory: { type: 'boolean' },
-        window: { type: 'string' },
-        'drain-timeout-s': { type: 'string' },
-        'hub-cpu-prof': { type: 'string' },
-      },
-    });
-    values = parsed.values as Record<string, string | boolean | undefined>;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const str = (k: string) => values[k] as string | undefined;
+  const values = parseFlagValues(
+    argv,
+    ['devices', 'outage-s', 'window', 'drain-timeout-s', 'hub-cpu-prof'],
+    ['memory'],
+  );
+  const str = (k: string) => values[k];
   return {
     devices: intFlag('devices', str('devices'), 100, 1, 10_000),
     // 3,600 readings fit one telemetry query page (10,000), which the check below relies on.
     outageS: intFlag('outage-s', str('outage-s'), 3600, 1, QUERY_LIMIT),
-    memory: values.memory === true,
+    memory: values.switches.has('memory'),
     window: str('window') === undefined ? undefined : intFlag('window', str('window'), 100, 1, 10_000),
     drainTimeoutS: intFlag('drain-timeout-s', str('drain-timeout-s'), 600, 1, 3600),
     hubCpuProf: str('hub-cpu-prof'),
