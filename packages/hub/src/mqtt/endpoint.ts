@@ -271,14 +271,7 @@ export class MqttEndpoint {
       this.#identities.set(client, { kind: 'claim', group: claim.group, clientId: client.id });
       return null;
     }
-    let device = this.#auth.get(username) ? { name: username, ...this.#auth.get(username)! } : undefined;
-    if (!device) {
-      const record = await this.#deps.store.getDevice(username);
-      if (record) {
-        device = { name: record.name, tokenHash: record.tokenHash, lifecycle: record.lifecycle };
-        this.#auth.set(record.name, { tokenHash: record.tokenHash, lifecycle: record.lifecycle });
-      }
-    }
+    const device = await this.#credentials(username);
     if (!device || !sameHash(device.tokenHash, hashToken(secret))) {
       metrics.mqttAuthFailures.inc({ reason: 'credentials' });
       // Only a device that exists gets the event under its name: unknown names are not stored.
@@ -320,6 +313,18 @@ export class MqttEndpoint {
     if (previous && previous !== client) this.#superseded.add(previous);
     this.#identities.set(client, { kind: 'device', id: device.name });
     return null;
+  }
+
+  /** A device's credentials, from the cache or the store (only existing devices are cached). */
+  async #credentials(name: string): Promise<{ name: string; tokenHash: string; lifecycle: string } | undefined> {
+    let cached = this.#auth.get(name);
+    if (!cached) {
+      const record = await this.#deps.store.getDevice(name);
+      if (!record) return undefined;
+      cached = { tokenHash: record.tokenHash, lifecycle: record.lifecycle };
+      this.#auth.set(name, cached);
+    }
+    return { name, ...cached };
   }
 
   async #authorizePublish(client: Client, packet: PublishPacket): Promise<void> {
