@@ -3,6 +3,7 @@ export * from './edge.js';
 export * from './errors.js';
 export * from './merge-patch.js';
 export * from './messages.js';
+export * from './modules.js';
 export * from './names.js';
 export * from './parse.js';
 export * from './resources.js';
