@@ -13,6 +13,7 @@ export type {
   Sample,
 } from './modules/module.js';
 export { ModuleDenied, ModuleRefused } from './modules/module.js';
+export { TRUST_FILE, TrustStore, type TrustStoreOptions, verifyArtifactBytes } from './ota/trust.js';
 export { MemoryOutbox } from './outbox/memory-outbox.js';
 export {
   DEFAULT_OUTBOX_LIMITS,
