@@ -13,6 +13,7 @@ export type {
   Sample,
 } from './modules/module.js';
 export { ModuleDenied, ModuleRefused } from './modules/module.js';
+export { HttpArtifactSource, type HttpSourceOptions } from './ota/http-source.js';
 export {
   type BootOutcome,
   type BootSlots,
