@@ -1,4 +1,5 @@
 // The wire contract: browser-safe, no I/O.
+export * from './deployments.js';
 export * from './edge.js';
 export * from './errors.js';
 export * from './merge-patch.js';
