@@ -5,7 +5,7 @@ import { Aggregator } from './aggregate.js';
 
 test('raw mode passes every reading through', () => {
   const a = new Aggregator({ mode: 'raw' });
-  assert.deepEqual(a.add(1000, { t: 1 }), { raw: { t: 1 }, summaries: [] });
+  assert.deepEqual(a.add(1000, { t: 1 }), { raw: { t: 1 }, summaries: [], alarms: [] });
 });
 
 test('tumbling windows: one summary per window with min, max, avg, count, p95, last', () => {

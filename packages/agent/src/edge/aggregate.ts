@@ -1,9 +1,11 @@
 // The aggregate stage: windowed statistics of local readings, so the device sends a summary per
-// window instead of every reading, and raw readings only while something is abnormal. Pure: time
-// comes with each call, so tests and the simulator drive it directly.
+// window instead of every reading, and raw readings only while something is abnormal (an episode
+// of a `rawWhen` condition, which may also raise an alarm). Pure: time comes with each call, so
+// tests and the simulator drive it directly.
 
-import type { AggregateStat, RawWhen, TelemetrySettings } from '@homeostat/protocol';
+import type { AggregateStat, TelemetrySettings } from '@homeostat/protocol';
 import type { Metrics } from '../device/hardware.js';
+import { type EpisodeAlarm, Episodes } from './episodes.js';
 
 export interface Summary {
   /** End of the window, ms. */
@@ -17,6 +19,8 @@ export interface AddResult {
   raw: Metrics | null;
   /** Windows that closed with this reading. */
   summaries: Summary[];
+  /** Alarms of the episodes this reading started (raised in raw mode too). */
+  alarms: EpisodeAlarm[];
 }
 
 const DEFAULT_STATS: readonly AggregateStat[] = ['min', 'max', 'avg', 'count'];
@@ -31,6 +35,7 @@ export class Aggregator {
   readonly #stats: readonly AggregateStat[];
   readonly #size: number;
   readonly #hop: number;
+  readonly #episodes: Episodes;
   /** Samples of the current window (tumbling) or of the last `size` ms (sliding). */
   #samples: Sample[] = [];
   /** End of the next window to emit, ms; set by the first sample. */
@@ -41,6 +46,7 @@ export class Aggregator {
     this.#stats = settings.stats ?? DEFAULT_STATS;
     this.#size = settings.window?.sizeMs ?? 60_000;
     this.#hop = settings.window?.kind === 'sliding' ? (settings.window.hopMs ?? this.#size) : this.#size;
+    this.#episodes = new Episodes(settings.rawWhen ?? []);
   }
 
   get aggregating(): boolean {
@@ -49,11 +55,12 @@ export class Aggregator {
 
   /** Takes one reading; returns what to send now. */
   add(ts: number, metrics: Metrics): AddResult {
-    if (!this.aggregating) return { raw: metrics, summaries: [] };
+    const alarms = this.#episodes.update(metrics);
+    if (!this.aggregating) return { raw: metrics, summaries: [], alarms };
     const summaries = this.flush(ts);
     this.#samples.push({ ts, metrics });
     this.#nextEnd ??= Math.floor(ts / this.#hop) * this.#hop + this.#hop;
-    return { raw: this.#abnormal(metrics) ? metrics : null, summaries };
+    return { raw: this.#episodes.abnormal ? metrics : null, summaries, alarms };
   }
 
   /** Closes every window that ended at or before `now`. */
@@ -71,14 +78,6 @@ export class Aggregator {
       this.#nextEnd = this.#samples.length > 0 ? end + this.#hop : null;
     }
     return out;
-  }
-
-  #abnormal(metrics: Metrics): boolean {
-    return (this.#settings.rawWhen ?? []).some((w: RawWhen) => {
-      const v = metrics[w.metric];
-      if (v === undefined) return false;
-      return (w.above !== undefined && v > w.above) || (w.below !== undefined && v < w.below);
-    });
   }
 
   #summarise(samples: readonly Sample[]): Metrics {
