@@ -53,6 +53,14 @@ export const TelemetrySettings = Type.Object(
      * episode with an `alarm` raises it once, in either mode.
      */
     rawWhen: Type.Optional(Type.Array(RawWhen, { maxItems: 32 })),
+    /**
+     * Raw readings go up for this long after an episode starts, then summaries only: the alarm has
+     * told the hub, and an hour-long episode is not worth every reading. Default: the whole episode.
+     */
+    rawForMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000 })),
+    /** Values sent (summaries and raw readings) are rounded to this many decimals: digits beyond
+     * the sensor's resolution are noise, and bytes. Default: as measured. */
+    decimals: Type.Optional(Type.Integer({ minimum: 0, maximum: 12 })),
   },
   { additionalProperties: false },
 );

@@ -1,16 +1,20 @@
 // The desired state each kind of demo device starts with: what `homeostat demo` gives its fleet,
 // and what the edge-bytes benchmark measures. Edge aggregation as the demo fleet runs it: a
-// summary every 10 s instead of every reading, and raw readings while something is abnormal, with
-// one alarm per abnormal episode (a room too cold, a flat battery, a pump vibrating in ISO 10816
-// zone D).
+// summary (min, max, avg) of the continuous metrics every minute instead of a reading every
+// second, values rounded to the sensors' resolution, and raw readings for the first minute of an
+// abnormal episode, with one alarm per episode (a room too cold, a flat battery, a pump vibrating
+// in ISO 10816 zone D). Settings and states (a setpoint, a mower's state code) are not
+// summarised: the twin reports them, and a mean of state codes means nothing.
 
 import type { RawWhen, TelemetrySettings } from '@homeostat/protocol';
 
-const summaries = (rawWhen: RawWhen[] = []): TelemetrySettings => ({
+const summaries = (metrics: string[], rawWhen: RawWhen[] = []): TelemetrySettings => ({
   mode: 'aggregate',
-  window: { kind: 'tumbling', sizeMs: 10_000 },
-  stats: ['min', 'max', 'avg', 'count', 'p95'],
-  ...(rawWhen.length > 0 ? { rawWhen } : {}),
+  window: { kind: 'tumbling', sizeMs: 60_000 },
+  stats: ['min', 'max', 'avg'],
+  metrics,
+  decimals: 2,
+  ...(rawWhen.length > 0 ? { rawWhen, rawForMs: 60_000 } : {}),
 });
 
 /**
@@ -44,8 +48,15 @@ const VIBRATION_ZONE_D: RawWhen = {
 
 /** By device kind (`PlannedDevice.kind`). */
 export const DEMO_DESIRED: Readonly<Record<string, Record<string, unknown>>> = {
-  thermostat: { setpoint: 21, telemetry: summaries([ROOM_TOO_COLD]) },
-  heater: { mode: 'auto', setpoint: 21, telemetry: summaries() },
-  mower: { mode: 'mow', telemetry: summaries([BATTERY_LOW]) },
-  pump: { running: true, speed: 0.8, telemetry: summaries([VIBRATION_ZONE_D]) },
+  thermostat: { setpoint: 21, telemetry: summaries(['temperature', 'humidity'], [ROOM_TOO_COLD]) },
+  heater: { mode: 'auto', setpoint: 21, telemetry: summaries(['power', 'supplyTemperature', 'energyWh']) },
+  mower: { mode: 'mow', telemetry: summaries(['battery', 'coverage', 'distanceToBase', 'bladeRpm'], [BATTERY_LOW]) },
+  pump: {
+    running: true,
+    speed: 0.8,
+    telemetry: summaries(
+      ['vibration', 'vibrationBearing', 'flow', 'pressure', 'bearingTemperature'],
+      [VIBRATION_ZONE_D],
+    ),
+  },
 };

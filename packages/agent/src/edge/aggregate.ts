@@ -55,12 +55,15 @@ export class Aggregator {
 
   /** Takes one reading; returns what to send now. */
   add(ts: number, metrics: Metrics): AddResult {
-    const alarms = this.#episodes.update(metrics);
-    if (!this.aggregating) return { raw: metrics, summaries: [], alarms };
+    const alarms = this.#episodes.update(ts, metrics);
+    if (!this.aggregating) return { raw: this.#round(metrics), summaries: [], alarms };
     const summaries = this.flush(ts);
     this.#samples.push({ ts, metrics });
     this.#nextEnd ??= Math.floor(ts / this.#hop) * this.#hop + this.#hop;
-    return { raw: this.#episodes.abnormal ? metrics : null, summaries, alarms };
+    const since = this.#episodes.abnormalSince;
+    const rawFor = this.#settings.rawForMs ?? Number.POSITIVE_INFINITY;
+    const raw = since !== null && ts - since < rawFor ? this.#round(metrics) : null;
+    return { raw, summaries, alarms };
   }
 
   /** Closes every window that ended at or before `now`. */
@@ -70,13 +73,23 @@ export class Aggregator {
       const end = this.#nextEnd;
       const start = end - this.#size;
       const inWindow = this.#samples.filter((s) => s.ts >= start && s.ts < end);
-      if (inWindow.length > 0) out.push({ ts: end, metrics: this.#summarise(inWindow) });
+      if (inWindow.length > 0) out.push({ ts: end, metrics: this.#round(this.#summarise(inWindow)) });
       // Keep only what a later window can still cover; with nothing left, the next sample
       // starts the next window.
       const keepFrom = end + this.#hop - this.#size;
       this.#samples = this.#samples.filter((s) => s.ts >= keepFrom);
       this.#nextEnd = this.#samples.length > 0 ? end + this.#hop : null;
     }
+    return out;
+  }
+
+  /** Rounds to the settings' decimals (a new object; the local streams keep full precision). */
+  #round(metrics: Metrics): Metrics {
+    const decimals = this.#settings.decimals;
+    if (decimals === undefined) return metrics;
+    const scale = 10 ** decimals;
+    const out: Metrics = {};
+    for (const [k, v] of Object.entries(metrics)) out[k] = Math.round(v * scale) / scale;
     return out;
   }
 

@@ -15,7 +15,7 @@ const vibration = {
 
 test('a value hovering at the bound is one episode with one alarm; leaving by the hysteresis ends it', () => {
   const e = new Episodes([vibration]);
-  const codes = (v: number) => e.update({ vibration: v }).map((a) => a.code);
+  const codes = (v: number) => e.update(0, { vibration: v }).map((a) => a.code);
   assert.deepEqual(codes(6.9), []);
   assert.equal(e.abnormal, false);
   assert.deepEqual(codes(7.3), ['VIBRATION_HIGH'], 'the crossing raises the alarm');
@@ -31,7 +31,7 @@ test('a value hovering at the bound is one episode with one alarm; leaving by th
 
 test('the alarm says what crossed which bound; a reading without the metric leaves the episode as it is', () => {
   const e = new Episodes([{ metric: 'battery', below: 20, alarm: { code: 'BATTERY_LOW' } }]);
-  assert.deepEqual(e.update({ battery: 19.5 }), [
+  assert.deepEqual(e.update(0, { battery: 19.5 }), [
     {
       type: 'alarm',
       code: 'BATTERY_LOW',
@@ -40,15 +40,15 @@ test('the alarm says what crossed which bound; a reading without the metric leav
       data: { metric: 'battery', value: 19.5, below: 20 },
     },
   ]);
-  assert.deepEqual(e.update({ coverage: 40 }), []);
+  assert.deepEqual(e.update(0, { coverage: 40 }), []);
   assert.equal(e.abnormal, true);
-  assert.deepEqual(e.update({ battery: 21 }), []);
+  assert.deepEqual(e.update(0, { battery: 21 }), []);
   assert.equal(e.abnormal, false);
 });
 
 test('a condition without an alarm only decides what goes up raw', () => {
   const e = new Episodes([{ metric: 't', above: 1 }]);
-  assert.deepEqual(e.update({ t: 5 }), []);
+  assert.deepEqual(e.update(0, { t: 5 }), []);
   assert.equal(e.abnormal, true);
 });
 

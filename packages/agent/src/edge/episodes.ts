@@ -21,6 +21,8 @@ export class Episodes {
   readonly #conditions: readonly RawWhen[];
   /** Whether each condition is in an episode, by index. */
   readonly #open: boolean[];
+  /** When the current abnormal stretch (any episode open) began, ms; null while normal. */
+  #abnormalSince: number | null = null;
 
   constructor(conditions: readonly RawWhen[]) {
     this.#conditions = conditions;
@@ -32,8 +34,13 @@ export class Episodes {
     return this.#open.some(Boolean);
   }
 
-  /** Takes one reading; returns the alarms of the episodes it started. */
-  update(metrics: Metrics): EpisodeAlarm[] {
+  /** When the current abnormal stretch began (a new episode starting within it does not restart it). */
+  get abnormalSince(): number | null {
+    return this.#abnormalSince;
+  }
+
+  /** Takes one reading taken at `ts`; returns the alarms of the episodes it started. */
+  update(ts: number, metrics: Metrics): EpisodeAlarm[] {
     const alarms: EpisodeAlarm[] = [];
     this.#conditions.forEach((c, i) => {
       const value = metrics[c.metric];
@@ -46,6 +53,8 @@ export class Episodes {
       this.#open[i] = high || low;
       if (started && c.alarm) alarms.push(alarmOf(c, value, high));
     });
+    if (!this.abnormal) this.#abnormalSince = null;
+    else this.#abnormalSince ??= ts;
     return alarms;
   }
 }

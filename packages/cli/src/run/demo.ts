@@ -109,7 +109,7 @@ export function registerDemo(program: Command, io: CliIo): void {
           '  npx homeostat get devices',
           `  npx homeostat describe device ${fleet.devices[0]?.name ?? 'room-01-thermostat'}`,
           `  npx homeostat twin set ${fleet.devices.find((d) => d.kind === 'heater')?.name ?? 'room-01-heater'} setpoint=22`,
-          `  npx homeostat telemetry ${fleet.devices.find((d) => d.kind === 'pump')?.name ?? 'pump-01'} --metric vibration.p95 --since 5m`,
+          `  npx homeostat telemetry ${fleet.devices.find((d) => d.kind === 'pump')?.name ?? 'pump-01'} --metric vibration.max --since 5m`,
           `  curl -H "Authorization: Bearer $TOKEN" ${started.httpUrl}/api/v1/devices`,
           '',
           'Ctrl-C stops the demo.',
