@@ -1,6 +1,7 @@
 // The wire contract: browser-safe, no I/O.
 
 export * from './artifacts.js';
+export * from './autonomic.js';
 export * from './edge.js';
 export * from './errors.js';
 export * from './merge-patch.js';
