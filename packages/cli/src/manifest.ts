@@ -16,14 +16,16 @@ import {
   parser,
 } from '@homeostat/protocol';
 import { parseAllDocuments } from 'yaml';
+import { checkPolicyDocument, type PolicyItem } from './policy-manifest.js';
 
-export const MANIFEST_KINDS = ['Device', 'EnrollmentGroup'] as const;
+export const MANIFEST_KINDS = ['Device', 'EnrollmentGroup', 'Policy'] as const;
 export type ManifestKind = (typeof MANIFEST_KINDS)[number];
 
 /** One validated document: what to PUT, and where it came from for messages. */
 export type ApplyItem =
   | { doc: number; kind: 'Device'; name: string; request: PutDeviceRequest }
-  | { doc: number; kind: 'EnrollmentGroup'; name: string; request: PutEnrollmentGroupRequest };
+  | { doc: number; kind: 'EnrollmentGroup'; name: string; request: PutEnrollmentGroupRequest }
+  | PolicyItem;
 
 export type ManifestResult = { ok: true; items: ApplyItem[] } | { ok: false; problems: string[] };
 
@@ -34,7 +36,7 @@ const groupSpec = parser(PutEnrollmentGroupRequest);
 
 /** `kubectl get -o yaml`-style short names for messages: `device/thermo-1`. */
 export function refOf(item: { kind: ManifestKind; name: string }): string {
-  return `${item.kind === 'Device' ? 'device' : 'enrollmentgroup'}/${item.name}`;
+  return `${item.kind.toLowerCase()}/${item.name}`;
 }
 
 /** Parses and checks a whole manifest stream; `items` only when every document is valid. */
@@ -61,7 +63,7 @@ export function parseManifests(text: string): ManifestResult {
     items.push(checked.item);
   });
   if (problems.length === 0 && items.length === 0)
-    problems.push('no documents: expected Device or EnrollmentGroup manifests');
+    problems.push(`no documents: expected ${MANIFEST_KINDS.join(', ')} manifests`);
   return problems.length > 0 ? { ok: false, problems } : { ok: true, items };
 }
 
@@ -93,6 +95,7 @@ function checkDocument(value: unknown, doc: number): { item: ApplyItem | null; p
     problems.push('/spec: must be an object');
     return { item: null, problems };
   }
+  if (kind === 'Policy') return checkPolicyDocument(spec, name, labels, doc, problems);
   if (kind === 'Device') {
     unknownFields(spec, '/spec', ['desired'], problems);
     if (spec.desired !== undefined && !isPlainObject(spec.desired)) problems.push('/spec/desired: must be an object');

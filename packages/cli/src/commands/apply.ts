@@ -1,4 +1,4 @@
-// `homeostat apply -f FILE`: makes the hub match a manifest of Device and EnrollmentGroup
+// `homeostat apply -f FILE`: makes the hub match a manifest of Device, EnrollmentGroup and Policy
 // documents with one PUT each. Nothing is sent unless every document is valid; a resource the
 // hub refuses is reported and the rest still applied, and the exit code then says 1.
 
@@ -23,7 +23,7 @@ interface Applied {
 export function registerApply(program: Command, io: CliIo): void {
   program
     .command('apply')
-    .description('create or update the Devices and EnrollmentGroups of a manifest (YAML or JSON)')
+    .description('create or update the Devices, EnrollmentGroups and Policies of a manifest (YAML or JSON)')
     .requiredOption('-f, --filename <file>', 'manifest file, or - for standard input')
     .option('--dry-run', 'check the manifest and print the requests without sending them')
     .addOption(outputOption())
@@ -88,11 +88,16 @@ async function readSource(io: CliIo, filename: string): Promise<string> {
 }
 
 function pathOf(item: ApplyItem): string {
+  if (item.kind === 'Policy') return routes.policy(item.name);
   return item.kind === 'Device' ? routes.device(item.name) : routes.enrollmentGroup(item.name);
 }
 
 async function applyOne(client: HubClient, item: ApplyItem): Promise<Applied> {
   const ref = refOf(item);
+  if (item.kind === 'Policy') {
+    const r = await client.putPolicy(item.name, item.request);
+    return { ref, action: r.created ? 'created' : 'configured', resource: r.policy };
+  }
   if (item.kind === 'Device') {
     const r = await client.putDevice(item.name, item.request);
     return r.created
