@@ -64,6 +64,8 @@ export class AutonomicManager {
   /** Last time each (policy, device) fired, and last decision made for it. */
   readonly #fired = new Map<string, number>();
   readonly #decided = new Map<string, number>();
+  /** (policy, device) pairs with a signal queued and not yet considered: a flood queues one. */
+  readonly #pending = new Set<string>();
   /** The held partition decision of each site. */
   readonly #partitions = new Map<string, string>();
   readonly #timers = new Set<Timer>();
@@ -149,8 +151,9 @@ export class AutonomicManager {
       if (!firesTrigger(policy.spec.trigger, signal)) continue;
       const key = keyOf(policy.name, signal.device);
       this.#fired.set(key, signal.at);
-      if (this.#busy(policy, signal.device)) continue;
-      this.#enqueue(() => this.#consider(policy, signal));
+      if (this.#pending.has(key) || this.#busy(policy, signal.device)) continue;
+      this.#pending.add(key);
+      this.#enqueue(() => this.#consider(policy, signal).finally(() => this.#pending.delete(key)));
     }
   }
 
