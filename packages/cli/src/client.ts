@@ -9,9 +9,13 @@ import {
   type Artifact,
   ArtifactList,
   Artifact as ArtifactSchema,
+  AutonomySettings,
   BlobInfo,
   type CreateApiTokenRequest,
   type CreateDeviceRequest,
+  Decision,
+  DecisionList,
+  type DecisionsQuery,
   Deployment,
   DeploymentDryRun,
   DeploymentList,
@@ -25,11 +29,15 @@ import {
   type EventsQuery,
   type HubEvent,
   HubEventList,
+  IncidentList,
+  type IncidentsQuery,
   type Parsed,
   type PatchDesiredRequest,
+  Policy,
   type PutDeploymentRequest,
   type PutDeviceRequest,
   type PutEnrollmentGroupRequest,
+  type PutPolicyRequest,
   parser,
   routes,
   type SignedManifest,
@@ -65,6 +73,11 @@ const decode = {
   artifact: parser(ArtifactSchema) as Decoder<Artifact>,
   artifactList: parser(ArtifactList) as Decoder<{ items: Artifact[] }>,
   blob: parser(BlobInfo) as Decoder<BlobInfo>,
+  decision: parser(Decision) as Decoder<Decision>,
+  decisionList: parser(DecisionList) as Decoder<{ items: Decision[] }>,
+  policy: parser(Policy) as Decoder<Policy>,
+  incidentList: parser(IncidentList) as Decoder<IncidentList>,
+  autonomy: parser(AutonomySettings) as Decoder<AutonomySettings>,
 };
 
 /** Uploads get longer: a firmware image over a slow link. */
@@ -231,6 +244,35 @@ export class HubClient {
   async listArtifacts(name?: string): Promise<Artifact[]> {
     if (name !== undefined) return (await this.#get(routes.artifact(name), decode.artifactList)).items;
     return (await this.#get(routes.artifacts, decode.artifactList)).items;
+  }
+
+  async listDecisions(query: DecisionsQuery): Promise<Decision[]> {
+    return (await this.#get(routes.decisions, decode.decisionList, { ...query })).items;
+  }
+
+  async getDecision(id: string): Promise<Decision> {
+    return this.#get(routes.decision(id), decode.decision);
+  }
+
+  /** Approves or rejects a decision awaiting approval; the answer is the decision after it. */
+  async decide(id: string, verdict: 'approve' | 'reject', reason?: string): Promise<Decision> {
+    const path = verdict === 'approve' ? routes.decisionApprove(id) : routes.decisionReject(id);
+    const answer = await this.#send('POST', path, reason === undefined ? {} : { reason });
+    return this.#check('POST', path, decode.decision, answer.body);
+  }
+
+  async putPolicy(name: string, request: PutPolicyRequest): Promise<{ created: boolean; policy: Policy }> {
+    const path = routes.policy(name);
+    const answer = await this.#send('PUT', path, request);
+    return { created: answer.status === 201, policy: this.#check('PUT', path, decode.policy, answer.body) };
+  }
+
+  async listIncidents(query: IncidentsQuery): Promise<IncidentList['items']> {
+    return (await this.#get(routes.incidents, decode.incidentList, { ...query })).items;
+  }
+
+  async getAutonomy(): Promise<AutonomySettings> {
+    return this.#get(routes.autonomy, decode.autonomy);
   }
 
   async #get<T>(path: string, decoder: Decoder<T>, query?: Query): Promise<T> {

@@ -1,5 +1,5 @@
-// Manifests for `homeostat apply`: a YAML stream (JSON is YAML too) of Device, EnrollmentGroup
-// and Deployment documents. Every document is checked before anything is sent, and every
+// Manifests for `homeostat apply`: a YAML stream (JSON is YAML too) of Device, EnrollmentGroup,
+// Deployment and Policy documents. Every document is checked before anything is sent, and every
 // problem is reported as `doc N: /path: message`, so one run shows all there is to fix.
 
 import {
@@ -18,15 +18,17 @@ import {
   parser,
 } from '@homeostat/protocol';
 import { parseAllDocuments } from 'yaml';
+import { checkPolicyDocument, type PolicyItem } from './policy-manifest.js';
 
-export const MANIFEST_KINDS = ['Device', 'EnrollmentGroup', 'Deployment'] as const;
+export const MANIFEST_KINDS = ['Device', 'EnrollmentGroup', 'Deployment', 'Policy'] as const;
 export type ManifestKind = (typeof MANIFEST_KINDS)[number];
 
 /** One validated document: what to PUT, and where it came from for messages. */
 export type ApplyItem =
   | { doc: number; kind: 'Device'; name: string; request: PutDeviceRequest }
   | { doc: number; kind: 'EnrollmentGroup'; name: string; request: PutEnrollmentGroupRequest }
-  | { doc: number; kind: 'Deployment'; name: string; request: PutDeploymentRequest };
+  | { doc: number; kind: 'Deployment'; name: string; request: PutDeploymentRequest }
+  | PolicyItem;
 
 export type ManifestResult = { ok: true; items: ApplyItem[] } | { ok: false; problems: string[] };
 
@@ -96,6 +98,7 @@ function checkDocument(value: unknown, doc: number): { item: ApplyItem | null; p
     problems.push('/spec: must be an object');
     return { item: null, problems };
   }
+  if (kind === 'Policy') return checkPolicyDocument(spec, name, labels, doc, problems);
   if (kind === 'Device') {
     unknownFields(spec, '/spec', ['desired'], problems);
     if (spec.desired !== undefined && !isPlainObject(spec.desired)) problems.push('/spec/desired: must be an object');

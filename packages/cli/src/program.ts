@@ -5,9 +5,12 @@
 import { Command, CommanderError } from 'commander';
 import { registerApply } from './commands/apply.js';
 import { registerArtifacts } from './commands/artifacts.js';
+import { registerAutonomy } from './commands/autonomy.js';
+import { registerDecisions } from './commands/decisions.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDescribe } from './commands/describe.js';
 import { registerDevices } from './commands/devices.js';
+import { registerExplain } from './commands/explain.js';
 import { registerGet } from './commands/get.js';
 import { registerKeys } from './commands/keys.js';
 import { registerLogin } from './commands/login.js';
@@ -38,6 +41,9 @@ export function buildProgram(io: CliIo): Command {
   registerTokens(program, io);
   registerKeys(program, io);
   registerArtifacts(program, io);
+  registerDecisions(program, io);
+  registerExplain(program, io);
+  registerAutonomy(program, io);
   return program;
 }
 

@@ -2,7 +2,7 @@
 // (device, code or type), security and protocol refusals most tightly, so one misbehaving device
 // cannot flood the store; what is held back is counted and summarised, never silently lost.
 
-import type { Clock, Logger } from '@homeostat/kit';
+import { type Clock, type Logger, TypedEvents } from '@homeostat/kit';
 import type { HubMetrics } from './metrics.js';
 import type { EventRow, Store } from './store/store.js';
 
@@ -16,6 +16,15 @@ export interface EventLogDeps {
 export type HubEventInput = Omit<EventRow, 'ts' | 'seq' | 'source'>;
 
 /**
+ * What the autonomic monitor listens to: every hub event as it is recorded, before the rate
+ * limit (a flood is counted whole), every device event once stored, and reported-state patches.
+ */
+export interface EventSignals extends Record<string, unknown> {
+  event: EventRow;
+  reported: { device: string; state: Record<string, unknown>; at: number };
+}
+
+/**
  * Events one (device, code) may record per window before the rest are only counted: refusals
  * (what a misbehaving device can cause at will) are held tighter than other events.
  */
@@ -25,6 +34,7 @@ const WINDOW_MS = 60_000;
 const REFUSAL_TYPES = new Set(['security', 'protocol']);
 
 export class EventLog {
+  readonly signals = new TypedEvents<EventSignals>();
   readonly #deps: EventLogDeps;
   readonly #windows = new Map<string, { start: number; count: number; suppressed: number }>();
   #pending: Promise<unknown> = Promise.resolve();
@@ -37,6 +47,7 @@ export class EventLog {
   /** Records a hub event without waiting; write failures are logged. */
   record(event: HubEventInput): void {
     const now = this.#deps.clock.now();
+    this.signals.emit('event', { ...event, ts: now, seq: null, source: 'hub' });
     const key = `${event.device ?? ''}\u0000${event.code ?? event.type}`;
     let w = this.#windows.get(key);
     if (!w || now - w.start >= WINDOW_MS) {

@@ -1,4 +1,6 @@
 // The hub: control plane of a Homeostat fleet.
+export { DEMO_AUTONOMY, DEMO_POLICIES, type PolicyDocument } from './autonomic/demo-policies.js';
+export type { AutonomicService } from './autonomic/service.js';
 export { configFromEnv, DEFAULT_CONFIG, type HubConfig } from './config.js';
 export { HUB_VERSION, Hub, type HubDeps, type StartedHub } from './main.js';
 export { openSqliteStore, SqlStore } from './store/sql-store.js';

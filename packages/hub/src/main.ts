@@ -9,6 +9,10 @@ import { LIVENESS_STATES } from '@homeostat/protocol';
 import type { FastifyInstance } from 'fastify';
 import { Gauge } from 'prom-client';
 import { ArtifactStore } from './artifacts/artifact-store.js';
+import { IncidentBook } from './autonomic/incidents.js';
+import { AutonomicManager } from './autonomic/manager.js';
+import { AutonomicService } from './autonomic/service.js';
+import { Monitor } from './autonomic/signals.js';
 import type { HubConfig } from './config.js';
 import { DeploymentController } from './controllers/deployments.js';
 import { LivenessTracker } from './controllers/liveness.js';
@@ -60,6 +64,9 @@ export class Hub {
   #deploymentController: DeploymentController | undefined;
   #enrollment: EnrollmentService | undefined;
   #tokens: TokenService | undefined;
+  #monitor: Monitor | undefined;
+  #autonomic: AutonomicManager | undefined;
+  #autonomicService: AutonomicService | undefined;
   /** The artifacts directory of a hub without a data directory. */
   #scratch: string | undefined;
   readonly #injectedStore: Store | undefined;
@@ -96,6 +103,12 @@ export class Hub {
       store: this.#store,
       events: this.#events,
     };
+  }
+
+  /** The fleet's autonomic manager (policies, decisions, autonomy), for in-process callers; once started. */
+  get autonomic(): AutonomicService {
+    if (!this.#autonomicService) throw new Error('the hub is not started');
+    return this.#autonomicService;
   }
 
   async start(): Promise<StartedHub> {
@@ -156,6 +169,33 @@ export class Hub {
       const known = await tokens.authenticate(config.adminToken);
       if (!known) logger.warn('HOMEOSTAT_ADMIN_TOKEN is set but the hub has tokens already; it was not added');
     }
+    // The fleet's autonomic loop: listens from before the endpoint opens, acts through the services.
+    const monitor = new Monitor({ clock, liveness, events });
+    const incidents = new IncidentBook({ store, clock, liveness });
+    const autonomic = new AutonomicManager({
+      store,
+      clock,
+      logger,
+      liveness,
+      monitor,
+      events,
+      devices,
+      channel: endpoint,
+      incidents,
+    });
+    this.#monitor = monitor;
+    this.#autonomic = autonomic;
+    monitor.start();
+    await autonomic.start();
+    const autonomicService = new AutonomicService({
+      store,
+      clock,
+      manager: autonomic,
+      devices,
+      channel: endpoint,
+      events,
+    });
+    this.#autonomicService = autonomicService;
     const artifacts = await this.#openArtifacts();
     const http = await buildHttpServer({
       logger,
@@ -170,6 +210,7 @@ export class Hub {
       maxBodyBytes: config.maxBodyBytes,
       mqttReady: () => endpoint.port > 0,
       version: HUB_VERSION,
+      autonomic: autonomicService,
     });
     this.#events = events;
     this.#liveness = liveness;
@@ -212,8 +253,10 @@ export class Hub {
 
   async stop(): Promise<void> {
     await this.#http?.close();
-    // The controller publishes through the endpoint: it stops first.
+    // The controller and the loop act through the endpoint: they stop first.
     await this.#deploymentController?.stop();
+    this.#monitor?.stop();
+    await this.#autonomic?.stop();
     await this.#endpoint?.stop();
     await this.#retention?.stop();
     await this.#ingest?.drain();
@@ -226,6 +269,8 @@ export class Hub {
     this.#endpoint = undefined;
     this.#liveness = undefined;
     this.#deploymentController = undefined;
+    this.#autonomic = undefined;
+    this.#autonomicService = undefined;
   }
 }
 

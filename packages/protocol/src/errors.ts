@@ -128,6 +128,19 @@ export const ERRORS = {
     status: 409,
     summary: 'The device restarted while the new version was on trial, before it committed; it rolled back.',
   },
+  // The autonomic manager
+  ERR_POLICY_NOT_FOUND: { status: 404, summary: 'No policy has this name.' },
+  ERR_POLICY_INVALID: {
+    status: 422,
+    summary:
+      'The policy contradicts another, would act on the whole fleet without a rate limit, or names something unknown.',
+  },
+  ERR_DECISION_NOT_FOUND: { status: 404, summary: 'No decision has this id.' },
+  ERR_DECISION_STATE: {
+    status: 409,
+    summary: 'The decision is not awaiting approval (decided already, or never asked).',
+  },
+  ERR_INCIDENT_NOT_FOUND: { status: 404, summary: 'No incident has this id.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

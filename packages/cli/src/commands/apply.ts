@@ -1,5 +1,5 @@
-// `homeostat apply -f FILE`: makes the hub match a manifest of Device, EnrollmentGroup and
-// Deployment documents with one PUT each. Nothing is sent unless every document is valid; a
+// `homeostat apply -f FILE`: makes the hub match a manifest of Device, EnrollmentGroup, Deployment
+// and Policy documents with one PUT each. Nothing is sent unless every document is valid; a
 // resource the hub refuses is reported and the rest still applied, and the exit code then says 1.
 // A dry run prints the requests; for a Deployment it asks the hub which devices would change.
 
@@ -24,7 +24,9 @@ interface Applied {
 export function registerApply(program: Command, io: CliIo): void {
   program
     .command('apply')
-    .description('create or update the Devices, EnrollmentGroups and Deployments of a manifest (YAML or JSON)')
+    .description(
+      'create or update the Devices, EnrollmentGroups, Deployments and Policies of a manifest (YAML or JSON)',
+    )
     .requiredOption('-f, --filename <file>', 'manifest file, or - for standard input')
     .option(
       '--dry-run',
@@ -108,6 +110,8 @@ function pathOf(item: ApplyItem): string {
       return routes.enrollmentGroup(item.name);
     case 'Deployment':
       return routes.deployment(item.name);
+    case 'Policy':
+      return routes.policy(item.name);
   }
 }
 
@@ -144,6 +148,10 @@ async function applyOne(client: HubClient, item: ApplyItem): Promise<Applied> {
   if (item.kind === 'Deployment') {
     const r = await client.putDeployment(item.name, item.request);
     return { ref, action: r.created ? 'created' : 'configured', resource: r.deployment };
+  }
+  if (item.kind === 'Policy') {
+    const r = await client.putPolicy(item.name, item.request);
+    return { ref, action: r.created ? 'created' : 'configured', resource: r.policy };
   }
   if (item.kind === 'Device') {
     const r = await client.putDevice(item.name, item.request);

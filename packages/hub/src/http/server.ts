@@ -16,6 +16,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import type { AutonomicService } from '../autonomic/service.js';
 import type { HubMetrics } from '../metrics.js';
 import type { DeploymentService } from '../services/deployments.js';
 import type { DeviceService } from '../services/devices.js';
@@ -23,10 +24,14 @@ import type { EnrollmentService } from '../services/enrollment.js';
 import type { TokenService } from '../services/tokens.js';
 import type { Store } from '../store/store.js';
 import { artifactRoutes } from './routes/artifacts.js';
+import { autonomyRoutes } from './routes/autonomy.js';
+import { decisionRoutes } from './routes/decisions.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
 import { enrollmentRoutes } from './routes/enrollment.js';
 import { eventRoutes } from './routes/events.js';
+import { incidentRoutes } from './routes/incidents.js';
+import { policyRoutes } from './routes/policies.js';
 import { systemRoutes } from './routes/system.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -45,6 +50,7 @@ export interface HttpDeps {
   /** For /readyz: whether the MQTT endpoint is serving. */
   mqttReady: () => boolean;
   version: string;
+  autonomic: AutonomicService;
 }
 
 export interface Principal {
@@ -124,6 +130,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await tokenRoutes(app, deps);
   await telemetryRoutes(app, deps);
   await artifactRoutes(app, deps);
+  await decisionRoutes(app, deps);
+  await policyRoutes(app, deps);
+  await incidentRoutes(app, deps);
+  await autonomyRoutes(app, deps);
   return app;
 }
 

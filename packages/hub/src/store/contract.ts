@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Decision, Incident } from '@homeostat/protocol';
 import type { DeploymentRecord, NewDevice, Store } from './store.js';
 
 const device = (name: string, extra: Partial<NewDevice> = {}): NewDevice => ({
@@ -26,6 +27,49 @@ const deployment = (name: string, extra: Partial<DeploymentRecord> = {}): Deploy
   resourceVersion: 1,
   generation: 1,
   observedGeneration: 0,
+  ...extra,
+});
+
+const decision = (id: string, extra: Partial<Decision> = {}): Decision => ({
+  apiVersion: 'homeostat/v1',
+  kind: 'Decision',
+  id,
+  policy: 'p',
+  property: 'self-protection',
+  devices: ['a'],
+  createdAt: 1000,
+  updatedAt: 1000,
+  trigger: { kind: 'security', device: 'a', at: 1000, summary: 's', evidence: { count: 20 } },
+  analysis: { symptom: 'credential-attack', summary: 's' },
+  degree: 'approve',
+  degreeSource: 'default',
+  state: 'awaiting-approval',
+  approval: { deadline: 2000, default: 'reject', by: null, at: null, reason: null },
+  hold: null,
+  actions: [],
+  verification: null,
+  incident: null,
+  history: [{ at: 1000, state: 'awaiting-approval', note: 'n' }],
+  explanation: 'e',
+  ...extra,
+});
+
+const incident = (id: string, extra: Partial<Incident> = {}): Incident => ({
+  apiVersion: 'homeostat/v1',
+  kind: 'Incident',
+  id,
+  type: 'incident',
+  title: 't',
+  symptom: 's',
+  severity: 'warning',
+  state: 'open',
+  devices: ['a'],
+  decisions: [],
+  openedAt: 1000,
+  updatedAt: 1000,
+  resolvedAt: null,
+  timeline: [],
+  history: null,
   ...extra,
 });
 
@@ -315,6 +359,108 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.equal(await s.deleteDeployment('a'), true);
         assert.equal(await s.deleteDeployment('a'), false);
         assert.equal(await s.getDeployment('a'), undefined);
+      }),
+    );
+
+    test(
+      'lifecycle: set, and false for an unknown device',
+      withStore(async (s) => {
+        await s.createDevice(device('q'));
+        assert.equal(await s.setDeviceLifecycle('q', 'quarantined'), true);
+        assert.equal((await s.getDevice('q'))?.lifecycle, 'quarantined');
+        assert.equal(await s.setDeviceLifecycle('nope', 'active'), false);
+      }),
+    );
+
+    test(
+      'policies: create, replace, list in name order, delete',
+      withStore(async (s) => {
+        const spec = {
+          property: 'self-healing' as const,
+          scope: 'fleet' as const,
+          trigger: { kind: 'event' as const, code: 'X' },
+          analysis: { symptom: 'x' },
+          plan: [{ action: 'open-incident' as const }],
+          rateLimit: { max: 1, perMs: 60_000 },
+        };
+        const p = { name: 'b', uid: 'u-b', labels: {}, spec, createdAt: 1, resourceVersion: 1 };
+        assert.equal(await s.putPolicy(p), true);
+        assert.equal(await s.putPolicy({ ...p, resourceVersion: 2, labels: { tier: 'x' } }), false);
+        await s.putPolicy({ ...p, name: 'a', uid: 'u-a' });
+        assert.deepEqual(await s.getPolicy('b'), { ...p, resourceVersion: 2, labels: { tier: 'x' } });
+        assert.deepEqual(
+          (await s.listPolicies()).map((x) => x.name),
+          ['a', 'b'],
+        );
+        assert.equal(await s.deletePolicy('a'), true);
+        assert.equal(await s.deletePolicy('a'), false);
+        assert.equal(await s.getPolicy('a'), undefined);
+      }),
+    );
+
+    test(
+      'decisions: kept whole, replaced under their id, listed newest first by device, policy and state, counted',
+      withStore(async (s) => {
+        await s.saveDecision(decision('dec-1'));
+        await s.saveDecision(decision('dec-2', { createdAt: 2000, devices: ['a', 'b'], policy: 'q' }));
+        await s.saveDecision(decision('dec-3', { createdAt: 3000, devices: ['c'], state: 'held', degree: 'act' }));
+        const approved = decision('dec-1', { state: 'approved', updatedAt: 1500 });
+        await s.saveDecision(approved);
+        assert.deepEqual(await s.getDecision('dec-1'), approved);
+        assert.equal(await s.getDecision('nope'), undefined);
+        const ids = async (q: Parameters<Store['listDecisions']>[0]) => (await s.listDecisions(q)).map((d) => d.id);
+        assert.deepEqual(await ids({ limit: 10 }), ['dec-3', 'dec-2', 'dec-1']);
+        assert.deepEqual(await ids({ limit: 10, device: 'a' }), ['dec-2', 'dec-1']);
+        assert.deepEqual(await ids({ limit: 10, device: 'b' }), ['dec-2']);
+        assert.deepEqual(await ids({ limit: 10, policy: 'q' }), ['dec-2']);
+        assert.deepEqual(await ids({ limit: 10, states: ['held', 'approved'] }), ['dec-3', 'dec-1']);
+        assert.deepEqual(await ids({ limit: 10, states: [] }), []);
+        assert.deepEqual(await ids({ limit: 1 }), ['dec-3']);
+        // A held decision that gains a device is found under it.
+        await s.saveDecision(decision('dec-3', { createdAt: 3000, devices: ['c', 'd'], state: 'held', degree: 'act' }));
+        assert.deepEqual(await ids({ limit: 10, device: 'd' }), ['dec-3']);
+        assert.deepEqual(await s.countDecisions(), [
+          { property: 'self-protection', degree: 'act', state: 'held', count: 1 },
+          { property: 'self-protection', degree: 'approve', state: 'approved', count: 1 },
+          { property: 'self-protection', degree: 'approve', state: 'awaiting-approval', count: 1 },
+        ]);
+      }),
+    );
+
+    test(
+      'incidents: kept whole, replaced, listed newest first by device and state',
+      withStore(async (s) => {
+        await s.saveIncident(incident('inc-1'));
+        await s.saveIncident(incident('inc-2', { openedAt: 2000, devices: ['b'] }));
+        const resolved = incident('inc-1', { state: 'resolved', resolvedAt: 3000 });
+        await s.saveIncident(resolved);
+        assert.deepEqual(await s.getIncident('inc-1'), resolved);
+        assert.equal(await s.getIncident('nope'), undefined);
+        assert.deepEqual(
+          (await s.listIncidents({ limit: 10 })).map((i) => i.id),
+          ['inc-2', 'inc-1'],
+        );
+        assert.deepEqual(
+          (await s.listIncidents({ limit: 10, state: 'open' })).map((i) => i.id),
+          ['inc-2'],
+        );
+        assert.deepEqual(
+          (await s.listIncidents({ limit: 10, device: 'a' })).map((i) => i.id),
+          ['inc-1'],
+        );
+      }),
+    );
+
+    test(
+      'autonomy settings: none at first, then the last one put',
+      withStore(async (s) => {
+        assert.equal(await s.getAutonomy(), undefined);
+        await s.putAutonomy({ rules: [{ scope: 'fleet', degree: 'observe' }] }, 1);
+        const spec = {
+          rules: [{ scope: { site: 'paris' }, property: 'self-healing' as const, degree: 'act' as const }],
+        };
+        await s.putAutonomy(spec, 2);
+        assert.deepEqual(await s.getAutonomy(), spec);
       }),
     );
   });

@@ -120,8 +120,64 @@ const m0004: Migration = {
   },
 };
 
+const m0005: Migration = {
+  async up(db: Kysely<unknown>) {
+    // The autonomic manager's knowledge. Each record is kept whole as JSON (it is read whole);
+    // the columns beside it are what lists filter and count on.
+    await db.schema
+      .createTable('policies')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('uid', 'text', (c) => c.notNull().unique())
+      .addColumn('labels', 'text', (c) => c.notNull())
+      .addColumn('spec', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('resource_version', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('decisions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('policy', 'text', (c) => c.notNull())
+      .addColumn('property', 'text', (c) => c.notNull())
+      .addColumn('degree', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addColumn('record', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('decisions_by_time').on('decisions').columns(['created_at', 'id']).execute();
+    await db.schema.createIndex('decisions_by_state').on('decisions').column('state').execute();
+    await db.schema
+      .createTable('decision_devices')
+      .addColumn('decision', 'text', (c) => c.notNull())
+      .addColumn('device', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('decision_devices_pk', ['decision', 'device'])
+      .execute();
+    await db.schema.createIndex('decision_devices_by_device').on('decision_devices').column('device').execute();
+    await db.schema
+      .createTable('incidents')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('opened_at', 'bigint', (c) => c.notNull())
+      .addColumn('record', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('incident_devices')
+      .addColumn('incident', 'text', (c) => c.notNull())
+      .addColumn('device', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('incident_devices_pk', ['incident', 'device'])
+      .execute();
+    await db.schema.createIndex('incident_devices_by_device').on('incident_devices').column('device').execute();
+    await db.schema
+      .createTable('autonomy')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('spec', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: MigrationProvider = {
   async getMigrations() {
-    return { '0001-foundation': m0001, '0002-rollups': m0002, '0004-deployments': m0004 };
+    return { '0001-foundation': m0001, '0002-rollups': m0002, '0004-deployments': m0004, '0005-autonomic': m0005 };
   },
 };

@@ -94,6 +94,40 @@ export interface DeploymentsTable {
   observed_generation: number;
 }
 
+export interface PoliciesTable {
+  name: string;
+  uid: string;
+  labels: string;
+  spec: string;
+  created_at: number;
+  resource_version: number;
+}
+
+/** A decision, kept whole in `record` (JSON); the other columns are for lists and counts. */
+export interface DecisionsTable {
+  id: string;
+  policy: string;
+  property: string;
+  degree: string;
+  state: string;
+  created_at: number;
+  updated_at: number;
+  record: string;
+}
+
+export interface IncidentsTable {
+  id: string;
+  state: string;
+  opened_at: number;
+  record: string;
+}
+
+export interface AutonomyTable {
+  name: string;
+  spec: string;
+  updated_at: number;
+}
+
 export interface Database {
   deployments: DeploymentsTable;
   rollups: RollupsTable;
@@ -102,4 +136,10 @@ export interface Database {
   readings: ReadingsTable;
   events: EventsTable;
   enrollment_groups: EnrollmentGroupsTable;
+  policies: PoliciesTable;
+  decisions: DecisionsTable;
+  decision_devices: { decision: string; device: string };
+  incidents: IncidentsTable;
+  incident_devices: { incident: string; device: string };
+  autonomy: AutonomyTable;
 }

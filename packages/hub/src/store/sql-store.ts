@@ -1,9 +1,17 @@
 // The Store over Kysely. The SQL is written once for both dialects; `openSqliteStore` builds
 // the embedded default (better-sqlite3, WAL).
 
-import { applyMergePatch, type Lifecycle, type Role } from '@homeostat/protocol';
+import {
+  type AutonomySpec,
+  applyMergePatch,
+  type Decision,
+  type Incident,
+  type Lifecycle,
+  type Role,
+} from '@homeostat/protocol';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, type Selectable, SqliteDialect, sql } from 'kysely';
+import * as autonomic from './autonomic.js';
 import * as deployments from './deployments.js';
 import { migrations } from './migrations.js';
 import type { Database, DevicesTable, EnrollmentGroupsTable } from './schema.js';
@@ -11,6 +19,8 @@ import { SqliteTelemetryWriter } from './sqlite-writer.js';
 import type {
   Bucket,
   ClaimOutcome,
+  DecisionCount,
+  DecisionQuery,
   DeploymentFields,
   DeploymentRecord,
   DeploymentUpdate,
@@ -19,8 +29,10 @@ import type {
   EnrollmentGroupRecord,
   EventQuery,
   EventRow,
+  IncidentQuery,
   LivenessRecord,
   NewDevice,
+  PolicyRecord,
   ReadingRow,
   ReportedUpdate,
   Retention,
@@ -414,6 +426,67 @@ export class SqlStore implements Store {
 
   deleteDeployment(name: string): Promise<boolean> {
     return deployments.deleteDeployment(this.#db, name);
+  }
+
+  async setDeviceLifecycle(name: string, lifecycle: Lifecycle): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('devices')
+      .set((eb) => ({ lifecycle, resource_version: eb('resource_version', '+', 1) }))
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  putPolicy(policy: PolicyRecord): Promise<boolean> {
+    return autonomic.putPolicy(this.#db, policy);
+  }
+
+  getPolicy(name: string): Promise<PolicyRecord | undefined> {
+    return autonomic.getPolicy(this.#db, name);
+  }
+
+  listPolicies(): Promise<PolicyRecord[]> {
+    return autonomic.listPolicies(this.#db);
+  }
+
+  deletePolicy(name: string): Promise<boolean> {
+    return autonomic.deletePolicy(this.#db, name);
+  }
+
+  saveDecision(decision: Decision): Promise<void> {
+    return autonomic.saveDecision(this.#db, decision);
+  }
+
+  getDecision(id: string): Promise<Decision | undefined> {
+    return autonomic.getDecision(this.#db, id);
+  }
+
+  listDecisions(query: DecisionQuery): Promise<Decision[]> {
+    return autonomic.listDecisions(this.#db, query);
+  }
+
+  countDecisions(): Promise<DecisionCount[]> {
+    return autonomic.countDecisions(this.#db);
+  }
+
+  saveIncident(incident: Incident): Promise<void> {
+    return autonomic.saveIncident(this.#db, incident);
+  }
+
+  getIncident(id: string): Promise<Incident | undefined> {
+    return autonomic.getIncident(this.#db, id);
+  }
+
+  listIncidents(query: IncidentQuery): Promise<Incident[]> {
+    return autonomic.listIncidents(this.#db, query);
+  }
+
+  getAutonomy(): Promise<AutonomySpec | undefined> {
+    return autonomic.getAutonomy(this.#db);
+  }
+
+  putAutonomy(spec: AutonomySpec, now: number): Promise<void> {
+    return autonomic.putAutonomy(this.#db, spec, now);
   }
 }
 

@@ -1,7 +1,20 @@
 // The store port: everything the hub keeps. One interface, implemented over Kysely for SQLite
 // (embedded default) and PostgreSQL (scale-out); `storeContract` is the suite both must pass.
 
-import type { EvidenceKind, Lifecycle, LivenessState, ModuleSpec, Role } from '@homeostat/protocol';
+import type {
+  AutonomySpec,
+  Decision,
+  DecisionState,
+  Degree,
+  EvidenceKind,
+  Incident,
+  Lifecycle,
+  LivenessState,
+  ModuleSpec,
+  PolicySpec,
+  Property,
+  Role,
+} from '@homeostat/protocol';
 
 export interface ApiTokenRecord {
   name: string;
@@ -243,4 +256,56 @@ export interface Store {
   /** Raises the observed generation to `generation` (never lowers it, never above the generation). */
   observeDeployment(name: string, generation: number): Promise<void>;
   deleteDeployment(name: string): Promise<boolean>;
+  /** Sets the lifecycle (quarantine, back to active); false when there is no such device. */
+  setDeviceLifecycle(name: string, lifecycle: Lifecycle): Promise<boolean>;
+
+  // The autonomic manager's knowledge (store/autonomic.ts).
+  /** Creates or replaces; true when created. */
+  putPolicy(policy: PolicyRecord): Promise<boolean>;
+  getPolicy(name: string): Promise<PolicyRecord | undefined>;
+  /** In name order. */
+  listPolicies(): Promise<PolicyRecord[]>;
+  deletePolicy(name: string): Promise<boolean>;
+  /** Creates or replaces the decision under its id. */
+  saveDecision(decision: Decision): Promise<void>;
+  getDecision(id: string): Promise<Decision | undefined>;
+  /** The newest first. */
+  listDecisions(query: DecisionQuery): Promise<Decision[]>;
+  /** How many decisions per property, degree and state. */
+  countDecisions(): Promise<DecisionCount[]>;
+  saveIncident(incident: Incident): Promise<void>;
+  getIncident(id: string): Promise<Incident | undefined>;
+  /** The newest first. */
+  listIncidents(query: IncidentQuery): Promise<Incident[]>;
+  getAutonomy(): Promise<AutonomySpec | undefined>;
+  putAutonomy(spec: AutonomySpec, now: number): Promise<void>;
+}
+
+export interface PolicyRecord {
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  spec: PolicySpec;
+  createdAt: number;
+  resourceVersion: number;
+}
+
+export interface DecisionQuery {
+  device?: string | undefined;
+  policy?: string | undefined;
+  states?: readonly DecisionState[] | undefined;
+  limit: number;
+}
+
+export interface DecisionCount {
+  property: Property;
+  degree: Degree;
+  state: DecisionState;
+  count: number;
+}
+
+export interface IncidentQuery {
+  device?: string | undefined;
+  state?: Incident['state'] | undefined;
+  limit: number;
 }

@@ -10,18 +10,18 @@ export const handleEvents: Handler = async (deps, m) => {
   const decoded = decode(deviceEvent, m.payload);
   if (!decoded.ok) return decoded;
   const e = decoded.value;
-  await deps.store.insertEvents([
-    {
-      ts: e.ts ?? m.now,
-      device: m.deviceId,
-      seq: e.seq,
-      source: 'device',
-      type: e.type,
-      code: e.code ?? null,
-      severity: e.severity ?? (e.type === 'alarm' ? 'warning' : 'info'),
-      message: e.message ?? '',
-      data: e.data ?? {},
-    },
-  ]);
+  const row = {
+    ts: e.ts ?? m.now,
+    device: m.deviceId,
+    seq: e.seq,
+    source: 'device' as const,
+    type: e.type,
+    code: e.code ?? null,
+    severity: e.severity ?? (e.type === 'alarm' ? 'warning' : 'info'),
+    message: e.message ?? '',
+    data: e.data ?? {},
+  };
+  // A redelivery (stored already) is not news.
+  if ((await deps.store.insertEvents([row])).length > 0) deps.events.signals.emit('event', row);
   return { ok: true };
 };

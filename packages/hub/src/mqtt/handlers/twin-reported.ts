@@ -11,6 +11,7 @@ export const handleTwinReported: Handler = async (deps, m) => {
   if (!decoded.ok) return decoded;
   const { version, state, desiredVersion, full } = decoded.value;
   const r = await deps.store.applyReported(m.deviceId, version, state, desiredVersion ?? null, m.now, full === true);
+  if (r.ok) deps.events.signals.emit('reported', { device: m.deviceId, state, at: m.now });
   if (r.ok || r.reason === 'not-found') return { ok: true };
   return {
     ok: false,

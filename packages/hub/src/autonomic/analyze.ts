@@ -1,0 +1,136 @@
+// Analyze, pure: which policies a signal fires, what the symptom is in words, and the
+// partition guard (many devices of one site silent at once is the network, not the devices).
+
+import { type LivenessState, matchesSelector, type PolicySpec, parseSelector, SITE_LABEL } from '@homeostat/protocol';
+import type { Signal } from './signals.js';
+
+export interface DeviceFacts {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export function inScope(scope: PolicySpec['scope'], device: DeviceFacts): boolean {
+  if (scope === 'fleet') return true;
+  if ('devices' in scope) return scope.devices.includes(device.name);
+  const parsed = parseSelector(scope.selector);
+  return 'terms' in parsed && matchesSelector(device.labels, parsed.terms);
+}
+
+/**
+ * Whether the signal is this trigger. A liveness trigger matches the transition; holding the
+ * state for `forIntervals` is waited for by the manager, which asks again with `held: true`.
+ */
+export function firesTrigger(trigger: PolicySpec['trigger'], signal: Signal): boolean {
+  switch (trigger.kind) {
+    case 'liveness':
+      return signal.kind === 'liveness' && signal.state === trigger.state;
+    case 'event':
+      return (
+        signal.kind === 'event' &&
+        signal.code === trigger.code &&
+        (trigger.type === undefined || signal.type === trigger.type)
+      );
+    case 'security': {
+      if (signal.kind !== 'security' || signal.signal !== trigger.signal) return false;
+      const since = signal.at - (trigger.withinMs ?? 60_000);
+      return signal.times.filter((t) => t > since).length >= trigger.atLeast;
+    }
+    case 'module-crash-loop':
+      return signal.kind === 'module-crash-loop' && (trigger.module === undefined || trigger.module === signal.module);
+  }
+}
+
+/** The trigger and its evidence in a sentence, for the record. */
+export function describeSignal(
+  signal: Signal,
+  trigger: PolicySpec['trigger'],
+): { summary: string; evidence: Record<string, unknown> } {
+  switch (signal.kind) {
+    case 'liveness':
+      return {
+        summary: `${signal.device} is ${signal.state}: ${signal.evidence.detail}`,
+        evidence: {
+          state: signal.state,
+          since: signal.since,
+          lastSeen: signal.lastSeen,
+          heartbeatMs: signal.heartbeatMs,
+          evidence: signal.evidence,
+        },
+      };
+    case 'event':
+      return {
+        summary: `${signal.device} reported ${signal.type} ${signal.code ?? ''}${signal.message ? `: ${signal.message}` : ''}`,
+        evidence: {
+          type: signal.type,
+          code: signal.code,
+          severity: signal.severity,
+          message: signal.message,
+          data: signal.data,
+        },
+      };
+    case 'security': {
+      const windowMs = trigger.kind === 'security' ? (trigger.withinMs ?? 60_000) : 60_000;
+      const count = signal.times.filter((t) => t > signal.at - windowMs).length;
+      return {
+        summary: `${signal.device}: ${count} ${signal.signal.replace('-', ' ')} within ${windowMs / 1000} s (last: ${signal.message})`,
+        evidence: { signal: signal.signal, count, windowMs, lastCode: signal.code, lastMessage: signal.message },
+      };
+    }
+    case 'module-crash-loop':
+      return {
+        summary: `module ${signal.module} on ${signal.device} is crash-looping`,
+        evidence: { module: signal.module, ...signal.evidence },
+      };
+  }
+}
+
+// ---- partition guard ---------------------------------------------------------------------
+
+export interface PartitionRule {
+  /** At least this share of the site's devices silent together, 0..1. */
+  minShare: number;
+  /** And at least this many. */
+  minDevices: number;
+  /** Gone silent within this many heartbeat intervals of each other. */
+  withinIntervals: number;
+}
+
+export const DEFAULT_PARTITION_RULE: PartitionRule = { minShare: 0.5, minDevices: 3, withinIntervals: 2 };
+
+export interface SiteDevice {
+  name: string;
+  state: LivenessState;
+  lastSeen: number | null;
+}
+
+export type PartitionVerdict =
+  | { partition: false }
+  | { partition: true; site: string; silent: string[]; total: number; windowMs: number };
+
+/**
+ * Whether `device`'s silence is part of its site going silent: the devices of the site that are
+ * suspect or offline and were last heard within the window of it, counted against the site.
+ */
+export function judgePartition(
+  device: { name: string; labels: Record<string, string>; lastSeen: number | null; heartbeatMs: number },
+  siteDevices: readonly SiteDevice[],
+  rule: PartitionRule = DEFAULT_PARTITION_RULE,
+): PartitionVerdict {
+  const site = device.labels[SITE_LABEL];
+  if (site === undefined || device.lastSeen === null) return { partition: false };
+  const windowMs = rule.withinIntervals * device.heartbeatMs;
+  const silent = siteDevices
+    .filter(
+      (d) =>
+        (d.state === 'suspect' || d.state === 'offline') &&
+        d.lastSeen !== null &&
+        Math.abs(d.lastSeen - (device.lastSeen as number)) <= windowMs,
+    )
+    .map((d) => d.name)
+    .sort();
+  const total = siteDevices.length;
+  if (silent.length >= rule.minDevices && silent.length >= rule.minShare * total) {
+    return { partition: true, site, silent, total, windowMs };
+  }
+  return { partition: false };
+}

@@ -1,0 +1,393 @@
+// The fleet autonomic manager's resources: a Policy (a goal and how to keep it), the Decision the
+// hub records each time a policy fires (trigger and evidence, analysis, plan, degree, actions and
+// their results, verification, in plain language too), the Incident (or work order) it opens,
+// and the AutonomySettings that say how far each self-management property may go on its own.
+
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { EVENT_CODE_PATTERN } from './modules.js';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, NAME_PATTERN } from './names.js';
+import { API_VERSION, Labels, Name } from './resources.js';
+
+const Strict = <T extends Record<string, TSchema>>(properties: T, description?: string) =>
+  Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) });
+const Literals = <T extends string>(values: readonly T[], description?: string) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    description ? { description } : {},
+  );
+const AnyObject = Type.Record(Type.String(), Type.Unknown());
+const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const LabelKey = Type.String({ pattern: LABEL_KEY_PATTERN });
+const Duration = (description: string, min = 0, max = 30 * 86_400_000) =>
+  Type.Integer({ minimum: min, maximum: max, description: `${description}, ms` });
+
+export const PROPERTIES = ['self-healing', 'self-protection', 'self-optimization', 'self-configuration'] as const;
+export type Property = (typeof PROPERTIES)[number];
+
+/** How far the loop may go on its own, weakest first. */
+export const DEGREES = ['observe', 'recommend', 'approve', 'act'] as const;
+export type Degree = (typeof DEGREES)[number];
+
+// ---- Policy ------------------------------------------------------------------------------
+
+/** A scope: every device, the devices a label selector matches, or named devices. */
+export const PolicyScope = Type.Union([
+  Type.Literal('fleet'),
+  Strict({ selector: Type.String({ minLength: 1, description: 'e.g. model=th-100' }) }),
+  Strict({ devices: Type.Array(Name, { minItems: 1, maxItems: 1000 }) }),
+]);
+export type PolicyScope = Static<typeof PolicyScope>;
+
+export const SECURITY_SIGNALS = ['auth-failures', 'refused-messages', 'topic-violations'] as const;
+export type SecuritySignal = (typeof SECURITY_SIGNALS)[number];
+
+/** The trigger kinds accepted now; telemetry thresholds and model outputs come later. */
+export const TRIGGER_KINDS = ['liveness', 'event', 'security', 'module-crash-loop'] as const;
+
+export const Trigger = Type.Union([
+  Strict(
+    {
+      kind: Type.Literal('liveness'),
+      state: Literals(['suspect', 'offline'] as const),
+      forIntervals: Type.Optional(
+        Type.Number({ minimum: 0, maximum: 1000, description: 'held this many heartbeat intervals (default 0)' }),
+      ),
+    },
+    'the device entered this liveness state and stayed in it',
+  ),
+  Strict(
+    {
+      kind: Type.Literal('event'),
+      type: Type.Optional(Literals(['alarm', 'action', 'log'] as const)),
+      code: Type.String({ pattern: EVENT_CODE_PATTERN }),
+    },
+    'the device reported an event with this code',
+  ),
+  Strict(
+    {
+      kind: Type.Literal('security'),
+      signal: Literals(SECURITY_SIGNALS),
+      atLeast: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+      withinMs: Type.Optional(Duration('the window the count is taken over (default 60000)', 1000, 3_600_000)),
+    },
+    'the hub refused this device this many times within the window',
+  ),
+  Strict(
+    {
+      kind: Type.Literal('module-crash-loop'),
+      module: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
+    },
+    'a module reported in state crash-loop, or an event MODULE_CRASH_LOOP',
+  ),
+]);
+export type Trigger = Static<typeof Trigger>;
+
+/**
+ * Other devices than the one the trigger is about: those whose label `labelledFor` names it
+ * (`backup-for: room-01-thermostat`), or when there are none, those that share its value of label
+ * `sameLabel` (`room`); either narrowed by `selector`. A hand-over takes the first in name order.
+ */
+export const Peer = Strict({
+  labelledFor: Type.Optional(LabelKey),
+  sameLabel: Type.Optional(LabelKey),
+  selector: Type.Optional(Type.String({ minLength: 1 })),
+});
+export type Peer = Static<typeof Peer>;
+
+/** Where an action applies: the device the trigger is about, or its peers. */
+export const ActionTarget = Type.Union([Type.Literal('device'), Peer]);
+export type ActionTarget = Static<typeof ActionTarget>;
+
+export const ACTION_KINDS = [
+  'open-incident',
+  'patch-desired',
+  'send-command',
+  'quarantine',
+  'rotate-credentials',
+  'work-order',
+  'hand-over',
+  'rollback-module',
+] as const;
+export type ActionKind = (typeof ACTION_KINDS)[number];
+
+/** Actions that take something away from a device: by default they wait for a person's approval. */
+export const DESTRUCTIVE_ACTIONS: readonly ActionKind[] = ['quarantine', 'rotate-credentials', 'rollback-module'];
+
+const Severity = Literals(['warning', 'critical'] as const);
+
+export const PolicyAction = Type.Union([
+  Strict({
+    action: Type.Literal('open-incident'),
+    severity: Type.Optional(Severity),
+    title: Type.Optional(Type.String({ maxLength: 200 })),
+  }),
+  Strict({ action: Type.Literal('patch-desired'), target: Type.Optional(ActionTarget), patch: AnyObject }),
+  Strict({
+    action: Type.Literal('send-command'),
+    target: Type.Optional(ActionTarget),
+    command: Type.String({ pattern: '^[a-z][a-z0-9-]{0,63}$' }),
+    args: Type.Optional(AnyObject),
+    expiresInMs: Type.Optional(Duration('the command expires this long after it is sent', 1000, 86_400_000)),
+  }),
+  Strict({ action: Type.Literal('quarantine') }),
+  Strict({ action: Type.Literal('rotate-credentials') }),
+  Strict({
+    action: Type.Literal('work-order'),
+    title: Type.Optional(Type.String({ maxLength: 200 })),
+    historyMs: Type.Optional(Duration('how much of the device history goes with it (default a day)', 60_000)),
+  }),
+  Strict({
+    action: Type.Literal('hand-over'),
+    to: Peer,
+    keys: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 64 })),
+  }),
+  Strict({ action: Type.Literal('rollback-module'), module: Type.Optional(Type.String({ pattern: NAME_PATTERN })) }),
+]);
+export type PolicyAction = Static<typeof PolicyAction>;
+
+export const VERIFY_CHECKS = ['desired-applied', 'quiet', 'online'] as const;
+export type VerifyCheck = (typeof VERIFY_CHECKS)[number];
+
+export const PolicySpec = Strict({
+  property: Literals(PROPERTIES),
+  scope: PolicyScope,
+  trigger: Trigger,
+  analysis: Strict({
+    symptom: Type.String({ pattern: NAME_PATTERN, description: 'the symptom this is, e.g. thermostat-silent' }),
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+  }),
+  plan: Type.Array(PolicyAction, { minItems: 1, maxItems: 16 }),
+  verify: Type.Optional(
+    Strict(
+      {
+        check: Literals(
+          VERIFY_CHECKS,
+          'desired-applied: every patched device applied its new desired state; quiet: the trigger did not fire again; online: the device is back',
+        ),
+        withinMs: Duration('the effect must show within this time, or the loop escalates', 1000, 86_400_000),
+      },
+      'the expected effect of the plan',
+    ),
+  ),
+  cooldownMs: Type.Optional(Duration('no second decision for the same device sooner (default 600000)')),
+  rateLimit: Type.Optional(
+    Strict({
+      max: Type.Integer({ minimum: 1, maximum: 100_000 }),
+      perMs: Duration('decisions that act, at most max per this window', 1000),
+    }),
+  ),
+});
+export type PolicySpec = Static<typeof PolicySpec>;
+
+export const Policy = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('Policy'),
+  metadata: Type.Object({
+    name: Type.String(),
+    uid: Type.String(),
+    labels: Labels,
+    createdAt: Millis,
+    resourceVersion: Type.Integer(),
+  }),
+  spec: PolicySpec,
+});
+export type Policy = Static<typeof Policy>;
+export const PolicyList = Type.Object({ items: Type.Array(Policy) });
+
+export const PutPolicyRequest = Strict({ labels: Type.Optional(Labels), spec: PolicySpec });
+export type PutPolicyRequest = Static<typeof PutPolicyRequest>;
+
+// ---- Decision ----------------------------------------------------------------------------
+
+export const DECISION_STATES = [
+  /** Recorded at degree observe or recommend: nothing is done by the hub. */
+  'proposed',
+  'awaiting-approval',
+  'approved',
+  'rejected',
+  /** The approval deadline passed and the stated default was reject. */
+  'expired',
+  'executing',
+  'succeeded',
+  'failed',
+  'verified',
+  'escalated',
+  /** Not acted on: a partition, a rate limit, or the device's own loop acting (`hold.reason`). */
+  'held',
+] as const;
+export type DecisionState = (typeof DECISION_STATES)[number];
+
+export const ACTION_STATES = ['planned', 'done', 'failed', 'skipped', 'not-executed'] as const;
+
+export const DecisionAction = Type.Object({
+  action: Literals(ACTION_KINDS),
+  /** The device it applies to, resolved when planned; null when it applies to no device. */
+  device: Nullable(Type.String()),
+  params: AnyObject,
+  state: Literals(ACTION_STATES),
+  result: Nullable(Type.String()),
+  startedAt: Nullable(Millis),
+  finishedAt: Nullable(Millis),
+});
+export type DecisionAction = Static<typeof DecisionAction>;
+
+export const Decision = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('Decision'),
+  id: Type.String(),
+  policy: Type.String(),
+  property: Literals(PROPERTIES),
+  devices: Type.Array(Type.String()),
+  createdAt: Millis,
+  updatedAt: Millis,
+  trigger: Type.Object({
+    kind: Literals(TRIGGER_KINDS),
+    device: Nullable(Type.String()),
+    at: Millis,
+    summary: Type.String(),
+    evidence: AnyObject,
+  }),
+  analysis: Type.Object({ symptom: Type.String(), summary: Type.String() }),
+  degree: Literals(DEGREES),
+  /** Why this degree: the autonomy rule that set it, or the default. */
+  degreeSource: Type.String(),
+  state: Literals(DECISION_STATES),
+  approval: Nullable(
+    Type.Object({
+      deadline: Millis,
+      default: Literals(['approve', 'reject'] as const),
+      by: Nullable(Type.String()),
+      at: Nullable(Millis),
+      reason: Nullable(Type.String()),
+    }),
+  ),
+  hold: Nullable(Type.Object({ reason: Type.String(), until: Nullable(Millis) })),
+  actions: Type.Array(DecisionAction),
+  verification: Nullable(
+    Type.Object({
+      check: Literals(VERIFY_CHECKS),
+      deadline: Millis,
+      outcome: Literals(['pending', 'verified', 'escalated'] as const),
+      at: Nullable(Millis),
+      detail: Nullable(Type.String()),
+    }),
+  ),
+  incident: Nullable(Type.String()),
+  /** Every state the decision went through, with when and why. */
+  history: Type.Array(Type.Object({ at: Millis, state: Literals(DECISION_STATES), note: Type.String() })),
+  /** What the system did and why, in plain language. */
+  explanation: Type.String(),
+});
+export type Decision = Static<typeof Decision>;
+export const DecisionList = Type.Object({ items: Type.Array(Decision) });
+
+export const DecisionsQuery = Type.Object({
+  device: Type.Optional(Name),
+  policy: Type.Optional(Name),
+  state: Type.Optional(Literals(DECISION_STATES)),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+});
+export type DecisionsQuery = Static<typeof DecisionsQuery>;
+
+export const DecideRequest = Strict({ reason: Type.Optional(Type.String({ maxLength: 1000 })) });
+export type DecideRequest = Static<typeof DecideRequest>;
+
+// ---- Incident ----------------------------------------------------------------------------
+
+export const Incident = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('Incident'),
+  id: Type.String(),
+  /** An incident is for the record; a work order asks a person to do something on site. */
+  type: Literals(['incident', 'work-order'] as const),
+  title: Type.String(),
+  symptom: Type.String(),
+  severity: Literals(['warning', 'critical'] as const),
+  state: Literals(['open', 'resolved'] as const),
+  devices: Type.Array(Type.String()),
+  decisions: Type.Array(Type.String()),
+  openedAt: Millis,
+  updatedAt: Millis,
+  resolvedAt: Nullable(Millis),
+  timeline: Type.Array(Type.Object({ at: Millis, message: Type.String() })),
+  /** Work orders: the device's recent history (events, liveness, twin) when it was written. */
+  history: Nullable(AnyObject),
+});
+export type Incident = Static<typeof Incident>;
+export const IncidentList = Type.Object({ items: Type.Array(Incident) });
+export type IncidentList = Static<typeof IncidentList>;
+export const IncidentsQuery = Type.Object({
+  device: Type.Optional(Name),
+  state: Type.Optional(Literals(['open', 'resolved'] as const)),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+});
+export type IncidentsQuery = Static<typeof IncidentsQuery>;
+
+// ---- Autonomy ----------------------------------------------------------------------------
+
+/** The scope of an autonomy rule; the most specific one that matches wins: device, site, fleet. */
+export const AutonomyScope = Type.Union([
+  Type.Literal('fleet'),
+  Strict({ site: Type.String({ pattern: LABEL_VALUE_PATTERN, minLength: 1 }) }),
+  Strict({ device: Name }),
+]);
+export type AutonomyScope = Static<typeof AutonomyScope>;
+
+export const AutonomySpec = Strict({
+  rules: Type.Array(
+    Strict({
+      scope: AutonomyScope,
+      /** Absent: every property. A rule naming the property wins over one that does not, in the same scope. */
+      property: Type.Optional(Literals(PROPERTIES)),
+      degree: Literals(DEGREES),
+    }),
+    { maxItems: 1000 },
+  ),
+  approval: Type.Optional(
+    Strict({
+      deadlineMs: Type.Optional(Duration('how long a decision waits for a person (default 900000)', 1000)),
+      default: Type.Optional(
+        Literals(['approve', 'reject'] as const, 'what happens when nobody answers in time (default reject)'),
+      ),
+    }),
+  ),
+});
+export type AutonomySpec = Static<typeof AutonomySpec>;
+
+export const AutonomyRecord = Type.Object({
+  property: Literals(PROPERTIES),
+  degree: Literals(DEGREES),
+  decisions: Type.Integer(),
+  /** Carried out: succeeded, failed, verified or escalated. */
+  acted: Type.Integer(),
+  /** Rejected by a person, or expired unanswered. */
+  overruled: Type.Integer(),
+  escalated: Type.Integer(),
+  held: Type.Integer(),
+});
+export type AutonomyRecord = Static<typeof AutonomyRecord>;
+
+export const AutonomySettings = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('AutonomySettings'),
+  spec: AutonomySpec,
+  status: Type.Object({
+    /** The fleet-wide degree of each property, before any site or device rule. */
+    fleet: Type.Array(
+      Type.Object({ property: Literals(PROPERTIES), degree: Literals(DEGREES), source: Type.String() }),
+    ),
+    record: Type.Array(AutonomyRecord),
+  }),
+});
+export type AutonomySettings = Static<typeof AutonomySettings>;
+
+export const PutAutonomyRequest = AutonomySpec;
+export type PutAutonomyRequest = Static<typeof PutAutonomyRequest>;
+
+/** Label keys the autonomic manager reads. */
+export const SITE_LABEL = 'site';
+
+/** Identifiers of decisions and incidents: a prefix and 12 hex digits. */
+export const DECISION_ID_PATTERN = '^dec-[0-9a-f]{12}$';
+export const INCIDENT_ID_PATTERN = '^(inc|wo)-[0-9a-f]{12}$';
