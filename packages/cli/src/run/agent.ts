@@ -18,6 +18,7 @@ interface AgentFlags {
   heartbeatMs?: number;
   sampleMs?: number;
   logLevel?: string;
+  allowCommand: string[];
 }
 
 const KINDS = ['thermostat', 'heater', 'mower', 'pump'];
@@ -39,6 +40,12 @@ export function registerAgent(program: Command, io: CliIo): void {
     .option('--heartbeat-ms <n>', 'heartbeat interval, ms', intFlag('--heartbeat-ms', 100, 3_600_000))
     .option('--sample-ms <n>', 'sampling interval, ms', intFlag('--sample-ms', 10, 3_600_000))
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option(
+      '--allow-command <path>',
+      'a command process modules may run, as their specs name it (repeat for more; default none)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .action(async (flags: AgentFlags, command: Command) => {
       if (!KINDS.includes(flags.kind)) throw new UsageError(`--kind must be one of ${KINDS.join(', ')}`);
       // `--token` is also the program-wide API token option, which takes the value wherever it
@@ -71,6 +78,7 @@ export function registerAgent(program: Command, io: CliIo): void {
         logger,
         ...(flags.heartbeatMs !== undefined ? { heartbeatMs: flags.heartbeatMs } : {}),
         ...(flags.sampleMs !== undefined ? { sampleMs: flags.sampleMs } : {}),
+        allowCommands: flags.allowCommand,
       });
       agent.events.on('connected', () => io.stdout(`connected to ${flags.hub} as ${agent.id}\n`));
       agent.events.on('disconnected', ({ reason }) => io.stdout(`disconnected: ${reason}\n`));
