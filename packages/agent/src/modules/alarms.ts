@@ -11,6 +11,8 @@ import type { Violation } from './context.js';
 const CRASH_EVENT_INTERVAL_MS = 1000;
 /** Permission events per (module, what, target) at most this often, ms. */
 const VIOLATION_EVENT_INTERVAL_MS = 60_000;
+/** Rate-limit keys kept before old ones are pruned. */
+const MAX_KEYS = 1000;
 
 /** Who the event is about. */
 export interface ModuleRef {
@@ -88,6 +90,10 @@ export class ModuleAlarms {
     if (last && now - last.at < intervalMs) {
       last.suppressed++;
       return;
+    }
+    // A module trying many targets must not grow this map for ever: forget what is a minute old.
+    if (this.#limited.size > MAX_KEYS) {
+      for (const [k, v] of this.#limited) if (now - v.at >= VIOLATION_EVENT_INTERVAL_MS) this.#limited.delete(k);
     }
     this.#limited.set(key, { at: now, suppressed: 0 });
     const suppressed = last?.suppressed ?? 0;
