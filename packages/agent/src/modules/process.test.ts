@@ -58,10 +58,13 @@ test('a process that crashes is restarted; env and working directory are its own
 });
 
 test('a clean exit under on-failure stays stopped; a child ignoring SIGTERM is killed after stopTimeoutMs', async (t) => {
-  const f = supervisorFixture([processKind({ allowCommands: [NODE] })], systemClock);
+  const dataDir = mkdtempSync(join(tmpdir(), 'homeostat-proc-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const f = supervisorFixture([processKind({ allowCommands: [NODE] })], systemClock, dataDir);
   t.after(() => f.supervisor.stop());
+  // It says when its SIGTERM handler is in place (a busy machine may take a while to get there).
   const stubborn =
-    "process.on('SIGTERM', () => console.log('ignored')); setInterval(() => {}, 1000); console.log('up');";
+    "process.on('SIGTERM', () => console.log('ignored')); require('node:fs').writeFileSync('ready', ''); setInterval(() => {}, 1000);";
   await f.supervisor.apply({
     ...desiredModule(proc('once', { args: ['-e', '0'] }, { restart: { policy: 'on-failure' } }), '11111111'),
     ...desiredModule(proc('stubborn', { args: ['-e', stubborn], stopTimeoutMs: 300 }), '22222222'),
@@ -69,7 +72,7 @@ test('a clean exit under on-failure stays stopped; a child ignoring SIGTERM is k
   await f.until('once', 'stopped');
   assert.equal(f.supervisor.get('once')?.lastError, null);
   await f.until('stubborn', 'running');
-  await new Promise((r) => setTimeout(r, 200)); // its SIGTERM handler is installed
+  await waitFor(() => existsSync(join(dataDir, 'modules', 'stubborn', 'ready')), { timeoutMs: 10_000 });
   const started = Date.now();
   await f.supervisor.apply({});
   const took = Date.now() - started;
