@@ -6,18 +6,20 @@ import { edgeBytesBenchmark } from './edge-bytes.js';
 import { fleetBenchmark } from './fleet.js';
 import { BenchFailure, type Benchmark, Cleanups, progress, UsageError } from './harness.js';
 import { ingestBenchmark } from './ingest.js';
+import { moduleRestartBenchmark } from './module-restart.js';
 import { outboxBenchmark } from './outbox.js';
 
 const BENCHMARKS: Record<string, Benchmark> = {
   'edge-bytes': edgeBytesBenchmark,
   fleet: fleetBenchmark,
   ingest: ingestBenchmark,
+  'module-restart': moduleRestartBenchmark,
   outbox: outboxBenchmark,
 };
 
 function listBenchmarks(): string {
   const lines = Object.entries(BENCHMARKS).map(
-    ([name, b]) => `  ${name.padEnd(10)} ${b.summary}\n  ${''.padEnd(10)} flags: ${b.usage}`,
+    ([name, b]) => `  ${name.padEnd(14)} ${b.summary}\n  ${''.padEnd(14)} flags: ${b.usage}`,
   );
   return `usage: npm run bench -- NAME [flags]\nbenchmarks:\n${lines.join('\n')}\n`;
 }

@@ -17,6 +17,7 @@ import {
   type HeartbeatMessage,
   parseJson,
   parser,
+  type ReportedModule,
   type StatusMessage,
   topics,
 } from '@homeostat/protocol';
@@ -24,11 +25,16 @@ import type { MqttClient } from 'mqtt';
 import { type CommandHandler, CommandRouter } from './commands.js';
 import type { DeviceHardware, Metrics } from './device/hardware.js';
 import { Aggregator } from './edge/aggregate.js';
-import { withTelemetrySettings } from './edge/settings.js';
+import { withAgentKeys } from './edge/settings.js';
 import { AgentError } from './errors.js';
 import { claimDevice } from './link/claim.js';
 import { type DeviceCredentials, loadCredentials, saveCredentials } from './link/credentials.js';
 import { HubLink } from './link/hub-link.js';
+import { TelemetryStage } from './modules/aggregate.js';
+import { builtInKinds } from './modules/kinds.js';
+import type { Sample } from './modules/module.js';
+import { StreamStore } from './modules/streams.js';
+import { type AnyModuleKind, ModuleSupervisor, type SupervisorEvents } from './modules/supervisor.js';
 import { Drainer } from './outbox/drainer.js';
 import { type DropAlarm, DropMonitor } from './outbox/drop-monitor.js';
 import { MemoryOutbox } from './outbox/memory-outbox.js';
@@ -68,6 +74,10 @@ export interface AgentOptions {
   outboxMaxBytes?: number;
   /** Queued messages older than this are dropped (checked every minute). Default 7 days. */
   outboxMaxAgeMs?: number;
+  /** Module kinds beyond the built-in ones (aggregate, function, process); one of the same kind replaces it. */
+  moduleKinds?: readonly AnyModuleKind[];
+  /** Commands `process` modules may run (exactly as their specs name them). Default none: every process module is refused. */
+  allowCommands?: readonly string[];
 }
 
 export type AgentEvents = {
@@ -76,6 +86,8 @@ export type AgentEvents = {
   'desired-applied': { version: number };
   'error-notice': ErrorNotice;
   credentials: { deviceId: string };
+  /** A module changed state (the supervisor's own event, passed on). */
+  'module-state': SupervisorEvents['state'];
 };
 
 export interface RaiseEventInput {
@@ -101,6 +113,7 @@ interface Running {
   commands: CommandRouter;
   sampler: Timer;
   heartbeat: Timer | null;
+  modules: ModuleSupervisor;
 }
 
 export class Agent {
@@ -111,8 +124,11 @@ export class Agent {
   readonly #handlers = new Map<string, CommandHandler>();
   #state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
   #run: Running | null = null;
-  /** The aggregate stage; raw until the desired state's `telemetry` says otherwise. */
+  /** The aggregate stage; raw until the desired state's `telemetry` (or an aggregate module) says otherwise. */
   #aggregator = new Aggregator({ mode: 'raw' });
+  readonly #stage = new TelemetryStage((settings) => {
+    this.#aggregator = new Aggregator(settings);
+  });
   #startAbort: AbortController | null = null;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -134,6 +150,11 @@ export class Agent {
 
   get outboxSize(): number {
     return this.#run?.outbox.size() ?? 0;
+  }
+
+  /** The modules and their state, as reported in the twin; empty when not running. */
+  get modules(): Record<string, ReportedModule> {
+    return this.#run?.modules.reported() ?? {};
   }
 
   /** Resolves once credentials are known and the first connection attempt is under way. */
@@ -191,6 +212,7 @@ export class Agent {
     run.sampler.cancel();
     run.heartbeat?.cancel();
     run.drops.close();
+    await run.modules.stop();
     // Stop feeding the connection, or a big backlog would hold the graceful disconnect open;
     // acks of what is already in flight still remove those entries.
     run.drainer.detach();
@@ -238,13 +260,22 @@ export class Agent {
     // JSON has no NaN or Infinity, and the hub refuses a reading without metrics.
     const finite = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
     if (Object.keys(finite).length === 0) return;
-    const { raw, summaries, alarms } = this.#aggregator.add(this.#clock.now(), finite);
+    const now = this.#clock.now();
+    // Modules first: what a rule decides on this reading is queued ahead of the reading itself.
+    this.#requireRunning().modules.publish({ ts: now, metrics: finite });
+    this.#upstream({ ts: now, metrics: finite });
+  }
+
+  /** A reading (the hardware's, or one a module derived) through the aggregate stage into the outbox. */
+  #upstream({ ts, metrics }: Sample): void {
+    if (this.#state !== 'running') return;
+    const { raw, summaries, alarms } = this.#aggregator.add(ts, metrics);
     try {
       // Summaries go ahead of raw readings: they stand for many readings each.
       for (const s of summaries) {
         this.#enqueueSequenced(topics.telemetry, PRIORITY.summaries, (seq) => ({ seq, ts: s.ts, metrics: s.metrics }));
       }
-      if (raw) this.#enqueueSequenced(topics.telemetry, PRIORITY.telemetry, (seq, ts) => ({ seq, ts, metrics: raw }));
+      if (raw) this.#enqueueSequenced(topics.telemetry, PRIORITY.telemetry, (seq) => ({ seq, ts, metrics: raw }));
       for (const alarm of alarms) this.raiseEvent(alarm);
     } catch (err) {
       // Refused (counted, reported through the twin): sampling goes on.
@@ -339,6 +370,27 @@ export class Agent {
     return { initialMs: 500, maxMs: 30_000, ...this.#options.backoff };
   }
 
+  /** The module supervisor with the built-in kinds and those given in the options. */
+  #modules(report: (reported: Record<string, ReportedModule>) => void): ModuleSupervisor {
+    const { hardware, allowCommands = [], moduleKinds = [] } = this.#options;
+    return new ModuleSupervisor({
+      kinds: [...builtInKinds({ stage: this.#stage, allowCommands }), ...moduleKinds],
+      streams: new StreamStore(),
+      clock: this.#clock,
+      logger: this.#logger,
+      dataDir: this.#options.dataDir ?? null,
+      actuate: (actuator, value, now) => {
+        if (!hardware.actuate) throw new Error(`this device has no actuators (asked for ${actuator})`);
+        hardware.actuate(actuator, value, now);
+      },
+      raise: (event) => this.raiseEvent(event),
+      upstream: (sample) => this.#upstream(sample),
+      report: (reported) => {
+        if (this.#state === 'running') report(reported);
+      },
+    });
+  }
+
   #wire(credentials: DeviceCredentials, outbox: Outbox): Running {
     const { deviceId } = credentials;
     const heartbeatMs = this.#options.heartbeatMs ?? 1000;
@@ -358,15 +410,20 @@ export class Agent {
       logger: this.#logger,
       ...(this.#options.outboxWindow !== undefined ? { window: this.#options.outboxWindow } : {}),
     });
-    const twin = new TwinSync({
+    // The supervisor reports through the twin, debounced: `twin` exists by the time it does.
+    const modules = this.#modules((reported) => twin.setAgentReported('modules', reported));
+    const twin: TwinSync = new TwinSync({
       outbox,
-      hardware: withTelemetrySettings(
-        this.#options.hardware,
-        (settings) => {
-          this.#aggregator = new Aggregator(settings);
+      hardware: withAgentKeys(this.#options.hardware, {
+        telemetry: (settings) => this.#stage.setDefault(settings),
+        refuseTelemetry: (problems) => this.#logger.warn({ problems }, 'agent: invalid telemetry settings ignored'),
+        modules: (desired) => {
+          modules.apply(desired).catch((err: Error) => {
+            this.#logger.error({ err: err.message }, 'agent: applying the desired modules failed');
+          });
         },
-        (problems) => this.#logger.warn({ problems }, 'agent: invalid telemetry settings ignored'),
-      ),
+        refuseModules: (problem) => this.#logger.warn({ problem }, 'agent: desired modules ignored'),
+      }),
       report: (message) => link.publish(topics.twinReported(deviceId), JSON.stringify(message), { qos: 1 }),
       onApplied: (version) => this.events.emit('desired-applied', { version }),
       clock: this.#clock,
@@ -387,7 +444,8 @@ export class Agent {
       logger: this.#logger,
     });
     const sampler = this.#clock.setInterval(() => this.sampleNow(), this.#options.sampleMs ?? 1000);
-    const run: Running = { deviceId, outbox, drainer, link, twin, drops, commands, sampler, heartbeat: null };
+    modules.events.on('state', (change) => this.events.emit('module-state', change));
+    const run: Running = { deviceId, outbox, drainer, link, twin, drops, commands, sampler, heartbeat: null, modules };
 
     link.events.on('up', (client) => this.#onUp(run, client, heartbeatMs));
     link.events.on('down', ({ reason }) => {

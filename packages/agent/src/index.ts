@@ -4,6 +4,9 @@ export type { CommandArgs, CommandHandler } from './commands.js';
 export type { ActuatorValue, DeviceHardware, Metrics, State } from './device/hardware.js';
 export { AGENT_ERRORS, AgentError, type AgentErrorCode } from './errors.js';
 export { CREDENTIALS_FILE, type DeviceCredentials, loadCredentials, saveCredentials } from './link/credentials.js';
+export { aggregateKind, TelemetryStage } from './modules/aggregate.js';
+export { functionKind } from './modules/function.js';
+export { builtInKinds } from './modules/kinds.js';
 export type {
   HealthResult,
   LocalStreams,
@@ -12,9 +15,20 @@ export type {
   RunningModule,
   Sample,
 } from './modules/module.js';
-export { ModuleDenied, ModuleRefused } from './modules/module.js';
+export { ModuleDenied, ModuleExited, ModuleRefused } from './modules/module.js';
+export { type CurrentModule, planModules, type Step } from './modules/plan.js';
+export { type ProcessKindOptions, processKind } from './modules/process.js';
 export type { DecisionInput, RuleDecision, RuleSpec } from './modules/rule.js';
 export { RuleEngine, ruleKind, ruleProblems } from './modules/rule.js';
+export { StreamStore, type StreamStoreOptions } from './modules/streams.js';
+export {
+  type AnyModuleKind,
+  HEALTH_DEFAULTS,
+  ModuleSupervisor,
+  RESTART_DEFAULTS,
+  type SupervisorEvents,
+  type SupervisorOptions,
+} from './modules/supervisor.js';
 export { HttpArtifactSource, type HttpSourceOptions } from './ota/http-source.js';
 export {
   type BootOutcome,

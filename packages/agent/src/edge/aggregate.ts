@@ -105,7 +105,8 @@ export class Aggregator {
   }
 }
 
-function statistic(stat: AggregateStat, values: readonly number[]): number {
+/** One statistic of a non-empty list of values (also what modules read from the local streams). */
+export function statistic(stat: AggregateStat, values: readonly number[]): number {
   switch (stat) {
     case 'min':
       return Math.min(...values);

@@ -1,31 +1,42 @@
-// The device's telemetry settings come with its desired state, under `telemetry`. This wrapper
-// takes that key for the agent's aggregate stage and hands the rest to the hardware, so both a
-// new desired state and the one restored at start reach the stage.
+// Two keys of the desired state belong to the agent, not to the hardware: `telemetry` (the
+// settings of the agent's aggregate stage) and `modules` (what the module supervisor runs). This
+// wrapper takes them out and hands the rest to the hardware, so both a new desired state and the
+// one restored at start (which is how modules run again after a reboot, before any hub answers)
+// reach the agent's parts.
 
-import { parser, TelemetrySettings } from '@homeostat/protocol';
+import { isPlainObject, parser, TelemetrySettings } from '@homeostat/protocol';
 import type { DeviceHardware, State } from '../device/hardware.js';
 
 const settingsParser = parser(TelemetrySettings);
 
-export function withTelemetrySettings(
-  hardware: DeviceHardware,
-  apply: (settings: TelemetrySettings) => void,
-  refuse: (problems: string[]) => void,
-): DeviceHardware {
+export interface AgentKeys {
+  telemetry(settings: TelemetrySettings): void;
+  /** Called with the problems when the telemetry settings are invalid (the previous ones stay). */
+  refuseTelemetry(problems: string[]): void;
+  /** The desired `modules`, by name ({} when absent: no modules); a value that is not an object is skipped. */
+  modules(modules: Record<string, unknown>): void;
+  refuseModules(problem: string): void;
+}
+
+export function withAgentKeys(hardware: DeviceHardware, keys: AgentKeys): DeviceHardware {
   return {
     kind: hardware.kind,
     capabilities: () => hardware.capabilities(),
     sample: (now) => hardware.sample(now),
+    ...(hardware.actuate ? { actuate: hardware.actuate.bind(hardware) } : {}),
     applyDesired(desired: State, now: number): State {
-      const { telemetry, ...rest } = desired;
+      const { telemetry, modules, ...rest } = desired;
       const reported = hardware.applyDesired(rest, now);
+      if (modules === undefined || modules === null) keys.modules({});
+      else if (isPlainObject(modules)) keys.modules(modules);
+      else keys.refuseModules('desired modules must be an object of modules by name');
       if (telemetry === undefined) return reported;
       const parsed = settingsParser.parse(telemetry);
       if (!parsed.ok) {
-        refuse(parsed.errors);
+        keys.refuseTelemetry(parsed.errors);
         return { ...reported, telemetry: { error: parsed.errors } };
       }
-      apply(parsed.value);
+      keys.telemetry(parsed.value);
       return { ...reported, telemetry: parsed.value };
     },
   };

@@ -79,6 +79,17 @@ export class ModuleRefused extends Error {
   }
 }
 
+/**
+ * Passed to `ctx.crashed` when a module ended on its own without failing (a process that exited
+ * with code 0): under restart policy `on-failure` the module then stays stopped.
+ */
+export class ModuleExited extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModuleExited';
+  }
+}
+
 /** Thrown by the context when a module reaches outside its permissions (in enforce mode). */
 export class ModuleDenied extends Error {
   constructor(message: string) {

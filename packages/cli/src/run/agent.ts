@@ -19,6 +19,7 @@ interface AgentFlags {
   sampleMs?: number;
   reconnectMaxMs?: number;
   logLevel?: string;
+  allowCommand: string[];
 }
 
 const KINDS = ['thermostat', 'heater', 'mower', 'pump'];
@@ -45,6 +46,12 @@ export function registerAgent(program: Command, io: CliIo): void {
       intFlag('--reconnect-max-ms', 100, 3_600_000),
     )
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option(
+      '--allow-command <path>',
+      'a command process modules may run, as their specs name it (repeat for more; default none)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .action(async (flags: AgentFlags, command: Command) => {
       if (!KINDS.includes(flags.kind)) throw new UsageError(`--kind must be one of ${KINDS.join(', ')}`);
       // `--token` is also the program-wide API token option, which takes the value wherever it
@@ -78,6 +85,7 @@ export function registerAgent(program: Command, io: CliIo): void {
         ...(flags.heartbeatMs !== undefined ? { heartbeatMs: flags.heartbeatMs } : {}),
         ...(flags.sampleMs !== undefined ? { sampleMs: flags.sampleMs } : {}),
         ...(flags.reconnectMaxMs !== undefined ? { backoff: { maxMs: flags.reconnectMaxMs } } : {}),
+        allowCommands: flags.allowCommand,
       });
       agent.events.on('connected', () => io.stdout(`connected to ${flags.hub} as ${agent.id}\n`));
       agent.events.on('disconnected', ({ reason }) => io.stdout(`disconnected: ${reason}\n`));
