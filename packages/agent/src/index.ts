@@ -1,9 +1,19 @@
 // The device agent's public API, used by the simulator and the CLI.
 export { AGENT_VERSION, Agent, type AgentEvents, type AgentOptions, type RaiseEventInput } from './agent.js';
 export type { CommandArgs, CommandHandler } from './commands.js';
-export type { DeviceHardware, Metrics, State } from './device/hardware.js';
+export type { ActuatorValue, DeviceHardware, Metrics, State } from './device/hardware.js';
 export { AGENT_ERRORS, AgentError, type AgentErrorCode } from './errors.js';
 export { CREDENTIALS_FILE, type DeviceCredentials, loadCredentials, saveCredentials } from './link/credentials.js';
+export type {
+  HealthResult,
+  LocalStreams,
+  ModuleContext,
+  ModuleKindRunner,
+  RunningModule,
+  Sample,
+} from './modules/module.js';
+export { ModuleDenied, ModuleRefused } from './modules/module.js';
+export { TRUST_FILE, TrustStore, type TrustStoreOptions, verifyArtifactBytes } from './ota/trust.js';
 export { MemoryOutbox } from './outbox/memory-outbox.js';
 export {
   DEFAULT_OUTBOX_LIMITS,

@@ -1,6 +1,8 @@
 // The CLI's window on the world. Commands touch the terminal, the environment, the network,
 // files and the clock only through this object, so tests run the whole program in-process.
 
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname } from 'node:path';
@@ -14,6 +16,8 @@ export interface CliIo {
   fetch: typeof fetch;
   /** Reads a UTF-8 file; rejects with the fs error (code ENOENT when missing). */
   readFile(path: string): Promise<string>;
+  /** SHA-256 (hex) and size of a file of any size, read as a stream. */
+  hashFile(path: string): Promise<{ sha256: string; size: number }>;
   /** Writes a UTF-8 file with `mode`, creating its directory (0700) and fixing the mode of an existing file. */
   writeFile(path: string, data: string, mode: number): Promise<void>;
   /** Reads standard input to its end. */
@@ -31,6 +35,15 @@ export function nodeIo(overrides: Partial<CliIo> = {}): CliIo {
     env: process.env,
     fetch: globalThis.fetch,
     readFile: (path) => readFile(path, 'utf8'),
+    hashFile: async (path) => {
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of createReadStream(path)) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      return { sha256: hash.digest('hex'), size };
+    },
     writeFile: async (path, data, mode) => {
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       await writeFile(path, data, { encoding: 'utf8', mode });

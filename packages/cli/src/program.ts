@@ -8,6 +8,7 @@ import { registerDelete } from './commands/delete.js';
 import { registerDescribe } from './commands/describe.js';
 import { registerDevices } from './commands/devices.js';
 import { registerGet } from './commands/get.js';
+import { registerKeys } from './commands/keys.js';
 import { registerLogin } from './commands/login.js';
 import { registerTelemetry } from './commands/telemetry.js';
 import { registerTokens } from './commands/tokens.js';
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIo): Command {
   registerTwin(program, io);
   registerTelemetry(program, io);
   registerTokens(program, io);
+  registerKeys(program, io);
   return program;
 }
 

@@ -3,4 +3,5 @@ export * from './backoff.js';
 export * from './clock.js';
 export * from './events.js';
 export * from './logger.js';
+export * from './signing.js';
 export * from './tokens.js';

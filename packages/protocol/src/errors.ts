@@ -61,6 +61,47 @@ export const ERRORS = {
     status: 400,
     summary: 'The agent has neither a device id and token, stored credentials, nor a claim token.',
   },
+  // Signed updates: trust (reported by the agent)
+  ERR_TRUST_INVALID: {
+    status: 400,
+    summary:
+      'A trusted-keys list that does not parse or is not signed by the root key the device was provisioned with.',
+  },
+  ERR_TRUST_ROLLBACK: {
+    status: 409,
+    summary: 'A trusted-keys list older than (or as old as, but different from) the one the device holds.',
+  },
+  ERR_TRUST_EXPIRED: {
+    status: 403,
+    summary: 'A trusted-keys list past its expiry: signing keys cannot be trusted until a fresh list arrives.',
+  },
+  ERR_UPDATE_MANIFEST_INVALID: { status: 400, summary: 'An artifact manifest that does not match its schema.' },
+  ERR_UPDATE_UNTRUSTED_KEY: { status: 403, summary: 'An artifact manifest signed by no key in the trusted-keys list.' },
+  ERR_UPDATE_SIGNATURE: {
+    status: 403,
+    summary: 'An artifact manifest whose signature by a trusted key does not verify: it was altered after signing.',
+  },
+  ERR_UPDATE_EXPIRED: { status: 403, summary: 'An artifact manifest past its expiry.' },
+  ERR_UPDATE_WRONG_TARGET: {
+    status: 403,
+    summary: "An artifact whose target models do not include the device's model.",
+  },
+  ERR_UPDATE_DOWNGRADE: {
+    status: 409,
+    summary: 'An artifact older than the highest version the device has ever installed.',
+  },
+  ERR_UPDATE_REPLAYED: {
+    status: 409,
+    summary: 'An artifact of the highest version the device has already installed: a replayed manifest.',
+  },
+  ERR_UPDATE_SIZE: {
+    status: 422,
+    summary: 'The downloaded file is not the size the manifest states (a truncated or padded download).',
+  },
+  ERR_UPDATE_HASH: {
+    status: 422,
+    summary: 'The downloaded file does not have the SHA-256 the manifest states (a tampered file).',
+  },
   // Models (ONNX inference, on the device or in the hub)
   ERR_MODEL_HASH_MISMATCH: {
     status: 422,

@@ -1,8 +1,11 @@
 // The wire contract: browser-safe, no I/O.
+
+export * from './artifacts.js';
 export * from './edge.js';
 export * from './errors.js';
 export * from './merge-patch.js';
 export * from './messages.js';
+export * from './modules.js';
 export * from './names.js';
 export * from './parse.js';
 export * from './resources.js';

@@ -1,7 +1,7 @@
 // Parsing at the boundary: `unknown` in, a typed value or every problem as `path: message` out.
 
 import type { Static, TSchema } from '@sinclair/typebox';
-import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import { type TypeCheck, TypeCompiler, type ValueError, ValueErrorType } from '@sinclair/typebox/compiler';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
@@ -16,20 +16,13 @@ export interface Parser<S extends TSchema> {
 /** Compiles a schema once; `parse` is then cheap enough for the ingest path. */
 export function parser<S extends TSchema>(schema: S): Parser<S> {
   const check: TypeCheck<S> = TypeCompiler.Compile(schema);
-  // A union's own error says only "Expected union value": explain with the member whose JSON
-  // type (array or object) matches the value instead.
-  const members = Array.isArray(schema.anyOf)
-    ? (schema.anyOf as TSchema[]).map((m) => ({ type: m.type as unknown, check: TypeCompiler.Compile(m) }))
-    : [];
   return {
     schema,
     parse(value) {
       if (check.Check(value)) return { ok: true, value };
-      const jsonType = Array.isArray(value) ? 'array' : typeof value === 'object' && value !== null ? 'object' : '';
-      const explain = members.find((m) => m.type === jsonType)?.check ?? check;
       const errors: string[] = [];
       let more = 0;
-      for (const e of explain.Errors(value)) {
+      for (const e of explain(check.Errors(value))) {
         if (errors.length >= MAX_PROBLEMS) {
           more++;
           continue;
@@ -40,6 +33,44 @@ export function parser<S extends TSchema>(schema: S): Parser<S> {
       return { ok: false, errors: dedupe(errors) };
     },
   };
+}
+
+/**
+ * The errors to show. A union's own error says only "Expected union value": it is replaced by the
+ * errors of the member the value was most likely meant to be (recursively), so a rule condition
+ * with a misspelt field reports that field, not the union.
+ */
+function explain(errors: Iterable<ValueError>): ValueError[] {
+  const out: ValueError[] = [];
+  for (const e of errors) {
+    if (e.type !== ValueErrorType.Union || e.errors.length === 0) {
+      out.push(e);
+      continue;
+    }
+    let best: ValueError[] | null = null;
+    let bestScore = Number.POSITIVE_INFINITY;
+    for (const member of e.errors) {
+      const list = explain(member);
+      const score = list.reduce((n, m) => n + misfit(m, e.path), 0);
+      if (score < bestScore) {
+        best = list;
+        bestScore = score;
+      }
+    }
+    out.push(...(best !== null && best.length > 0 ? best : [e]));
+  }
+  return out;
+}
+
+/**
+ * How badly one error says the value is not this member: wrong JSON type at the union's own
+ * place, or a wrong discriminating literal (`kind: rule` against the `process` member), weigh
+ * far more than a mistake inside a member of the right shape.
+ */
+function misfit(e: ValueError, unionPath: string): number {
+  if (e.path === unionPath) return 1000;
+  if (e.type === ValueErrorType.Literal) return 100;
+  return 1;
 }
 
 function dedupe(lines: string[]): string[] {

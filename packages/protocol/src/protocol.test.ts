@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   applyMergePatch,
+  ModuleSpec,
   matchesSelector,
   parseDeviceTopic,
   parseJson,
@@ -71,4 +72,30 @@ test('label selectors', () => {
   assert.equal(matchesSelector({ site: 'paris', beta: 'yes', retired: 'y' }, parsed.terms), false);
   assert.equal(matchesSelector({ site: 'lyon', beta: 'yes' }, parsed.terms), false);
   assert.ok('errors' in parseSelector('bad key=1'));
+});
+
+test('module specs: a problem inside a union is reported where it is, not as "union value"', () => {
+  const p = parser(ModuleSpec);
+  const heating = {
+    name: 'heating',
+    kind: 'rule',
+    config: {
+      when: { metric: 'temperature', below: { metric: 'setpoint', offset: -0.25 } },
+      until: { metric: 'temperature', above: { metric: 'setpoint', offset: 0.25 } },
+      minActiveMs: 60_000,
+      onActivate: [{ actuate: { actuator: 'heatingElement', value: 1 } }],
+    },
+  };
+  assert.equal(p.parse(heating).ok, true);
+  assert.deepEqual(
+    p.parse({ ...heating, config: { when: { all: [{ metric: 'temperature', belw: 3 }] }, onActivate: [] } }),
+    { ok: false, errors: ['/config/when/all/0/belw: Unexpected property'] },
+  );
+  assert.deepEqual(p.parse({ name: 'x', kind: 'process', config: { command: 'run', stopTimeoutMs: -1 } }), {
+    ok: false,
+    errors: ['/config/stopTimeoutMs: Expected integer to be greater or equal to 0'],
+  });
+  const raise = { raise: { type: 'alarm', code: 'low battery', message: 'x' } };
+  const bad = p.parse({ ...heating, config: { ...heating.config, onActivate: [raise] } });
+  assert.ok(!bad.ok && bad.errors[0]?.startsWith('/config/onActivate/0/raise/code: Expected string to match'));
 });

@@ -5,6 +5,7 @@ import type { Capabilities } from '@homeostat/protocol';
 
 export type Metrics = Record<string, number>;
 export type State = Record<string, unknown>;
+export type ActuatorValue = number | boolean | string;
 
 export interface DeviceHardware {
   /** What the device is: `thermostat`, `heater`, `mower`, `pump`… */
@@ -18,4 +19,9 @@ export interface DeviceHardware {
    * setting) and returns the part of the state the device now runs, to be reported.
    */
   applyDesired(desired: State, now: number): State;
+  /**
+   * Drives one of the actuators named in `capabilities().actuators` (modules do this, e.g. a rule
+   * switching a heating element). Throws on an unknown actuator or a value it cannot take.
+   */
+  actuate?(actuator: string, value: ActuatorValue, now: number): void;
 }

@@ -1,0 +1,175 @@
+// `homeostat keys init|rotate` and `homeostat artifacts sign`: the update trust chain, made and
+// used offline. `keys init` creates the root key (kept offline: it only signs the list of signing
+// keys) and a first signing key, and the root-signed `trusted-keys.json` that devices receive.
+// `keys rotate` adds a signing key (and revokes old ones) under a higher list version. `artifacts
+// sign` writes a file's signed manifest. Private keys are written 0600 and never printed.
+
+import { join } from 'node:path';
+import { newSigningKey, type SigningKey, signingKeyFromPem, signMessage } from '@homeostat/kit';
+import {
+  type ArtifactManifest,
+  canonicalJson,
+  isName,
+  NAME_PATTERN,
+  parser,
+  type SignedManifest,
+  SignedTrustedKeys,
+  type TrustedKeys,
+  VERSION_PATTERN,
+} from '@homeostat/protocol';
+import type { Command } from 'commander';
+import { collect, parseDuration } from '../args.js';
+import { CliError, UsageError } from '../errors.js';
+import type { CliIo } from '../io.js';
+
+export const ROOT_KEY_FILE = 'root.key';
+export const ROOT_PUBLIC_FILE = 'root.pub.json';
+export const TRUSTED_KEYS_FILE = 'trusted-keys.json';
+
+const SECRET = 0o600;
+const PUBLIC = 0o644;
+const parseTrusted = parser(SignedTrustedKeys);
+
+export function signDocument<T>(
+  signed: T,
+  key: SigningKey,
+): { signed: T; signatures: { keyId: string; sig: string }[] } {
+  return { signed, signatures: [{ keyId: key.keyId, sig: signMessage(canonicalJson(signed), key.privateKeyPem) }] };
+}
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+const publicPart = (k: SigningKey) => ({ keyId: k.keyId, publicKey: k.publicKey });
+
+export function registerKeys(program: Command, io: CliIo): void {
+  const keys = program.command('keys').description('the keys that sign updates (offline, no hub needed)');
+
+  keys
+    .command('init')
+    .description('create a root key, a first signing key and the root-signed trusted-keys.json')
+    .requiredOption('--dir <dir>', 'where to write the keys (created; must not hold a root key yet)')
+    .option('--expires <duration>', 'how long devices trust this list of signing keys', '365d')
+    .action(async (opts: { dir: string; expires: string }) => {
+      const expiresIn = parseDuration('--expires', opts.expires);
+      if (await exists(io, join(opts.dir, ROOT_KEY_FILE))) {
+        throw new CliError(`${join(opts.dir, ROOT_KEY_FILE)} exists: refusing to replace a root key`, [
+          'devices trust the root they were provisioned with; rotate signing keys with `homeostat keys rotate`',
+        ]);
+      }
+      const root = newSigningKey();
+      const signing = newSigningKey();
+      const list: TrustedKeys = {
+        type: 'trusted-keys',
+        version: 1,
+        expiresAt: io.now() + expiresIn,
+        keys: [publicPart(signing)],
+      };
+      await io.writeFile(join(opts.dir, ROOT_KEY_FILE), root.privateKeyPem, SECRET);
+      await io.writeFile(join(opts.dir, ROOT_PUBLIC_FILE), json(publicPart(root)), PUBLIC);
+      await io.writeFile(join(opts.dir, `signing-${signing.keyId}.key`), signing.privateKeyPem, SECRET);
+      await io.writeFile(join(opts.dir, TRUSTED_KEYS_FILE), json(signDocument(list, root)), PUBLIC);
+      io.stdout(
+        `root key ${root.keyId}: ${ROOT_KEY_FILE} (secret), ${ROOT_PUBLIC_FILE} (provision devices with it)\n` +
+          `signing key ${signing.keyId}: signing-${signing.keyId}.key (secret)\n` +
+          `${TRUSTED_KEYS_FILE}: version 1, trusts ${signing.keyId}\n`,
+      );
+      io.stderr(`warning: move ${join(opts.dir, ROOT_KEY_FILE)} offline; it is needed only to rotate signing keys\n`);
+    });
+
+  keys
+    .command('rotate')
+    .description('add a new signing key to trusted-keys.json under a higher version, signed by the root')
+    .requiredOption('--dir <dir>', 'the directory of `keys init`')
+    .option('--root-key <file>', 'the root private key, if not in --dir')
+    .option('--revoke <keyId>', 'stop trusting this signing key (repeatable)', collect, [])
+    .option('--expires <duration>', 'how long devices trust the new list', '365d')
+    .action(async (opts: { dir: string; rootKey?: string; revoke: string[]; expires: string }) => {
+      const expiresIn = parseDuration('--expires', opts.expires);
+      const root = signingKeyFromPem(await readRequired(io, opts.rootKey ?? join(opts.dir, ROOT_KEY_FILE)));
+      const parsed = parseTrusted.parse(JSON.parse(await readRequired(io, join(opts.dir, TRUSTED_KEYS_FILE))));
+      if (!parsed.ok) throw new CliError(`${TRUSTED_KEYS_FILE} is not a trusted-keys list`, parsed.errors);
+      const held = parsed.value.signed;
+      const unknown = opts.revoke.filter((id) => !held.keys.some((k) => k.keyId === id));
+      if (unknown.length > 0) throw new UsageError(`--revoke: not in the list: ${unknown.join(', ')}`);
+      const next = newSigningKey();
+      const list: TrustedKeys = {
+        type: 'trusted-keys',
+        version: held.version + 1,
+        expiresAt: io.now() + expiresIn,
+        keys: [...held.keys.filter((k) => !opts.revoke.includes(k.keyId)), publicPart(next)],
+      };
+      await io.writeFile(join(opts.dir, `signing-${next.keyId}.key`), next.privateKeyPem, SECRET);
+      await io.writeFile(join(opts.dir, TRUSTED_KEYS_FILE), json(signDocument(list, root)), PUBLIC);
+      io.stdout(
+        `signing key ${next.keyId}: signing-${next.keyId}.key (secret)\n` +
+          `${TRUSTED_KEYS_FILE}: version ${list.version}, trusts ${list.keys.map((k) => k.keyId).join(', ')}\n`,
+      );
+    });
+
+  const artifacts = program.command('artifacts').description('signed update artifacts');
+  artifacts
+    .command('sign')
+    .description('write the signed manifest of a file: FILE.manifest.json')
+    .argument('<file>', 'the artifact (firmware image, module bundle, model)')
+    .requiredOption('--name <name>', 'artifact name, e.g. pump-firmware')
+    .requiredOption('--version <version>', 'MAJOR.MINOR.PATCH; devices only install a higher one')
+    .requiredOption('--target-model <model>', 'a device model that may install it (repeatable)', collect, [])
+    .requiredOption('--key <file>', 'a signing key named in trusted-keys.json')
+    .option('--expires <duration>', 'how long the manifest may be installed', '90d')
+    .option('--out <file>', 'where to write the manifest (default FILE.manifest.json)')
+    .action(
+      async (
+        file: string,
+        opts: { name: string; version: string; targetModel: string[]; key: string; expires: string; out?: string },
+      ) => {
+        if (!isName(opts.name))
+          throw new UsageError(`invalid --name ${JSON.stringify(opts.name)}: must match ${NAME_PATTERN}`);
+        if (!new RegExp(VERSION_PATTERN).test(opts.version)) {
+          throw new UsageError(
+            `invalid --version ${JSON.stringify(opts.version)}: expected MAJOR.MINOR.PATCH, e.g. 1.4.0`,
+          );
+        }
+        const badModel = opts.targetModel.find((m) => !isName(m));
+        if (badModel !== undefined) throw new UsageError(`invalid --target-model ${JSON.stringify(badModel)}`);
+        const expiresIn = parseDuration('--expires', opts.expires);
+        const key = signingKeyFromPem(await readRequired(io, opts.key));
+        let digest: { sha256: string; size: number };
+        try {
+          digest = await io.hashFile(file);
+        } catch (err) {
+          throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+        }
+        const now = io.now();
+        const manifest: ArtifactManifest = {
+          type: 'artifact',
+          name: opts.name,
+          version: opts.version,
+          targetModels: opts.targetModel,
+          sha256: digest.sha256,
+          size: digest.size,
+          createdAt: now,
+          expiresAt: now + expiresIn,
+        };
+        const out = opts.out ?? `${file}.manifest.json`;
+        const signed: SignedManifest = signDocument(manifest, key);
+        await io.writeFile(out, json(signed), PUBLIC);
+        io.stdout(`${out}: ${manifest.name} ${manifest.version}, sha256 ${manifest.sha256}, signed by ${key.keyId}\n`);
+      },
+    );
+}
+
+async function readRequired(io: CliIo, path: string): Promise<string> {
+  try {
+    return await io.readFile(path);
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+async function exists(io: CliIo, path: string): Promise<boolean> {
+  try {
+    await io.readFile(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,97 @@
+// Signed update metadata, in the shape of TUF's signed documents: `{ signed, signatures }`, each
+// signature an Ed25519 signature of the canonical JSON of `signed` by the key `keyId`. Two
+// documents: the trusted-keys list (signed by the offline root key; devices are provisioned with
+// the root's public key only, so signing keys can be rotated), and an artifact manifest (signed
+// by a trusted signing key). Verification lives with the agent; the shapes live here.
+
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { NAME_PATTERN } from './names.js';
+
+/** MAJOR.MINOR.PATCH, each a whole number: versions are compared, never parsed loosely. */
+export const VERSION_PATTERN = '^(0|[1-9][0-9]{0,8})\\.(0|[1-9][0-9]{0,8})\\.(0|[1-9][0-9]{0,8})$';
+/** First 16 hex digits of the SHA-256 of the raw 32-byte Ed25519 public key. */
+export const KEY_ID_PATTERN = '^[0-9a-f]{16}$';
+export const SHA256_PATTERN = '^[0-9a-f]{64}$';
+
+const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
+
+export const Signature = Type.Object(
+  {
+    keyId: Type.String({ pattern: KEY_ID_PATTERN }),
+    sig: Type.String({ pattern: '^[A-Za-z0-9_-]{86}$', description: 'Ed25519 signature, base64url' }),
+  },
+  { additionalProperties: false },
+);
+export type Signature = Static<typeof Signature>;
+
+const Signed = <T extends TSchema>(signed: T) =>
+  Type.Object(
+    { signed, signatures: Type.Array(Signature, { minItems: 1, maxItems: 8 }) },
+    { additionalProperties: false },
+  );
+
+export const PublicKey = Type.Object(
+  {
+    keyId: Type.String({ pattern: KEY_ID_PATTERN }),
+    /** The raw 32-byte Ed25519 public key, base64url. */
+    publicKey: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  },
+  { additionalProperties: false },
+);
+export type PublicKey = Static<typeof PublicKey>;
+
+export const TrustedKeys = Type.Object(
+  {
+    type: Type.Literal('trusted-keys'),
+    /** Grows with every change: a device refuses a list older than the one it has (no rollback). */
+    version: Type.Integer({ minimum: 1 }),
+    /** A list past its expiry is refused, so a frozen (never updated) list cannot be replayed forever. */
+    expiresAt: Millis,
+    keys: Type.Array(PublicKey, { minItems: 1, maxItems: 32 }),
+  },
+  { additionalProperties: false },
+);
+export type TrustedKeys = Static<typeof TrustedKeys>;
+export const SignedTrustedKeys = Signed(TrustedKeys);
+export type SignedTrustedKeys = Static<typeof SignedTrustedKeys>;
+
+export const ArtifactManifest = Type.Object(
+  {
+    type: Type.Literal('artifact'),
+    name: Type.String({ pattern: NAME_PATTERN }),
+    version: Type.String({ pattern: VERSION_PATTERN }),
+    /** Device models (the `model` label) that may install it. */
+    targetModels: Type.Array(Type.String({ pattern: NAME_PATTERN }), { minItems: 1, maxItems: 64 }),
+    sha256: Type.String({ pattern: SHA256_PATTERN }),
+    size: Type.Integer({ minimum: 0 }),
+    createdAt: Millis,
+    expiresAt: Millis,
+  },
+  { additionalProperties: false },
+);
+export type ArtifactManifest = Static<typeof ArtifactManifest>;
+export const SignedManifest = Signed(ArtifactManifest);
+export type SignedManifest = Static<typeof SignedManifest>;
+
+/** Compares two MAJOR.MINOR.PATCH versions: negative, zero or positive. */
+export function compareVersions(a: string, b: string): number {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** JSON with object keys sorted and no whitespace: the bytes a signature covers. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
