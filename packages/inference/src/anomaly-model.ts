@@ -7,8 +7,9 @@
 //
 // with x: [N, F], E: [F, K] (the K leading principal axes of healthy data), score: [N, 1].
 
+import type { Feature } from '@homeostat/protocol';
 import { HomeostatError } from '@homeostat/protocol';
-import type { FeatureSpec } from './features.js';
+import { inputNames } from './features.js';
 
 export const ANOMALY_MODEL_FORMAT = 'homeostat.anomaly-pca/1';
 /** Names of the graph's input and output, shared by the ONNX file and the reference. */
@@ -19,12 +20,10 @@ export interface AnomalyModelCard {
   format: typeof ANOMALY_MODEL_FORMAT;
   /** What it is for, for people. */
   description: string;
-  /** How the input row is built from a window of local readings. */
-  features: FeatureSpec[];
-  /** Readings per window, and how many new readings between two scores. */
-  window: { samples: number; hop: number };
-  /** Windows whose `gate.metric` mean is below `gate.min` are not scored (e.g. a stopped pump). */
-  gate?: { metric: string; min: number };
+  /** How the input row is built: for each metric, each feature over the last windowMs. */
+  inputs: { metrics: string[]; features: Feature[]; windowMs: number };
+  /** The derived stream the score is published as. */
+  output: { metric: string };
   /** Per-feature standardisation: z = (x − mean) / scale. */
   mean: number[];
   scale: number[];
@@ -42,8 +41,12 @@ export function parseAnomalyCard(value: unknown): AnomalyModelCard {
   const v = value as Partial<AnomalyModelCard> | null;
   if (typeof v !== 'object' || v === null) throw new HomeostatError('ERR_MODEL_INVALID', 'card: not an object');
   if (v.format !== ANOMALY_MODEL_FORMAT) problems.push(`format: expected ${ANOMALY_MODEL_FORMAT}`);
-  const f = Array.isArray(v.features) ? v.features.length : 0;
-  if (f === 0) problems.push('features: expected a non-empty array');
+  const inputs = v.inputs;
+  const f = inputs && Array.isArray(inputs.metrics) && Array.isArray(inputs.features) ? inputNames(inputs).length : 0;
+  if (f === 0) problems.push('inputs: expected non-empty metrics and features');
+  if (!inputs || !Number.isInteger(inputs.windowMs) || inputs.windowMs < 1)
+    problems.push('inputs.windowMs: expected a positive integer');
+  if (typeof v.output?.metric !== 'string') problems.push('output.metric: expected a metric name');
   const finite = (xs: unknown, n: number) =>
     Array.isArray(xs) && xs.length === n && xs.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (!finite(v.mean, f)) problems.push(`mean: expected ${f} finite numbers`);
@@ -53,10 +56,6 @@ export function parseAnomalyCard(value: unknown): AnomalyModelCard {
     problems.push(`encoder: expected ${f} rows of the same number of finite values`);
   }
   if (typeof v.threshold !== 'number' || !(v.threshold > 0)) problems.push('threshold: expected a positive number');
-  const w = v.window;
-  if (!w || !Number.isInteger(w.samples) || w.samples < 1 || !Number.isInteger(w.hop) || w.hop < 1) {
-    problems.push('window: expected integer samples and hop, at least 1');
-  }
   if (problems.length > 0) throw new HomeostatError('ERR_MODEL_INVALID', 'invalid model card', problems);
   return v as AnomalyModelCard;
 }

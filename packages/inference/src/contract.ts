@@ -17,12 +17,8 @@ export interface RunnerHarness {
 export const CONTRACT_CARD: AnomalyModelCard = {
   format: ANOMALY_MODEL_FORMAT,
   description: 'contract-suite model',
-  features: [
-    { metric: 'a', stat: 'mean' },
-    { metric: 'b', stat: 'mean' },
-    { metric: 'c', stat: 'max' },
-  ],
-  window: { samples: 4, hop: 2 },
+  inputs: { metrics: ['a', 'b', 'c'], features: ['mean'], windowMs: 4000 },
+  output: { metric: 'score' },
   mean: [1, -2, 0.5],
   scale: [2, 0.5, 1],
   encoder: [[0.6], [0.8], [0]],

@@ -1,66 +1,67 @@
-// Window features: how a model's input row is built from a window of local readings. The
+// Window features: how a model's input row is built from the recent values of local streams, in
+// the order of the protocol's model config: for each metric, each feature over the window. The
 // generator fits on exactly these, and the agent (or the hub, for a device that cannot run the
-// model) computes them the same way from its own stream, so training and serving cannot drift.
+// model) computes them the same way from its own streams, so training and serving cannot drift.
 
-export type Readings = Record<string, number>;
+import type { Feature } from '@homeostat/protocol';
 
-export type FeatureStat = 'mean' | 'max' | 'min' | 'std' | 'rms';
-
-export interface FeatureSpec {
-  metric: string;
-  stat: FeatureStat;
+export interface InputSpec {
+  metrics: readonly string[];
+  features: readonly Feature[];
 }
 
-/** `metric.stat`, the name a feature goes by in cards and logs. */
-export function featureName(f: FeatureSpec): string {
-  return `${f.metric}.${f.stat}`;
+/** `metric.feature` for each input, in order: the names cards and logs use. */
+export function inputNames(spec: InputSpec): string[] {
+  return spec.metrics.flatMap((m) => spec.features.map((f) => `${m}.${f}`));
 }
 
 /**
- * One row of features over `window` (oldest first). A metric missing from every reading gives NaN,
- * which the caller must treat as "cannot score this window".
+ * The input row for `spec`, given each metric's values over the window (oldest first). Returns
+ * null when a metric has no value in the window: such a window cannot be scored.
  */
-export function windowFeatures(
-  window: readonly Readings[],
-  specs: readonly FeatureSpec[],
-  out?: Float32Array,
-): Float32Array {
-  const row = out ?? new Float32Array(specs.length);
-  for (let j = 0; j < specs.length; j++) {
-    const { metric, stat } = specs[j]!;
-    let n = 0;
-    let sum = 0;
-    let sumSq = 0;
-    let max = Number.NEGATIVE_INFINITY;
-    let min = Number.POSITIVE_INFINITY;
-    for (const r of window) {
-      const v = r[metric];
-      if (v === undefined) continue;
-      n++;
-      sum += v;
-      sumSq += v * v;
-      if (v > max) max = v;
-      if (v < min) min = v;
-    }
-    row[j] = n === 0 ? Number.NaN : statOf(stat, n, sum, sumSq, min, max);
+export function inputRow(
+  spec: InputSpec,
+  valuesOf: (metric: string) => readonly number[],
+  out = new Float32Array(spec.metrics.length * spec.features.length),
+): Float32Array | null {
+  let j = 0;
+  for (const metric of spec.metrics) {
+    const values = valuesOf(metric);
+    if (values.length === 0) return null;
+    for (const feature of spec.features) out[j++] = featureOf(feature, values);
   }
-  return row;
+  return out;
 }
 
-function statOf(stat: FeatureStat, n: number, sum: number, sumSq: number, min: number, max: number): number {
-  switch (stat) {
-    case 'mean':
-      return sum / n;
-    case 'max':
-      return max;
+export function featureOf(feature: Feature, values: readonly number[]): number {
+  const n = values.length;
+  switch (feature) {
+    case 'last':
+      return values[n - 1]!;
     case 'min':
-      return min;
+      return Math.min(...values);
+    case 'max':
+      return Math.max(...values);
+    case 'mean':
+      return sum(values) / n;
     case 'rms':
-      return Math.sqrt(sumSq / n);
+      return Math.sqrt(sumSq(values) / n);
     case 'std': {
       // Population standard deviation; clamped because rounding can make the difference negative.
-      const m = sum / n;
-      return Math.sqrt(Math.max(0, sumSq / n - m * m));
+      const m = sum(values) / n;
+      return Math.sqrt(Math.max(0, sumSq(values) / n - m * m));
     }
   }
+}
+
+function sum(values: readonly number[]): number {
+  let s = 0;
+  for (const v of values) s += v;
+  return s;
+}
+
+function sumSq(values: readonly number[]): number {
+  let s = 0;
+  for (const v of values) s += v * v;
+  return s;
 }

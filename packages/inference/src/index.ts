@@ -11,7 +11,7 @@ export {
   OUTPUT_NAME,
   parseAnomalyCard,
 } from './anomaly-model.js';
-export { type FeatureSpec, type FeatureStat, featureName, type Readings, windowFeatures } from './features.js';
+export { featureOf, type InputSpec, inputNames, inputRow } from './features.js';
 export { DirModelStore, MemoryModelStore, type ModelStore } from './model-store.js';
 export { OnnxRunner, onnxExecutionProviders } from './onnx-runner.js';
 export { type ModelRequirements, type Placement, type PlacementDecision, placement } from './placement.js';

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { windowFeatures } from './features.js';
+import { inputNames, inputRow } from './features.js';
 import { DirModelStore, MemoryModelStore, type ModelStore } from './model-store.js';
 import { placement } from './placement.js';
 import { sha256Hex } from './runner.js';
@@ -29,20 +29,18 @@ test('placement: the edge when the device meets every requirement, else the hub 
   assert.equal(placement({ memoryMb: 1 }, { executionProviders: ['cpu'] }).placement, 'hub', 'unknown memory');
 });
 
-test('window features: mean, max, min, std, rms per metric; NaN for a metric never seen', () => {
-  const window: Record<string, number>[] = [{ v: 1, t: 10 }, { v: 3 }, { v: 2, t: 20 }];
-  const row = windowFeatures(window, [
-    { metric: 'v', stat: 'mean' },
-    { metric: 'v', stat: 'max' },
-    { metric: 'v', stat: 'min' },
-    { metric: 'v', stat: 'std' },
-    { metric: 'v', stat: 'rms' },
-    { metric: 't', stat: 'mean' },
-    { metric: 'gone', stat: 'mean' },
-  ]);
-  const want = [2, 3, 1, Math.sqrt(2 / 3), Math.sqrt(14 / 3), 15];
-  for (const [i, w] of want.entries()) assert.ok(Math.abs(row[i]! - w) < 1e-6, `feature ${i}: ${row[i]} vs ${w}`);
-  assert.ok(Number.isNaN(row[6]));
+test('input row: for each metric, each feature over its window; null when a metric has no value', () => {
+  const windows: Record<string, number[]> = { v: [1, 3, 2], t: [10, 20] };
+  const spec = { metrics: ['v', 't'], features: ['mean', 'max', 'min', 'std', 'rms', 'last'] as const };
+  assert.deepEqual(inputNames(spec).slice(0, 3), ['v.mean', 'v.max', 'v.min']);
+  const row = inputRow(spec, (m) => windows[m] ?? [])!;
+  const want = [2, 3, 1, Math.sqrt(2 / 3), Math.sqrt(14 / 3), 2, 15, 20, 10, 5, Math.sqrt(250), 20];
+  assert.equal(row.length, want.length);
+  for (const [i, w] of want.entries()) assert.ok(Math.abs(row[i]! - w) < 1e-5, `input ${i}: ${row[i]} vs ${w}`);
+  assert.equal(
+    inputRow({ metrics: ['v', 'gone'], features: ['mean'] }, (m) => windows[m] ?? []),
+    null,
+  );
 });
 
 function storeContract(name: string, open: () => { store: ModelStore; dir?: string }) {

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { type AnomalyModelCard, anomalyWeights, INPUT_NAME, OUTPUT_NAME } from './anomaly-model.js';
-import { featureName } from './features.js';
+import { inputNames } from './features.js';
 
 const require = createRequire(import.meta.url);
 const { onnx } = require('onnx-proto') as { onnx: typeof OnnxNs };
@@ -80,7 +80,7 @@ export function anomalyModelOnnx(card: AnomalyModelCard): Uint8Array {
     graph,
     metadataProps: [
       { key: 'homeostat.format', value: card.format },
-      { key: 'homeostat.features', value: card.features.map(featureName).join(',') },
+      { key: 'homeostat.features', value: inputNames(card.inputs).join(',') },
       { key: 'homeostat.threshold', value: String(card.threshold) },
     ],
   };
