@@ -13,7 +13,28 @@ export type {
   Sample,
 } from './modules/module.js';
 export { ModuleDenied, ModuleRefused } from './modules/module.js';
+export {
+  type BootOutcome,
+  type BootSlots,
+  type BootState,
+  FileBootSlots,
+  type FileSlotsOptions,
+  otherSlot,
+  type SlotContent,
+  type SlotName,
+} from './ota/slots.js';
 export { TRUST_FILE, TrustStore, type TrustStoreOptions, verifyArtifactBytes } from './ota/trust.js';
+export {
+  type ArtifactSource,
+  type Journal,
+  type Probe,
+  planUpdate,
+  UPDATE_STEPS,
+  type UpdateOutcome,
+  Updater,
+  type UpdaterOptions,
+  type UpdateStep,
+} from './ota/updater.js';
 export { MemoryOutbox } from './outbox/memory-outbox.js';
 export {
   DEFAULT_OUTBOX_LIMITS,

@@ -102,6 +102,18 @@ export const ERRORS = {
     status: 422,
     summary: 'The downloaded file does not have the SHA-256 the manifest states (a tampered file).',
   },
+  ERR_UPDATE_DISK_FULL: {
+    status: 507,
+    summary: 'The inactive slot has no room for the artifact; nothing was switched.',
+  },
+  ERR_UPDATE_PROBE_FAILED: {
+    status: 424,
+    summary: 'The new version did not pass its health checks within the probe window; the device rolled back.',
+  },
+  ERR_UPDATE_INTERRUPTED: {
+    status: 409,
+    summary: 'The device restarted while the new version was on trial, before it committed; it rolled back.',
+  },
   // Models (ONNX inference, on the device or in the hub)
   ERR_MODEL_HASH_MISMATCH: {
     status: 422,
