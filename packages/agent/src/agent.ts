@@ -2,6 +2,7 @@
 // heartbeats and sampling around one DeviceHardware. This is the API the simulator and the CLI use.
 
 import { join } from 'node:path';
+import { onnxExecutionProviders } from '@homeostat/inference';
 import {
   type BackoffOptions,
   type Clock,
@@ -68,6 +69,12 @@ export interface AgentOptions {
   outboxMaxBytes?: number;
   /** Queued messages older than this are dropped (checked every minute). Default 7 days. */
   outboxMaxAgeMs?: number;
+  /**
+   * The ONNX execution providers this agent can run models on, reported in its capabilities (the
+   * hub places a model here only when they meet its requirements). Default: what onnxruntime-node
+   * offers on this machine, or none when it cannot be loaded.
+   */
+  executionProviders?: () => readonly string[];
 }
 
 export type AgentEvents = {
@@ -89,6 +96,15 @@ export interface RaiseEventInput {
 /** MQTT keepalive, seconds: the broker declares us dead after 1.5 times this of silence. */
 const KEEPALIVE_S = 30;
 const parseNotice = parser(ErrorNotice);
+
+/** What onnxruntime offers here; none when its native binding does not load on this machine. */
+function runtimeProviders(): string[] {
+  try {
+    return onnxExecutionProviders();
+  } catch {
+    return [];
+  }
+}
 
 /** What exists only between start() and stop(). */
 interface Running {
@@ -419,7 +435,11 @@ export class Agent {
       ts: this.#clock.now(),
       heartbeatMs,
       agent: { version: AGENT_VERSION },
-      capabilities: { kind: this.#options.hardware.kind, ...this.#options.hardware.capabilities() },
+      capabilities: {
+        kind: this.#options.hardware.kind,
+        ...this.#options.hardware.capabilities(),
+        executionProviders: [...(this.#options.executionProviders ?? runtimeProviders)()],
+      },
     };
     link.publish(topics.status(deviceId), JSON.stringify(status), { qos: 1, retain: true });
     run.drops.refresh();

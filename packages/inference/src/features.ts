@@ -22,7 +22,7 @@ export function inputNames(spec: InputSpec): string[] {
 export function inputRow(
   spec: InputSpec,
   valuesOf: (metric: string) => readonly number[],
-  out = new Float32Array(spec.metrics.length * spec.features.length),
+  out: Float32Array = new Float32Array(spec.metrics.length * spec.features.length),
 ): Float32Array | null {
   let j = 0;
   for (const metric of spec.metrics) {

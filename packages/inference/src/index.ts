@@ -29,3 +29,4 @@ export {
   type Tensors,
   verifyModel,
 } from './runner.js';
+export { WindowScorer } from './window-scorer.js';
