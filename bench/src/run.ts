@@ -4,11 +4,13 @@
 
 import { fleetBenchmark } from './fleet.js';
 import { BenchFailure, type Benchmark, Cleanups, progress, UsageError } from './harness.js';
+import { inferenceBenchmark } from './inference.js';
 import { ingestBenchmark } from './ingest.js';
 import { outboxBenchmark } from './outbox.js';
 
 const BENCHMARKS: Record<string, Benchmark> = {
   fleet: fleetBenchmark,
+  inference: inferenceBenchmark,
   ingest: ingestBenchmark,
   outbox: outboxBenchmark,
 };
