@@ -23,7 +23,13 @@ export {
   type State,
 } from './hardware.js';
 export { healthyRuns, PUMP_INPUTS, type PumpRun, pumpRows, SAMPLE_MS } from './models/pump-data.js';
-export { loadPumpModel, PUMP_MODEL_NAME, type PumpModel, pumpModelPaths } from './models/pump-model.js';
+export {
+  loadPumpModel,
+  PUMP_MODEL_NAME,
+  type PumpModel,
+  pumpBearingModules,
+  pumpModelPaths,
+} from './models/pump-model.js';
 export {
   MOWER_STATE_CODES,
   MowerHardware,

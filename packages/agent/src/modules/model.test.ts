@@ -24,6 +24,7 @@ const sha256 = sha256Hex(onnx);
 type ModelSpec = Extract<ModuleSpec, { kind: 'model' }>;
 const spec = (config: Partial<ModelSpec['config']> = {}): ModelSpec =>
   ({
+    name: 'bearing',
     kind: 'model',
     config: {
       artifact: { sha256, size: onnx.length },

@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { anomalyScore, anomalyWeights, inputRow, OnnxRunner, ReferenceRunner } from '@homeostat/inference';
+import { ModuleSpec, parser } from '@homeostat/protocol';
 import { PumpHardware } from '../pump.js';
 import { HOUR_MS } from '../sim-time.js';
 import { buildPumpModel, steadyWindow } from './generate.js';
 import { healthyRuns, PUMP_INPUTS, pumpRows, SAMPLE_MS } from './pump-data.js';
-import { loadPumpModel, pumpModelPaths } from './pump-model.js';
+import { loadPumpModel, pumpBearingModules, pumpModelPaths } from './pump-model.js';
 
 const model = loadPumpModel();
 const score = (rows: Float32Array[]) => {
@@ -89,4 +90,12 @@ test('run to failure: the score stays above the threshold long before the bearin
     failedAt - alarm.hour > 0.5 * failedAt,
     `alarm at ${alarm.hour.toFixed(1)} h, failure at ${failedAt.toFixed(1)} h`,
   );
+});
+
+test('the pump modules (model and alarm rule) are valid module specs', () => {
+  const parse = parser(ModuleSpec);
+  for (const spec of pumpBearingModules(model)) {
+    const parsed = parse.parse(spec);
+    assert.ok(parsed.ok, `${spec.name}: ${parsed.ok ? '' : parsed.errors.join('; ')}`);
+  }
 });

@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { type AnomalyModelCard, type ModelBytes, parseAnomalyCard, sha256Hex } from '@homeostat/inference';
+import type { ModuleSpec } from '@homeostat/protocol';
 
 export const PUMP_MODEL_NAME = 'pump-bearing-anomaly';
 
@@ -30,4 +31,49 @@ export function loadPumpModel(): PumpModel {
     onnx: { bytes: onnx, sha256: sha256Hex(onnx) },
     cardBytes: { bytes: cardBytes, sha256: sha256Hex(cardBytes) },
   };
+}
+
+/**
+ * The modules a pump runs for predictive maintenance: the model (scoring the last window every
+ * `everyMs`) and a rule that raises `BEARING_WEAR` once the score has stayed above the card's
+ * threshold for `holdMs`. The hold is longer than a window: a start or stop inside one window can
+ * make that window alone score high (see pump-model.test.ts), a wearing bearing stays high.
+ */
+export function pumpBearingModules(
+  model: PumpModel,
+  options: { everyMs?: number; holdMs?: number } = {},
+): ModuleSpec[] {
+  const { everyMs = 5000, holdMs = 90_000 } = options;
+  const metric = model.card.output.metric;
+  return [
+    {
+      name: 'bearing-model',
+      kind: 'model',
+      config: {
+        artifact: { sha256: model.onnx.sha256, size: model.onnx.bytes.length },
+        inputs: model.card.inputs,
+        output: { metric },
+        everyMs,
+        requires: { executionProviders: ['cpu'], memoryBytes: 64 * 1024 * 1024 },
+        placement: 'auto',
+      },
+    },
+    {
+      name: 'bearing-alarm',
+      kind: 'rule',
+      config: {
+        when: { metric, above: model.card.threshold, forMs: holdMs },
+        onActivate: [
+          {
+            raise: {
+              type: 'alarm',
+              code: 'BEARING_WEAR',
+              severity: 'warning',
+              message: 'Drive-end bearing vibrates unlike a healthy one: plan its replacement.',
+            },
+          },
+        ],
+      },
+    },
+  ];
 }
