@@ -13,6 +13,9 @@ export type {
   Sample,
 } from './modules/module.js';
 export { ModuleDenied, ModuleRefused } from './modules/module.js';
+export type { DecisionInput, RuleDecision, RuleSpec } from './modules/rule.js';
+export { RuleEngine, ruleKind, ruleProblems } from './modules/rule.js';
+export { HttpArtifactSource, type HttpSourceOptions } from './ota/http-source.js';
 export {
   type BootOutcome,
   type BootSlots,

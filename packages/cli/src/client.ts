@@ -6,6 +6,10 @@ import {
   type ApiToken,
   ApiTokenCredentials,
   ApiTokenList,
+  type Artifact,
+  ArtifactList,
+  Artifact as ArtifactSchema,
+  BlobInfo,
   type CreateApiTokenRequest,
   type CreateDeviceRequest,
   Device,
@@ -23,6 +27,7 @@ import {
   type PutEnrollmentGroupRequest,
   parser,
   routes,
+  type SignedManifest,
   type TelemetryQuery,
   TelemetrySeries,
   WhoAmI,
@@ -48,7 +53,13 @@ const decode = {
   tokenList: parser(ApiTokenList) as Decoder<{ items: ApiToken[] }>,
   tokenCredentials: parser(ApiTokenCredentials) as Decoder<ApiTokenCredentials>,
   whoami: parser(WhoAmI) as Decoder<WhoAmI>,
+  artifact: parser(ArtifactSchema) as Decoder<Artifact>,
+  artifactList: parser(ArtifactList) as Decoder<{ items: Artifact[] }>,
+  blob: parser(BlobInfo) as Decoder<BlobInfo>,
 };
+
+/** Uploads get longer: a firmware image over a slow link. */
+const UPLOAD_TIMEOUT_MS = 30 * 60_000;
 
 /** How long one request may take before the hub counts as unreachable, in milliseconds. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -161,6 +172,26 @@ export class HubClient {
     await this.#send('DELETE', routes.token(name));
   }
 
+  /** Uploads a file (streamed) under its SHA-256. */
+  async uploadBlob(sha256: string, file: ReadableStream<Uint8Array>): Promise<BlobInfo> {
+    const path = routes.blob(sha256);
+    const answer = await this.#send('PUT', path, new RawBody('application/octet-stream', file));
+    return this.#check('PUT', path, decode.blob, answer.body);
+  }
+
+  async pushManifest(manifest: SignedManifest): Promise<{ created: boolean; artifact: Artifact }> {
+    const answer = await this.#send('POST', routes.artifacts, manifest);
+    return {
+      created: answer.status === 201,
+      artifact: this.#check('POST', routes.artifacts, decode.artifact, answer.body),
+    };
+  }
+
+  async listArtifacts(name?: string): Promise<Artifact[]> {
+    if (name !== undefined) return (await this.#get(routes.artifact(name), decode.artifactList)).items;
+    return (await this.#get(routes.artifacts, decode.artifactList)).items;
+  }
+
   async #get<T>(path: string, decoder: Decoder<T>, query?: Query): Promise<T> {
     const answer = await this.#send('GET', path, undefined, query);
     return this.#check('GET', path, decoder, answer.body);
@@ -178,15 +209,20 @@ export class HubClient {
       if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
     }
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    const raw = body instanceof RawBody ? body : null;
+    if (body !== undefined) headers['content-type'] = raw?.contentType ?? 'application/json';
     let response: Response;
     try {
       response = await this.#io.fetch(url, {
         method,
         headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
+        ...(raw !== null
+          ? { body: raw.data, duplex: 'half' }
+          : body !== undefined
+            ? { body: JSON.stringify(body) }
+            : {}),
+        signal: AbortSignal.timeout(raw !== null ? UPLOAD_TIMEOUT_MS : REQUEST_TIMEOUT_MS),
+      } as RequestInit);
     } catch (err) {
       throw new UnreachableError(this.server, describeNetworkError(err));
     }
@@ -206,6 +242,14 @@ export class HubClient {
     }
     return { status: response.status, body: json };
   }
+}
+
+/** A body sent as it is (a file), not as JSON. */
+class RawBody {
+  constructor(
+    readonly contentType: string,
+    readonly data: ReadableStream<Uint8Array>,
+  ) {}
 }
 
 /** The error body of the contract, or a stand-in built from the status for anything else (a proxy's page). */

@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname } from 'node:path';
+import { Readable } from 'node:stream';
 
 export interface CliIo {
   /** Text for standard output; callers include the newlines. */
@@ -16,6 +17,8 @@ export interface CliIo {
   fetch: typeof fetch;
   /** Reads a UTF-8 file; rejects with the fs error (code ENOENT when missing). */
   readFile(path: string): Promise<string>;
+  /** A file as a stream, to upload it without holding it in memory. */
+  fileStream(path: string): ReadableStream<Uint8Array>;
   /** SHA-256 (hex) and size of a file of any size, read as a stream. */
   hashFile(path: string): Promise<{ sha256: string; size: number }>;
   /** Writes a UTF-8 file with `mode`, creating its directory (0700) and fixing the mode of an existing file. */
@@ -35,6 +38,7 @@ export function nodeIo(overrides: Partial<CliIo> = {}): CliIo {
     env: process.env,
     fetch: globalThis.fetch,
     readFile: (path) => readFile(path, 'utf8'),
+    fileStream: (path) => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
     hashFile: async (path) => {
       const hash = createHash('sha256');
       let size = 0;

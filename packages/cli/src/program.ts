@@ -4,6 +4,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { registerApply } from './commands/apply.js';
+import { registerArtifacts } from './commands/artifacts.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDescribe } from './commands/describe.js';
 import { registerDevices } from './commands/devices.js';
@@ -36,6 +37,7 @@ export function buildProgram(io: CliIo): Command {
   registerTelemetry(program, io);
   registerTokens(program, io);
   registerKeys(program, io);
+  registerArtifacts(program, io);
   return program;
 }
 

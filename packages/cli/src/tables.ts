@@ -1,7 +1,7 @@
 // The table form of each resource kind, shared by `get` and the commands that print what they
 // created. Pure functions of the resources and the current time.
 
-import type { ApiToken, Device, EnrollmentGroup, HubEvent } from '@homeostat/protocol';
+import type { ApiToken, Artifact, Device, EnrollmentGroup, HubEvent } from '@homeostat/protocol';
 import { formatAgo, formatDuration, formatLabels, formatTable } from './format.js';
 
 /**
@@ -67,5 +67,25 @@ export function tokenTable(tokens: readonly ApiToken[], now: number): string {
   return formatTable(
     ['NAME', 'ROLE', 'AGE'],
     tokens.map((t) => [t.name, t.role, formatDuration(now - t.createdAt)]),
+  );
+}
+
+export function artifactTable(artifacts: readonly Artifact[], now: number): string {
+  return formatTable(
+    ['NAME', 'VERSION', 'TARGETS', 'SIZE', 'SHA256', 'SIGNED BY', 'EXPIRES', 'PUSHED'],
+    artifacts.map((a) => {
+      const m = a.manifest.signed;
+      const expires = m.expiresAt <= now ? 'expired' : `in ${formatDuration(m.expiresAt - now)}`;
+      return [
+        a.name,
+        a.version,
+        m.targetModels.join(','),
+        String(m.size),
+        m.sha256.slice(0, 12),
+        a.manifest.signatures.map((s) => s.keyId).join(','),
+        expires,
+        formatAgo(a.pushedAt, now),
+      ];
+    }),
   );
 }

@@ -19,6 +19,8 @@ export interface HubConfig {
   maxPayloadBytes: number;
   /** Largest HTTP body accepted, in bytes. */
   maxBodyBytes: number;
+  /** Largest artifact file accepted, in bytes (uploads stream to disk, not to memory). */
+  maxArtifactBytes: number;
   /** Readings further in the future than this are refused, in ms (device clocks drift). */
   maxClockSkewMs: number;
   /** How long telemetry is kept: raw readings, minute rollups, hour rollups, in ms. */
@@ -40,6 +42,7 @@ export const DEFAULT_CONFIG: HubConfig = {
   offlineAfterIntervals: 1.8,
   maxPayloadBytes: 256 * 1024, // bytes
   maxBodyBytes: 1024 * 1024, // bytes
+  maxArtifactBytes: 1024 * 1024 * 1024, // bytes: 1 GiB
   maxClockSkewMs: 24 * 3600 * 1000, // ms
   retention: {
     rawMs: 7 * DAY_MS, // raw readings: a week
@@ -73,6 +76,7 @@ export function configFromEnv(env: Env, base: HubConfig = DEFAULT_CONFIG): HubCo
     dataDir: env.HOMEOSTAT_DATA || base.dataDir,
     heartbeatMs: int('HOMEOSTAT_HEARTBEAT_MS', base.heartbeatMs, 100, 3_600_000),
     maxPayloadBytes: int('HOMEOSTAT_MAX_PAYLOAD_BYTES', base.maxPayloadBytes, 1024, 256 * 1024 * 1024),
+    maxArtifactBytes: int('HOMEOSTAT_MAX_ARTIFACT_BYTES', base.maxArtifactBytes, 1, Number.MAX_SAFE_INTEGER),
     retention: {
       rawMs: int('HOMEOSTAT_RETENTION_RAW_DAYS', base.retention.rawMs / DAY_MS, 1, 36_500) * DAY_MS,
       minuteMs: int('HOMEOSTAT_RETENTION_MINUTE_DAYS', base.retention.minuteMs / DAY_MS, 1, 36_500) * DAY_MS,

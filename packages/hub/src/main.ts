@@ -1,11 +1,14 @@
 // The composition root: the one place that builds the hub's parts and wires them together.
 
 import { mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Clock, type Logger, silentLogger, systemClock } from '@homeostat/kit';
 import { LIVENESS_STATES } from '@homeostat/protocol';
 import type { FastifyInstance } from 'fastify';
 import { Gauge } from 'prom-client';
+import { ArtifactStore } from './artifacts/artifact-store.js';
 import type { HubConfig } from './config.js';
 import { LivenessTracker } from './controllers/liveness.js';
 import { RetentionJob } from './controllers/retention.js';
@@ -53,6 +56,8 @@ export class Hub {
   #devices: DeviceService | undefined;
   #enrollment: EnrollmentService | undefined;
   #tokens: TokenService | undefined;
+  /** The artifacts directory of a hub without a data directory. */
+  #scratch: string | undefined;
   readonly #injectedStore: Store | undefined;
 
   constructor(config: HubConfig, deps: HubDeps = {}) {
@@ -130,10 +135,13 @@ export class Hub {
       const known = await tokens.authenticate(config.adminToken);
       if (!known) logger.warn('HOMEOSTAT_ADMIN_TOKEN is set but the hub has tokens already; it was not added');
     }
+    const artifacts = await this.#openArtifacts();
     const http = await buildHttpServer({
       logger,
       metrics,
+      clock,
       store,
+      artifacts,
       devices,
       enrollment,
       tokens,
@@ -169,6 +177,14 @@ export class Hub {
     };
   }
 
+  /** Artifacts live under the data directory; a hub kept in memory gets a scratch directory. */
+  async #openArtifacts(): Promise<ArtifactStore> {
+    const { dataDir, maxArtifactBytes } = this.config;
+    if (dataDir !== null) return new ArtifactStore(join(dataDir, 'artifacts'), maxArtifactBytes);
+    this.#scratch = await mkdtemp(join(tmpdir(), 'homeostat-hub-'));
+    return new ArtifactStore(this.#scratch, maxArtifactBytes);
+  }
+
   async stop(): Promise<void> {
     await this.#http?.close();
     await this.#endpoint?.stop();
@@ -177,6 +193,8 @@ export class Hub {
     await this.#liveness?.stop();
     await this.#events?.drain();
     if (!this.#injectedStore) await this.#store?.close();
+    if (this.#scratch !== undefined) await rm(this.#scratch, { recursive: true, force: true });
+    this.#scratch = undefined;
     this.#http = undefined;
     this.#endpoint = undefined;
     this.#liveness = undefined;

@@ -95,3 +95,23 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+/** An artifact as the hub stores it: the signed manifest, pushed after its file (blob). */
+export const Artifact = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  manifest: SignedManifest,
+  pushedAt: Millis,
+  pushedBy: Type.String(),
+});
+export type Artifact = Static<typeof Artifact>;
+
+export const ArtifactList = Type.Object({ items: Type.Array(Artifact) });
+export type ArtifactList = Static<typeof ArtifactList>;
+
+/** The answer to a blob upload: what the hub computed while it streamed the body to disk. */
+export const BlobInfo = Type.Object({
+  sha256: Type.String({ pattern: SHA256_PATTERN }),
+  size: Type.Integer({ minimum: 0 }),
+});
+export type BlobInfo = Static<typeof BlobInfo>;

@@ -61,6 +61,18 @@ export const ERRORS = {
     status: 400,
     summary: 'The agent has neither a device id and token, stored credentials, nor a claim token.',
   },
+  // Artifacts (the hub's store of update files and their signed manifests)
+  ERR_ARTIFACT_NOT_FOUND: { status: 404, summary: 'No artifact has this name (or this name and version).' },
+  ERR_ARTIFACT_EXISTS: {
+    status: 409,
+    summary: 'This name and version were pushed already with another manifest; versions are immutable.',
+  },
+  ERR_BLOB_NOT_FOUND: { status: 404, summary: 'No file with this SHA-256 was uploaded.' },
+  ERR_BLOB_MISMATCH: {
+    status: 400,
+    summary: 'The uploaded bytes do not have the SHA-256 (or size) they were sent as.',
+  },
+  ERR_RANGE_NOT_SATISFIABLE: { status: 416, summary: 'The requested byte range is outside the file.' },
   // Signed updates: trust (reported by the agent)
   ERR_TRUST_INVALID: {
     status: 400,

@@ -314,4 +314,7 @@ export const routes = {
   tokens: `${API_PREFIX}/tokens`,
   token: (name: string) => `${API_PREFIX}/tokens/${encodeURIComponent(name)}`,
   whoami: `${API_PREFIX}/whoami`,
+  artifacts: `${API_PREFIX}/artifacts`,
+  artifact: (name: string) => `${API_PREFIX}/artifacts/${encodeURIComponent(name)}`,
+  blob: (sha256: string) => `${API_PREFIX}/blobs/${encodeURIComponent(sha256)}`,
 } as const;

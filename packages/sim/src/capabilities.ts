@@ -1,5 +1,6 @@
 // What each simulated device reports about itself when it connects. The sensors and actuators
-// named here are the ones the models below implement; every unit runs ONNX models on its CPU.
+// named here are the ones the models below implement (`actuate` takes exactly these actuators);
+// every unit runs ONNX models on its CPU.
 
 import type { Capabilities } from '@homeostat/protocol';
 
@@ -15,7 +16,8 @@ const table: Record<SimKind, Capabilities> = {
     memoryBytes: 256 * MIB,
     battery: false,
     sensors: ['temperature', 'humidity'],
-    actuators: [],
+    // Its call for heat on the room's link to the heater (0..1 or a boolean).
+    actuators: ['heater'],
     executionProviders: ['cpu'],
   },
   // An electric panel heater whose controller reads a wired room sensor.
@@ -25,6 +27,7 @@ const table: Record<SimKind, Capabilities> = {
     memoryBytes: 256 * MIB,
     battery: false,
     sensors: ['roomTemperature', 'supplyTemperature', 'energy'],
+    // The output in 'manual' mode, 0..1 or a boolean.
     actuators: ['heatingElement'],
     executionProviders: ['cpu'],
   },
@@ -35,7 +38,8 @@ const table: Record<SimKind, Capabilities> = {
     memoryBytes: 2048 * MIB,
     battery: true,
     sensors: ['battery', 'position', 'bladeRpm'],
-    actuators: ['drive', 'blade'],
+    // 'mow' | 'dock', the same setting as the desired mode.
+    actuators: ['mode'],
     executionProviders: ['cpu'],
   },
   // A pump controller with a vibration probe on the drive-end bearing.
@@ -45,7 +49,8 @@ const table: Record<SimKind, Capabilities> = {
     memoryBytes: 1024 * MIB,
     battery: false,
     sensors: ['vibration', 'flow', 'pressure', 'bearingTemperature'],
-    actuators: ['motor'],
+    // 0..1 and a boolean, the same settings as the desired speed and running.
+    actuators: ['speed', 'running'],
     executionProviders: ['cpu'],
   },
 };

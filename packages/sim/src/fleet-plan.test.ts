@@ -103,3 +103,14 @@ test('the same seed gives the same samples; another seed, others', () => {
   assert.deepEqual(run(42), run(42));
   assert.notDeepEqual(run(42), run(43));
 });
+
+test('every device of a plan takes the actuators its capabilities name, and no other', () => {
+  const fleet = planFleet({ devices: 4, clockNow: () => T0 });
+  const value: Record<string, string | boolean> = { mode: 'dock', running: true };
+  for (const d of fleet) {
+    const actuators = d.hardware.capabilities().actuators ?? [];
+    assert.ok(actuators.length > 0, d.name);
+    for (const a of actuators) d.hardware.actuate?.(a, value[a] ?? 1, T0);
+    assert.throws(() => d.hardware.actuate?.('nothing', 1, T0), /no actuator 'nothing'/, d.name);
+  }
+});

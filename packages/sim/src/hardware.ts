@@ -1,12 +1,12 @@
 // The base of every simulated device: the physics models behind the agent's hardware port.
 
-import type { DeviceHardware, Metrics, State } from '@homeostat/agent';
+import type { ActuatorValue, DeviceHardware, Metrics, State } from '@homeostat/agent';
 import type { Capabilities } from '@homeostat/protocol';
 import { type Fault, type FaultProfile, FaultSet, type FaultType, PowerLossError } from './faults.js';
 import { Random } from './random.js';
 import { SimTime } from './sim-time.js';
 
-export type { DeviceHardware, Metrics, State };
+export type { ActuatorValue, DeviceHardware, Metrics, State };
 
 export interface SimHardwareOptions {
   /** Maps wall time to simulated time; shared by the devices of one fleet. Default: real time from 0. */
@@ -50,6 +50,15 @@ export abstract class SimHardware implements DeviceHardware {
   }
 
   /**
+   * Drives an actuator (a module does this, e.g. a rule): the model is first advanced to `now`
+   * under the old setting, so the change takes effect from this moment.
+   */
+  actuate(actuator: string, value: ActuatorValue, now: number): void {
+    if (!this.faults.powered) throw new PowerLossError(this.kind);
+    this.act(actuator, value, this.#advance(now));
+  }
+
+  /**
    * Starts a fault. Pass the wall time `now` so the model is first advanced under the conditions
    * that held before the fault (otherwise the fault counts from the last sample).
    */
@@ -75,6 +84,8 @@ export abstract class SimHardware implements DeviceHardware {
   protected abstract read(simMs: number): Metrics;
   /** Applies a desired state at `simMs` and returns what to report. */
   protected abstract apply(desired: State, simMs: number): State;
+  /** Sets one actuator at `simMs`; throws on an unknown actuator or a value it cannot take. */
+  protected abstract act(actuator: string, value: ActuatorValue, simMs: number): void;
 
   #advance(now: number): number {
     const target = this.time.toSim(now);
@@ -93,4 +104,55 @@ export function numberIn(value: unknown, min: number, max: number): number | und
 
 export function clamp(value: number, min: number, max: number): number {
   return Math.max(min, Math.min(max, value));
+}
+
+/**
+ * A setting that two sources drive: the hub's desired state and a local actuator (a rule). The
+ * latest order wins. The agent re-applies the whole desired state on every twin update, so a
+ * desired value counts only when it differs from the previous desired value: otherwise an
+ * unrelated update (a new module, a telemetry setting) would undo what a rule just did, e.g.
+ * send a mower that a rule docked on a low battery back to mowing.
+ */
+export class Setting<T> {
+  value: T;
+  /** The last desired value taken; the initial value counts as one (the factory setting). */
+  #desired: T;
+
+  constructor(initial: T) {
+    this.value = initial;
+    this.#desired = initial;
+  }
+
+  /** Takes a desired value (undefined: absent or invalid); true when it is a new order. */
+  desire(value: T | undefined): boolean {
+    if (value === undefined || value === this.#desired) return false;
+    this.#desired = value;
+    this.value = value;
+    return true;
+  }
+}
+
+/** The error for an actuator the device does not have. */
+export function noActuator(kind: string, actuator: string): RangeError {
+  return new RangeError(`${kind}: no actuator '${actuator}'`);
+}
+
+/** An actuator value as a level 0..1: a number in range, or a boolean (on = 1). Throws otherwise. */
+export function levelOf(kind: string, actuator: string, value: ActuatorValue): number {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  const level = numberIn(value, 0, 1);
+  if (level === undefined)
+    throw new RangeError(`${kind}: ${actuator} takes 0..1 or a boolean, not ${JSON.stringify(value)}`);
+  return level;
+}
+
+/** An actuator value that must be one of `choices`. Throws otherwise. */
+export function choiceOf<T extends string>(
+  kind: string,
+  actuator: string,
+  value: ActuatorValue,
+  choices: readonly T[],
+): T {
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+  throw new RangeError(`${kind}: ${actuator} takes ${choices.join(' | ')}, not ${JSON.stringify(value)}`);
 }

@@ -2,6 +2,14 @@
 // and a heater, robot mowers, pumps with wearing bearings, and faults to inject into any of them.
 
 export { capabilitiesOf, type SimKind } from './capabilities.js';
+export {
+  DEMO_RULES,
+  HEATER_REMOTE,
+  MOWER_RETURN_TO_BASE,
+  PUMP_BEARING_ALARM,
+  PUMP_VIBRATION_ALARM,
+  ROOM_HEATING,
+} from './demo-modules.js';
 export { Environment, type EnvironmentOptions } from './environment.js';
 export { FAULT_TYPES, type Fault, type FaultProfile, FaultSet, type FaultType, PowerLossError } from './faults.js';
 export { type Provisioning, SimFleet, type SimFleetOptions } from './fleet.js';
@@ -40,6 +48,7 @@ export {
 export { PumpHardware, type PumpOptions } from './pump.js';
 export { deriveSeed, hashInt, Random, valueNoise } from './random.js';
 export {
+  type HeatCaller,
   HeaterHardware,
   type HeaterMode,
   type HeaterOptions,

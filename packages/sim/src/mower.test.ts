@@ -101,3 +101,26 @@ test('the mower reports blade speed only while cutting and a numeric state code'
   assert.ok((mowing.bladeRpm ?? 0) > 2000);
   assert.deepEqual(mower.applyDesired({ mode: 'fly' }, 20 * MIN_MS), { mode: 'mow', state: 'mowing' });
 });
+
+test('the mode actuator docks and releases the mower; a re-applied desired mode does not undo it', () => {
+  const mower = new MowerHardware({ seed: 5 });
+  mower.sample(0);
+  mower.sample(40 * MIN_MS);
+  assert.equal(mower.state, 'mowing');
+  const stoppedAt = mower.coveragePercent;
+  mower.actuate('mode', 'dock', 40 * MIN_MS);
+  assert.equal(mower.mode, 'dock');
+  // An unrelated twin update re-applies the desired mode it always had: no new order.
+  assert.deepEqual(mower.applyDesired({ mode: 'mow' }, 40 * MIN_MS), { mode: 'dock', state: 'mowing' });
+  mower.sample(45 * MIN_MS);
+  assert.equal(mower.state, 'charging');
+  assert.equal(mower.coveragePercent, stoppedAt);
+  mower.actuate('mode', 'mow', 80 * MIN_MS);
+  mower.sample(100 * MIN_MS);
+  assert.equal(mower.state, 'mowing');
+  assert.ok(mower.coveragePercent > stoppedAt, 'resumed where it stopped');
+  assert.throws(() => mower.actuate('mode', 'fly', 100 * MIN_MS), /mow \| dock/);
+  assert.throws(() => mower.actuate('mode', 1, 100 * MIN_MS), /mow \| dock/);
+  assert.throws(() => mower.actuate('blade', true, 100 * MIN_MS), /no actuator 'blade'/);
+  assert.equal(mower.mode, 'mow');
+});

@@ -5,17 +5,29 @@
 // drains while it moves (more on slopes and with the blade on) and charges on the base.
 //
 // The firmware is deliberately naive: it does NOT go home on low battery. Keeping the battery
-// above a threshold is the autonomic layer's job (a Policy "keep battery above 20 %: return to
-// base" sends the desired mode 'dock'); without it the mower runs flat on the lawn and is stranded,
-// which is the failure the demo shows. `batteryPercent` is exposed for such rules.
+// above a threshold is the autonomic layer's job: a rule on the device drives the actuator `mode`
+// ('dock' on a low battery, 'mow' once charged), or a hub Policy sends the desired mode 'dock';
+// without either the mower runs flat on the lawn and is stranded, which is the failure the demo
+// shows. The actuator and the desired `mode` are one setting: the latest order wins.
 
 import type { Capabilities } from '@homeostat/protocol';
 import { capabilitiesOf } from './capabilities.js';
-import { clamp, type Metrics, SimHardware, type SimHardwareOptions, type State } from './hardware.js';
+import {
+  type ActuatorValue,
+  choiceOf,
+  clamp,
+  type Metrics,
+  noActuator,
+  Setting,
+  SimHardware,
+  type SimHardwareOptions,
+  type State,
+} from './hardware.js';
 import { DAY_MS, steps } from './sim-time.js';
 
 export type MowerState = 'docked' | 'mowing' | 'returning' | 'charging' | 'stranded';
 export type MowerMode = 'mow' | 'dock';
+const MOWER_MODES: readonly MowerMode[] = ['mow', 'dock'];
 
 /** The numeric code of each state in the `state` metric (metrics are numbers). */
 export const MOWER_STATE_CODES: Readonly<Record<MowerState, number>> = {
@@ -68,7 +80,7 @@ export class MowerHardware extends SimHardware {
   readonly #travelDrain: number;
   readonly #charge: number;
   readonly #slopePhase: number;
-  #mode: MowerMode;
+  readonly #mode: Setting<MowerMode>;
   #state: MowerState;
   #batteryPercent: number;
   #coveragePercent: number;
@@ -92,7 +104,7 @@ export class MowerHardware extends SimHardware {
     this.#charge = options.chargePercentPerMin ?? 2;
     this.#slopePhase = options.slopePhase ?? 0;
     const initial = options.initial ?? {};
-    this.#mode = initial.mode ?? 'mow';
+    this.#mode = new Setting(initial.mode ?? 'mow');
     this.#batteryPercent = clamp(initial.batteryPercent ?? 100, 0, 100);
     this.#coveragePercent = clamp(initial.coveragePercent ?? 0, 0, 100);
     this.#state = initial.state ?? 'docked';
@@ -107,7 +119,7 @@ export class MowerHardware extends SimHardware {
     return this.#state;
   }
   get mode(): MowerMode {
-    return this.#mode;
+    return this.#mode.value;
   }
   /** True charge, % (the `battery` metric is this, as the gauge reads it). */
   get batteryPercent(): number {
@@ -146,17 +158,21 @@ export class MowerHardware extends SimHardware {
 
   protected apply(desired: State): State {
     const mode = desired.mode;
-    if ((mode === 'mow' || mode === 'dock') && mode !== this.#mode) {
-      this.#mode = mode;
-      // A stranded mower cannot move: a changed order means a person carried it back to its base
-      // (the work order was done), where it starts charging.
-      if (this.#state === 'stranded') {
-        this.#x = 0;
-        this.#y = 0;
-        this.#state = 'charging';
-      }
+    const valid = typeof mode === 'string' && (MOWER_MODES as readonly string[]).includes(mode);
+    // A stranded mower cannot move: a changed order from the hub means a person carried it back
+    // to its base (the work order was done), where it starts charging.
+    if (this.#mode.desire(valid ? (mode as MowerMode) : undefined) && this.#state === 'stranded') {
+      this.#x = 0;
+      this.#y = 0;
+      this.#state = 'charging';
     }
-    return { mode: this.#mode, state: this.#state };
+    return { mode: this.#mode.value, state: this.#state };
+  }
+
+  /** `mode`: 'mow' | 'dock', as the desired mode (a stranded mower takes it but stays stranded). */
+  protected act(actuator: string, value: ActuatorValue): void {
+    if (actuator !== 'mode') throw noActuator(this.kind, actuator);
+    this.#mode.value = choiceOf(this.kind, actuator, value, MOWER_MODES);
   }
 
   #step(dtS: number, simMs: number): void {
@@ -175,14 +191,14 @@ export class MowerHardware extends SimHardware {
       case 'charging': {
         this.#batteryPercent = Math.min(100, this.#batteryPercent + this.#charge * minutes);
         this.#state = this.#batteryPercent < 100 ? 'charging' : 'docked';
-        if (this.#mode === 'mow' && this.#batteryPercent >= 95 && this.#coveragePercent < 100) {
+        if (this.#mode.value === 'mow' && this.#batteryPercent >= 95 && this.#coveragePercent < 100) {
           this.#state = 'mowing';
           this.#outbound = true;
         }
         return;
       }
       case 'mowing': {
-        if (this.#mode === 'dock') {
+        if (this.#mode.value === 'dock') {
           this.#state = 'returning';
           return;
         }
@@ -204,7 +220,7 @@ export class MowerHardware extends SimHardware {
         return;
       }
       case 'returning': {
-        if (this.#mode === 'mow' && this.#coveragePercent < 100) {
+        if (this.#mode.value === 'mow' && this.#coveragePercent < 100) {
           this.#state = 'mowing';
           this.#outbound = true;
           return;

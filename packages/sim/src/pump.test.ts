@@ -78,3 +78,26 @@ test('flow and pressure follow the pump curve: more speed, more of both; stopped
     failed: false,
   });
 });
+
+test('the speed and running actuators slow and stop the pump, and a worn bearing then wears slower', () => {
+  const pump = new PumpHardware({ initialWear: 0.6, wearPerRunHour: 0.01, speed: 1, seed: 2 });
+  const full = pump.sample(0);
+  pump.actuate('speed', 0.5, 0);
+  // An unrelated twin update re-applies the desired speed it always had: no new order.
+  assert.equal(pump.applyDesired({ speed: 1 }, 0).speed, 0.5);
+  const wearBefore = pump.wear;
+  const slow = pump.sample(10 * HOUR_MS);
+  assert.equal(slow.speed, 0.5);
+  assert.ok((slow.vibration ?? 99) < (full.vibration ?? 0) && (slow.flow ?? 99) < (full.flow ?? 0));
+  assert.ok(Math.abs(pump.wear - wearBefore - 0.05) < 1e-9, 'wear at half the rate of full speed');
+  pump.actuate('running', false, 10 * HOUR_MS);
+  const stopped = pump.sample(11 * HOUR_MS);
+  assert.equal(stopped.speed, 0);
+  assert.equal(stopped.flow, 0);
+  pump.actuate('running', true, 11 * HOUR_MS);
+  pump.actuate('speed', true, 11 * HOUR_MS);
+  assert.equal(pump.sample(12 * HOUR_MS).speed, 1, 'a boolean speed is full or nothing');
+  assert.throws(() => pump.actuate('running', 1, 12 * HOUR_MS), /running takes a boolean/);
+  assert.throws(() => pump.actuate('speed', -0.1, 12 * HOUR_MS), /0\.\.1 or a boolean/);
+  assert.throws(() => pump.actuate('motor', 1, 12 * HOUR_MS), /no actuator 'motor'/);
+});

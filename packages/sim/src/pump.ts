@@ -7,12 +7,27 @@
 // the pump stops delivering (flow 0), vibration spikes (the motor keeps trying to start against a
 // seized shaft while `running` is desired) and the pump stays failed until `replaceBearing`.
 //
+// Actuators `speed` (0..1) and `running` (boolean) are the desired settings of the same names,
+// driven locally (e.g. a rule slowing a worn pump to stretch its bearing's life); the latest order
+// wins.
+//
 // Hydraulics, by the affinity laws: pump head H = H0·s²·(1 − 0.15·w²) − a·Q² against a system
 // curve H = Hs + b·Q², so Q = √((H0·s²·(1 − 0.15·w²) − Hs) / (a + b)) when positive.
 
 import type { Capabilities } from '@homeostat/protocol';
 import { capabilitiesOf } from './capabilities.js';
-import { clamp, type Metrics, numberIn, SimHardware, type SimHardwareOptions, type State } from './hardware.js';
+import {
+  type ActuatorValue,
+  clamp,
+  levelOf,
+  type Metrics,
+  noActuator,
+  numberIn,
+  Setting,
+  SimHardware,
+  type SimHardwareOptions,
+  type State,
+} from './hardware.js';
 import { steps } from './sim-time.js';
 
 export interface PumpOptions extends SimHardwareOptions {
@@ -52,8 +67,8 @@ export class PumpHardware extends SimHardware {
   #wear: number;
   #failed: boolean;
   #runHours: number;
-  #speed: number;
-  #running: boolean;
+  readonly #speed: Setting<number>;
+  readonly #running: Setting<boolean>;
   #bearingC: number;
   #simMs: number | null = null;
 
@@ -63,8 +78,8 @@ export class PumpHardware extends SimHardware {
     this.#failed = this.#wear >= 1;
     this.wearPerRunHour = options.wearPerRunHour ?? 1 / 20_000;
     this.#runHours = options.initialRunHours ?? 0;
-    this.#speed = clamp(options.speed ?? 0.8, 0, 1);
-    this.#running = options.running ?? true;
+    this.#speed = new Setting(clamp(options.speed ?? 0.8, 0, 1));
+    this.#running = new Setting(options.running ?? true);
     this.ambientC = options.ambientC ?? 22;
     this.#bearingC = this.#bearingTargetC();
   }
@@ -116,7 +131,7 @@ export class PumpHardware extends SimHardware {
     const w = this.#wear;
     let vibration: number;
     let bearingBand: number;
-    if (this.#failed && this.#running && this.faults.powered) {
+    if (this.#failed && this.#running.value && this.faults.powered) {
       vibration = 25 + this.rng.gaussian(2);
       bearingBand = 15 + this.rng.gaussian(1.5);
     } else if (s > 0) {
@@ -142,14 +157,29 @@ export class PumpHardware extends SimHardware {
   }
 
   protected apply(desired: State): State {
-    this.#speed = numberIn(desired.speed, 0, 1) ?? this.#speed;
-    if (typeof desired.running === 'boolean') this.#running = desired.running;
-    return { running: this.#running, speed: this.#speed, failed: this.#failed };
+    this.#speed.desire(numberIn(desired.speed, 0, 1));
+    this.#running.desire(typeof desired.running === 'boolean' ? desired.running : undefined);
+    return { running: this.#running.value, speed: this.#speed.value, failed: this.#failed };
+  }
+
+  protected act(actuator: string, value: ActuatorValue): void {
+    switch (actuator) {
+      case 'speed':
+        this.#speed.value = levelOf(this.kind, actuator, value);
+        return;
+      case 'running':
+        if (typeof value !== 'boolean')
+          throw new RangeError(`pump: running takes a boolean, not ${JSON.stringify(value)}`);
+        this.#running.value = value;
+        return;
+      default:
+        throw noActuator(this.kind, actuator);
+    }
   }
 
   /** Actual shaft speed, 0..1: zero when stopped, failed or unpowered. */
   #shaftSpeed(): number {
-    return this.#running && !this.#failed && this.faults.powered ? this.#speed : 0;
+    return this.#running.value && !this.#failed && this.faults.powered ? this.#speed.value : 0;
   }
 
   #flowM3h(s: number): number {
@@ -159,7 +189,7 @@ export class PumpHardware extends SimHardware {
 
   /** Where the bearing temperature settles, °C: friction heat grows with speed and wear. */
   #bearingTargetC(): number {
-    if (this.#failed && this.#running && this.faults.powered) return this.ambientC + 70; // rubbing
+    if (this.#failed && this.#running.value && this.faults.powered) return this.ambientC + 70; // rubbing
     const s = this.#shaftSpeed();
     return this.ambientC + s * (18 + 40 * this.#wear * this.#wear);
   }

@@ -150,3 +150,52 @@ test('the heater reports what it runs and ignores invalid settings', () => {
   const s = heater.sample(HOUR_MS);
   assert.ok(Math.abs((s.supplyTemperature ?? 0) - room.temperatureC) < 1, 'an idle heater is at room temperature');
 });
+
+test("a heater in 'remote' runs at its thermostat's call for heat, and stops when the thermostat goes silent", () => {
+  const room = new Room({ environment: still(5), initialTemperatureC: 18 });
+  const heater = new HeaterHardware(room);
+  const thermostat = new ThermostatHardware(room);
+  assert.deepEqual(heater.applyDesired({ mode: 'remote' }, 0), { mode: 'remote', setpoint: 20, power: 0 });
+  thermostat.actuate('heater', true, 0);
+  assert.equal(heater.sample(MIN_MS).power, 1);
+  const warm = room.temperatureC;
+  assert.ok(warm > 18, 'heating from the moment of the call');
+  thermostat.actuate('heater', 0.5, 2 * MIN_MS);
+  assert.equal(heater.sample(3 * MIN_MS).power, 0.5);
+  thermostat.inject('power-loss', 4 * MIN_MS);
+  assert.equal(heater.sample(5 * MIN_MS).power, 0, 'a silent link is no call for heat');
+  assert.throws(() => thermostat.actuate('heater', true, 5 * MIN_MS), /no power/);
+  thermostat.clear('power-loss', 6 * MIN_MS);
+  assert.equal(heater.sample(7 * MIN_MS).power, 0.5, 'the call is back with the power');
+  thermostat.actuate('heater', false, 8 * MIN_MS);
+  assert.equal(heater.sample(HOUR_MS).power, 0);
+  assert.ok(room.temperatureC < warm + 1);
+  // 'auto' keeps its own firmware and ignores the thermostat.
+  thermostat.actuate('heater', true, HOUR_MS);
+  heater.applyDesired({ mode: 'auto', setpoint: 10 }, HOUR_MS);
+  assert.equal(heater.sample(HOUR_MS + MIN_MS).power, 0);
+});
+
+test('the thermostat and heater actuators refuse unknown names and values they cannot take', () => {
+  const room = new Room({ environment: still(5) });
+  const heater = new HeaterHardware(room);
+  const thermostat = new ThermostatHardware(room);
+  assert.throws(() => thermostat.actuate('heater', 2, 0), /0\.\.1 or a boolean/);
+  assert.throws(() => thermostat.actuate('heater', 'on', 0), /0\.\.1 or a boolean/);
+  assert.throws(() => thermostat.actuate('setpoint', 21, 0), /no actuator 'setpoint'/);
+  assert.throws(() => heater.actuate('heater', 1, 0), /no actuator 'heater'/);
+  assert.equal(room.callForHeat(), 0);
+});
+
+test('the heating element sets the manual output; an unchanged desired power does not undo it', () => {
+  const room = new Room({ environment: still(5), initialTemperatureC: 18 });
+  const heater = new HeaterHardware(room, { mode: 'manual' });
+  heater.actuate('heatingElement', 0.75, 0);
+  assert.equal(heater.sample(MIN_MS).power, 0.75);
+  // The twin re-applies its whole desired state on any update: the same power is no new order.
+  assert.equal(heater.applyDesired({ mode: 'manual', power: 0 }, MIN_MS).power, 0.75);
+  assert.equal(heater.applyDesired({ mode: 'manual', power: 0.2 }, MIN_MS).power, 0.2, 'a new order wins');
+  assert.equal(heater.applyDesired({ mode: 'manual', power: 0.2 }, MIN_MS).power, 0.2);
+  heater.actuate('heatingElement', false, 2 * MIN_MS);
+  assert.equal(heater.sample(3 * MIN_MS).power, 0);
+});

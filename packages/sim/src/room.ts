@@ -11,8 +11,25 @@
 import type { Capabilities } from '@homeostat/protocol';
 import { capabilitiesOf } from './capabilities.js';
 import { Environment } from './environment.js';
-import { clamp, type Metrics, numberIn, SimHardware, type SimHardwareOptions, type State } from './hardware.js';
+import {
+  type ActuatorValue,
+  clamp,
+  levelOf,
+  type Metrics,
+  noActuator,
+  numberIn,
+  Setting,
+  SimHardware,
+  type SimHardwareOptions,
+  type State,
+} from './hardware.js';
 import { steps } from './sim-time.js';
+
+/** The thermostat's side of the room's heating link (a wire to the heater, or its radio pairing). */
+export interface HeatCaller {
+  /** How much heat it calls for now, 0..1; 0 when it has no power (the link goes quiet). */
+  callForHeat(): number;
+}
 
 /** Something in the room that adds heat; stepped by the room with the room's temperature. */
 export interface RoomAppliance {
@@ -44,6 +61,7 @@ export class Room {
   #temperatureC: number;
   #simMs: number | null = null;
   readonly #appliances: RoomAppliance[] = [];
+  #caller: HeatCaller | null = null;
 
   constructor(options: RoomOptions = {}) {
     this.environment = options.environment ?? new Environment();
@@ -55,6 +73,16 @@ export class Room {
 
   attach(appliance: RoomAppliance): void {
     this.#appliances.push(appliance);
+  }
+
+  /** Pairs the room's thermostat with its heaters; one link per room, the last one paired wins. */
+  pair(caller: HeatCaller): void {
+    this.#caller = caller;
+  }
+
+  /** What the paired thermostat asks of the heaters in 'remote' mode, 0..1 (0 with none). */
+  callForHeat(): number {
+    return this.#caller?.callForHeat() ?? 0;
   }
 
   /** Air temperature, °C. */
@@ -109,18 +137,25 @@ export const SETPOINT_MAX_C = 30;
 
 /**
  * A wall thermostat: it measures the room (temperature ±0.05 °C, humidity ±0.5 %) and stores a
- * setpoint. It does not drive the heater itself: linking the two is the job of a rule deployed
- * to the room (or of the heater's own setpoint).
+ * setpoint. Its actuator `heater` (0..1, or a boolean) is its call for heat on the room's local
+ * link: heaters in 'remote' mode run at that level. The thermostat decides nothing itself; a rule
+ * deployed to it does, on the device, so the room stays heated when the hub is unreachable.
  */
-export class ThermostatHardware extends SimHardware {
+export class ThermostatHardware extends SimHardware implements HeatCaller {
   readonly kind = 'thermostat';
   readonly room: Room;
   #setpointC: number;
+  #call = 0;
 
   constructor(room: Room, options: ThermostatOptions = {}) {
     super(options, { discrete: ['setpoint'], drift: { metric: 'temperature', perHour: 0.3 } });
     this.room = room;
     this.#setpointC = options.setpointC ?? 20;
+    room.pair(this);
+  }
+
+  callForHeat(): number {
+    return this.faults.powered ? this.#call : 0;
   }
 
   capabilities(): Capabilities {
@@ -143,10 +178,16 @@ export class ThermostatHardware extends SimHardware {
     this.#setpointC = numberIn(desired.setpoint, SETPOINT_MIN_C, SETPOINT_MAX_C) ?? this.#setpointC;
     return { setpoint: this.#setpointC };
   }
+
+  protected act(actuator: string, value: ActuatorValue): void {
+    if (actuator !== 'heater') throw noActuator(this.kind, actuator);
+    this.#call = levelOf(this.kind, actuator, value);
+  }
 }
 
-export type HeaterMode = 'auto' | 'off' | 'manual';
-const HEATER_MODES: readonly HeaterMode[] = ['auto', 'off', 'manual'];
+/** 'remote': the heater obeys its room's thermostat (see `Room.callForHeat`). */
+export type HeaterMode = 'auto' | 'off' | 'manual' | 'remote';
+const HEATER_MODES: readonly HeaterMode[] = ['auto', 'off', 'manual', 'remote'];
 
 export interface HeaterOptions extends SimHardwareOptions {
   /** Electrical power at full output, W (all of it ends up in the room). Default 2000. */
@@ -167,7 +208,9 @@ const SUPPLY_TAU_S = 240;
  * An electric heater with its own firmware. In 'auto' it is a bang-bang controller reading the
  * room temperature through a wired sensor: on at or below setpoint − 0.25 °C, off at or above
  * setpoint + 0.25 °C. It keeps working without any network. 'manual' runs at the desired
- * `power` (0..1); 'off' is off. Power loss turns it off whatever the mode.
+ * `power` (0..1), which its actuator `heatingElement` also sets; 'remote' runs at the level its
+ * room's thermostat calls for (nothing when the thermostat is silent: a heater must not heat on
+ * an order it no longer receives); 'off' is off. Power loss turns it off whatever the mode.
  */
 export class HeaterHardware extends SimHardware implements RoomAppliance {
   readonly kind = 'heater';
@@ -176,7 +219,7 @@ export class HeaterHardware extends SimHardware implements RoomAppliance {
   readonly hysteresisC: number;
   #mode: HeaterMode;
   #setpointC: number;
-  #manualPower = 0;
+  readonly #manualPower = new Setting(0);
   /** The output now, 0..1. */
   #power = 0;
   /** The bang-bang controller's latch. */
@@ -227,10 +270,16 @@ export class HeaterHardware extends SimHardware implements RoomAppliance {
     if (typeof mode === 'string' && (HEATER_MODES as readonly string[]).includes(mode)) {
       this.#mode = mode as HeaterMode;
     }
-    this.#manualPower = numberIn(desired.power, 0, 1) ?? this.#manualPower;
+    this.#manualPower.desire(numberIn(desired.power, 0, 1));
     // Act on the change now, so the report says what the heater does from this moment.
     this.#power = this.#decide(this.room.temperatureC);
     return { mode: this.#mode, setpoint: this.#setpointC, power: this.#power };
+  }
+
+  protected act(actuator: string, value: ActuatorValue): void {
+    if (actuator !== 'heatingElement') throw noActuator(this.kind, actuator);
+    this.#manualPower.value = levelOf(this.kind, actuator, value);
+    this.#power = this.#decide(this.room.temperatureC);
   }
 
   #decide(roomTemperatureC: number): number {
@@ -243,7 +292,9 @@ export class HeaterHardware extends SimHardware implements RoomAppliance {
         this.#heating = false;
         return 0;
       case 'manual':
-        return this.#manualPower;
+        return this.#manualPower.value;
+      case 'remote':
+        return this.room.callForHeat();
       case 'auto': {
         const half = this.hysteresisC / 2;
         if (roomTemperatureC <= this.#setpointC - half) this.#heating = true;

@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { printOutput } from '../format.js';
 import type { CliIo } from '../io.js';
 import { deviceTable, eventTable, groupTable, tokenTable } from '../tables.js';
+import { getArtifacts } from './artifacts.js';
 
 export function registerGet(program: Command, io: CliIo): void {
   const get = program.command('get').description('list resources, or show one by name');
@@ -78,6 +79,14 @@ export function registerGet(program: Command, io: CliIo): void {
       printOutput(io, ctx.output, { items }, () => (items.length === 0 ? '' : eventTable(items, io.now())));
       if (items.length === 0 && ctx.output === 'table') io.stderr('no events found\n');
     });
+
+  get
+    .command('artifacts')
+    .alias('artifact')
+    .description('list artifacts pushed to the hub (NAME: every version of one)')
+    .argument('[name]', 'an artifact name')
+    .addOption(outputOption())
+    .action((name: string | undefined, _opts: unknown, command: Command) => getArtifacts(io, command, name));
 
   get
     .command('tokens')

@@ -1,22 +1,11 @@
-// `homeostat keys init|rotate` and `homeostat artifacts sign`: the update trust chain, made and
-// used offline. `keys init` creates the root key (kept offline: it only signs the list of signing
-// keys) and a first signing key, and the root-signed `trusted-keys.json` that devices receive.
-// `keys rotate` adds a signing key (and revokes old ones) under a higher list version. `artifacts
-// sign` writes a file's signed manifest. Private keys are written 0600 and never printed.
+// `homeostat keys init|rotate`: the update trust chain, made offline. `keys init` creates the root
+// key (kept offline: it only signs the list of signing keys) and a first signing key, and the
+// root-signed `trusted-keys.json` that devices receive. `keys rotate` adds a signing key (and
+// revokes old ones) under a higher list version. Private keys are written 0600, never printed.
 
 import { join } from 'node:path';
 import { newSigningKey, type SigningKey, signingKeyFromPem, signMessage } from '@homeostat/kit';
-import {
-  type ArtifactManifest,
-  canonicalJson,
-  isName,
-  NAME_PATTERN,
-  parser,
-  type SignedManifest,
-  SignedTrustedKeys,
-  type TrustedKeys,
-  VERSION_PATTERN,
-} from '@homeostat/protocol';
+import { canonicalJson, parser, SignedTrustedKeys, type TrustedKeys } from '@homeostat/protocol';
 import type { Command } from 'commander';
 import { collect, parseDuration } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
@@ -104,60 +93,9 @@ export function registerKeys(program: Command, io: CliIo): void {
           `${TRUSTED_KEYS_FILE}: version ${list.version}, trusts ${list.keys.map((k) => k.keyId).join(', ')}\n`,
       );
     });
-
-  const artifacts = program.command('artifacts').description('signed update artifacts');
-  artifacts
-    .command('sign')
-    .description('write the signed manifest of a file: FILE.manifest.json')
-    .argument('<file>', 'the artifact (firmware image, module bundle, model)')
-    .requiredOption('--name <name>', 'artifact name, e.g. pump-firmware')
-    .requiredOption('--version <version>', 'MAJOR.MINOR.PATCH; devices only install a higher one')
-    .requiredOption('--target-model <model>', 'a device model that may install it (repeatable)', collect, [])
-    .requiredOption('--key <file>', 'a signing key named in trusted-keys.json')
-    .option('--expires <duration>', 'how long the manifest may be installed', '90d')
-    .option('--out <file>', 'where to write the manifest (default FILE.manifest.json)')
-    .action(
-      async (
-        file: string,
-        opts: { name: string; version: string; targetModel: string[]; key: string; expires: string; out?: string },
-      ) => {
-        if (!isName(opts.name))
-          throw new UsageError(`invalid --name ${JSON.stringify(opts.name)}: must match ${NAME_PATTERN}`);
-        if (!new RegExp(VERSION_PATTERN).test(opts.version)) {
-          throw new UsageError(
-            `invalid --version ${JSON.stringify(opts.version)}: expected MAJOR.MINOR.PATCH, e.g. 1.4.0`,
-          );
-        }
-        const badModel = opts.targetModel.find((m) => !isName(m));
-        if (badModel !== undefined) throw new UsageError(`invalid --target-model ${JSON.stringify(badModel)}`);
-        const expiresIn = parseDuration('--expires', opts.expires);
-        const key = signingKeyFromPem(await readRequired(io, opts.key));
-        let digest: { sha256: string; size: number };
-        try {
-          digest = await io.hashFile(file);
-        } catch (err) {
-          throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-        }
-        const now = io.now();
-        const manifest: ArtifactManifest = {
-          type: 'artifact',
-          name: opts.name,
-          version: opts.version,
-          targetModels: opts.targetModel,
-          sha256: digest.sha256,
-          size: digest.size,
-          createdAt: now,
-          expiresAt: now + expiresIn,
-        };
-        const out = opts.out ?? `${file}.manifest.json`;
-        const signed: SignedManifest = signDocument(manifest, key);
-        await io.writeFile(out, json(signed), PUBLIC);
-        io.stdout(`${out}: ${manifest.name} ${manifest.version}, sha256 ${manifest.sha256}, signed by ${key.keyId}\n`);
-      },
-    );
 }
 
-async function readRequired(io: CliIo, path: string): Promise<string> {
+export async function readRequired(io: CliIo, path: string): Promise<string> {
   try {
     return await io.readFile(path);
   } catch (err) {

@@ -2,17 +2,19 @@
 // OpenAPI generated from the route schemas. Routes only translate to the services.
 
 import swagger from '@fastify/swagger';
-import type { Logger } from '@homeostat/kit';
+import { type Clock, hashToken, type Logger, sameHash } from '@homeostat/kit';
 import { ERRORS, type ErrorCode, HomeostatError, isHomeostatError, type Role, roleAllows } from '@homeostat/protocol';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { HubMetrics } from '../metrics.js';
 import type { DeviceService } from '../services/devices.js';
 import type { EnrollmentService } from '../services/enrollment.js';
 import type { TokenService } from '../services/tokens.js';
 import type { Store } from '../store/store.js';
+import { artifactRoutes } from './routes/artifacts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { enrollmentRoutes } from './routes/enrollment.js';
 import { eventRoutes } from './routes/events.js';
@@ -23,7 +25,9 @@ import { tokenRoutes } from './routes/tokens.js';
 export interface HttpDeps {
   logger: Logger;
   metrics: HubMetrics;
+  clock: Clock;
   store: Store;
+  artifacts: ArtifactStore;
   devices: DeviceService;
   enrollment: EnrollmentService;
   tokens: TokenService;
@@ -34,6 +38,8 @@ export interface HttpDeps {
 }
 
 export interface Principal {
+  /** A person's or a script's API token, or a device with its own credentials (few routes). */
+  kind: 'token' | 'device';
   name: string;
   role: Role;
 }
@@ -45,6 +51,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The least role a route needs; routes without one are public (health, metrics, OpenAPI). */
     role?: Role;
+    /** Devices may call it too, with HTTP Basic (device name, device token), as they log in to MQTT. */
+    devices?: boolean;
   }
 }
 
@@ -70,7 +78,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   app.addHook('onRequest', async (request) => {
     const need = request.routeOptions.config.role;
     if (need === undefined) return;
-    request.principal = await authenticate(request, deps.tokens);
+    request.principal = await authenticate(request, deps, request.routeOptions.config.devices === true);
     if (!roleAllows(request.principal.role, need)) {
       throw new HomeostatError(
         'ERR_AUTH_FORBIDDEN',
@@ -104,6 +112,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await eventRoutes(app, deps);
   await tokenRoutes(app, deps);
   await telemetryRoutes(app, deps);
+  await artifactRoutes(app, deps);
   return app;
 }
 
@@ -122,14 +131,31 @@ function compileValidator(schema: TSchema, httpPart: string | undefined) {
   };
 }
 
-async function authenticate(request: FastifyRequest, tokens: TokenService): Promise<Principal> {
+async function authenticate(request: FastifyRequest, deps: HttpDeps, devices: boolean): Promise<Principal> {
   const header = request.headers.authorization;
   if (!header) throw new HomeostatError('ERR_AUTH_MISSING', 'send Authorization: Bearer <token>');
+  const basic = /^Basic\s+(\S+)$/i.exec(header);
+  if (basic?.[1] && devices) return authenticateDevice(basic[1], deps.store);
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match?.[1]) throw new HomeostatError('ERR_AUTH_MISSING', 'the Authorization header must be Bearer <token>');
-  const token = await tokens.authenticate(match[1]);
+  const token = await deps.tokens.authenticate(match[1]);
   if (!token) throw new HomeostatError('ERR_AUTH_INVALID', 'unknown or revoked token');
-  return { name: token.name, role: token.role };
+  return { kind: 'token', name: token.name, role: token.role };
+}
+
+/** A device's own credentials; a quarantined or retired device gets nothing. */
+async function authenticateDevice(encoded: string, store: Store): Promise<Principal> {
+  const text = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  const name = text.slice(0, colon);
+  const device = colon > 0 ? await store.getDevice(name) : undefined;
+  if (!device || !sameHash(device.tokenHash, hashToken(text.slice(colon + 1)))) {
+    throw new HomeostatError('ERR_AUTH_INVALID', 'unknown device or wrong token');
+  }
+  if (device.lifecycle === 'quarantined' || device.lifecycle === 'retired') {
+    throw new HomeostatError('ERR_AUTH_FORBIDDEN', `device ${name} is ${device.lifecycle}`);
+  }
+  return { kind: 'device', name, role: 'viewer' };
 }
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
