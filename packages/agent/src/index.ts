@@ -4,6 +4,7 @@ export type { CommandArgs, CommandHandler } from './commands.js';
 export type { ActuatorValue, DeviceHardware, Metrics, State } from './device/hardware.js';
 export { AGENT_ERRORS, AgentError, type AgentErrorCode } from './errors.js';
 export { CREDENTIALS_FILE, type DeviceCredentials, loadCredentials, saveCredentials } from './link/credentials.js';
+export { ModelKind, type ModelKindDeps, ModelPipeline, placeModel } from './modules/model.js';
 export type {
   HealthResult,
   LocalStreams,

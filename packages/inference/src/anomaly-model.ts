@@ -1,11 +1,12 @@
 // The anomaly model family: standardised window features, a linear autoencoder (PCA), and the
-// mean squared reconstruction error as the anomaly score. The generator in @homeostat/sim fits it
+// mean squared reconstruction error, times a gain, as the anomaly score. The generator in @homeostat/sim fits it
 // and writes it both as ONNX and as this JSON card; `anomalyScore` below is the reference
 // computation the ONNX graph must agree with, op for op in float32:
 //
-//   z = (x − mean) / scale;  h = z · E;  r = h · Eᵀ;  score = mean((z − r)²)
+//   z = (x − mean) / scale;  h = z · E;  r = h · Eᵀ;  score = gain · mean((z − r)²)
 //
-// with x: [N, F], E: [F, K] (the K leading principal axes of healthy data), score: [N, 1].
+// with x: [N, F], E: [F, K] (the K leading principal axes of healthy data), score: [N, 1]. The
+// gain puts the alarm threshold where the rules expect it (0.5 for the demo's bearing alarm).
 
 import type { Feature } from '@homeostat/protocol';
 import { HomeostatError } from '@homeostat/protocol';
@@ -29,6 +30,8 @@ export interface AnomalyModelCard {
   scale: number[];
   /** Encoder E, F rows of K values (row-major); the decoder is its transpose. */
   encoder: number[][];
+  /** Multiplies the mean squared error, so that the threshold falls on a round number. */
+  gain: number;
   /** Scores above this raise the alarm. */
   threshold: number;
   /** SHA-256 of the ONNX file written with this card. */
@@ -56,6 +59,8 @@ export function parseAnomalyCard(value: unknown): AnomalyModelCard {
     problems.push(`encoder: expected ${f} rows of the same number of finite values`);
   }
   if (typeof v.threshold !== 'number' || !(v.threshold > 0)) problems.push('threshold: expected a positive number');
+  if (typeof v.gain !== 'number' || !(v.gain > 0) || !Number.isFinite(v.gain))
+    problems.push('gain: expected a positive number');
   if (problems.length > 0) throw new HomeostatError('ERR_MODEL_INVALID', 'invalid model card', problems);
   return v as AnomalyModelCard;
 }
@@ -68,6 +73,7 @@ export interface AnomalyWeights {
   scale: Float32Array;
   /** E row-major, [F, K]. */
   encoder: Float32Array;
+  gain: number;
 }
 
 export function anomalyWeights(card: AnomalyModelCard): AnomalyWeights {
@@ -79,6 +85,7 @@ export function anomalyWeights(card: AnomalyModelCard): AnomalyWeights {
     mean: Float32Array.from(card.mean),
     scale: Float32Array.from(card.scale),
     encoder: Float32Array.from(card.encoder.flat()),
+    gain: Math.fround(card.gain),
   };
 }
 
@@ -108,7 +115,7 @@ export function anomalyScore(w: AnomalyWeights, x: Float32Array, rows: number): 
       const e = f32(z[i]! - r);
       sum = f32(sum + f32(e * e));
     }
-    out[n] = f32(sum / F);
+    out[n] = f32(f32(sum / F) * w.gain);
   }
   return out;
 }

@@ -22,6 +22,7 @@ export const CONTRACT_CARD: AnomalyModelCard = {
   mean: [1, -2, 0.5],
   scale: [2, 0.5, 1],
   encoder: [[0.6], [0.8], [0]],
+  gain: 2,
   threshold: 1,
 };
 

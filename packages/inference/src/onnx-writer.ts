@@ -55,6 +55,7 @@ export function anomalyModelOnnx(card: AnomalyModelCard): Uint8Array {
       floats('scale', [F], w.scale),
       floats('encoder', [F, K], w.encoder),
       floats('decoder', [K, F], decoder),
+      floats('gain', [1], Float32Array.of(w.gain)),
     ],
     node: [
       node('Sub', [INPUT_NAME, 'mean'], 'centered'),
@@ -63,10 +64,11 @@ export function anomalyModelOnnx(card: AnomalyModelCard): Uint8Array {
       node('MatMul', ['latent', 'decoder'], 'reconstruction'),
       node('Sub', ['z', 'reconstruction'], 'residual'),
       node('Mul', ['residual', 'residual'], 'squared'),
-      node('ReduceMean', ['squared'], OUTPUT_NAME, [
+      node('ReduceMean', ['squared'], 'mse', [
         { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] },
         { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
       ]),
+      node('Mul', ['mse', 'gain'], OUTPUT_NAME),
     ],
     input: [tensorType(INPUT_NAME, ['N', F])],
     output: [tensorType(OUTPUT_NAME, ['N', 1])],

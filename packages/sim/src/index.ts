@@ -33,9 +33,10 @@ export {
 export { healthyRuns, PUMP_INPUTS, type PumpRun, pumpRows, SAMPLE_MS } from './models/pump-data.js';
 export {
   loadPumpModel,
+  type ModelModuleSpec,
   PUMP_MODEL_NAME,
   type PumpModel,
-  pumpBearingModules,
+  pumpBearingModel,
   pumpModelPaths,
 } from './models/pump-model.js';
 export {

@@ -5,13 +5,23 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { anomalyScore, anomalyWeights, inputRow, OnnxRunner, ReferenceRunner } from '@homeostat/inference';
+import { ModelKind } from '@homeostat/agent';
+import {
+  anomalyScore,
+  anomalyWeights,
+  inputRow,
+  MemoryModelStore,
+  OnnxRunner,
+  ReferenceRunner,
+} from '@homeostat/inference';
 import { ModuleSpec, parser } from '@homeostat/protocol';
+import { PUMP_BEARING_ALARM } from '../demo-modules.js';
 import { PumpHardware } from '../pump.js';
 import { HOUR_MS } from '../sim-time.js';
+import { RuleBench } from '../test-support.js';
 import { buildPumpModel, steadyWindow } from './generate.js';
 import { healthyRuns, PUMP_INPUTS, pumpRows, SAMPLE_MS } from './pump-data.js';
-import { loadPumpModel, pumpBearingModules, pumpModelPaths } from './pump-model.js';
+import { loadPumpModel, pumpBearingModel, pumpModelPaths } from './pump-model.js';
 
 const model = loadPumpModel();
 const score = (rows: Float32Array[]) => {
@@ -81,9 +91,6 @@ test('run to failure: the score stays above the threshold long before the bearin
     if (above === 3 && alarm === null) alarm = { wear: pump.wear, hour: t / HOUR_MS };
   }
   const failedAt = pump.runHours;
-  process.stderr.write(
-    `alarm at wear ${alarm?.wear.toFixed(3)}, ${alarm?.hour.toFixed(1)} h; failure at ${failedAt.toFixed(1)} h\n`,
-  );
   assert.ok(alarm, 'an alarm before the failure');
   assert.ok(alarm.wear < 0.5, `alarm at wear ${alarm.wear.toFixed(2)}`);
   assert.ok(
@@ -92,10 +99,40 @@ test('run to failure: the score stays above the threshold long before the bearin
   );
 });
 
-test('the pump modules (model and alarm rule) are valid module specs', () => {
-  const parse = parser(ModuleSpec);
-  for (const spec of pumpBearingModules(model)) {
-    const parsed = parse.parse(spec);
-    assert.ok(parsed.ok, `${spec.name}: ${parsed.ok ? '' : parsed.errors.join('; ')}`);
+test("on the agent's model kind, the demo's bearing alarm fires at wear under 0.5, hours before the bearing seizes", async () => {
+  assert.ok(parser(ModuleSpec).parse(pumpBearingModel(model)).ok);
+  const when = PUMP_BEARING_ALARM.config.when as { above?: unknown };
+  assert.equal(when.above, model.card.threshold, "the rule's threshold is the model's");
+  // Wear from 0.1 at 0.3 per running hour at full speed: the bearing seizes after about 3.5 h.
+  const t0 = Date.UTC(2025, 11, 1, 8);
+  const pump = new PumpHardware({ seed: 5, initialWear: 0.1, wearPerRunHour: 0.3, speed: 0.85 });
+  const bench = new RuleBench(pump, t0);
+  const store = new MemoryModelStore();
+  await store.put(model.onnx);
+  const kind = new ModelKind({
+    capabilities: () => ({ executionProviders: ['cpu'], memoryBytes: 1024 * 1024 * 1024 }),
+    store,
+    createRunner: () => new OnnxRunner(),
+  });
+  const running = await bench.startModule(kind, pumpBearingModel(model));
+  assert.equal(running.placement?.(), 'edge');
+  await bench.start([PUMP_BEARING_ALARM]);
+  let alarmWear: number | null = null;
+  let t = t0;
+  for (; !pump.failed; t += SAMPLE_MS) {
+    bench.sample(t);
+    await new Promise((resolve) => setImmediate(resolve)); // the model's run completes
+    if (alarmWear === null && bench.raised('BEARING_WEAR').length > 0) alarmWear = pump.wear;
   }
+  await running.stop();
+  const scores = bench.store.window('bearingAnomaly', 3_600_000, t);
+  assert.ok(scores.length > 0, 'the model published its score');
+  assert.ok(alarmWear !== null, 'the alarm came before the failure');
+  assert.ok(alarmWear < 0.5, `alarm at wear ${alarmWear.toFixed(2)}`);
+  const [alarm] = bench.raised('BEARING_WEAR');
+  const hoursLeft = (t - alarm!.ts) / HOUR_MS;
+  assert.ok(
+    hoursLeft > 0.5 * ((t - t0) / HOUR_MS),
+    `${hoursLeft.toFixed(1)} h of ${((t - t0) / HOUR_MS).toFixed(1)} h left`,
+  );
 });

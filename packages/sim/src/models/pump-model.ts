@@ -34,46 +34,25 @@ export function loadPumpModel(): PumpModel {
 }
 
 /**
- * The modules a pump runs for predictive maintenance: the model (scoring the last window every
- * `everyMs`) and a rule that raises `BEARING_WEAR` once the score has stayed above the card's
- * threshold for `holdMs`. The hold is longer than a window: a start or stop inside one window can
- * make that window alone score high (see pump-model.test.ts), a wearing bearing stays high.
+ * The model module of a pump: it scores the last window every `everyMs` and publishes
+ * `bearingAnomaly`, which the demo's `pump-bearing-alarm` rule watches (alarm above 0.5, the card's
+ * threshold, held for a minute: longer than one window, so a start or stop inside a window, which
+ * can make that window alone score high, raises nothing).
  */
-export function pumpBearingModules(
-  model: PumpModel,
-  options: { everyMs?: number; holdMs?: number } = {},
-): ModuleSpec[] {
-  const { everyMs = 5000, holdMs = 90_000 } = options;
-  const metric = model.card.output.metric;
-  return [
-    {
-      name: 'bearing-model',
-      kind: 'model',
-      config: {
-        artifact: { sha256: model.onnx.sha256, size: model.onnx.bytes.length },
-        inputs: model.card.inputs,
-        output: { metric },
-        everyMs,
-        requires: { executionProviders: ['cpu'], memoryBytes: 64 * 1024 * 1024 },
-        placement: 'auto',
-      },
+export function pumpBearingModel(model: PumpModel, options: { everyMs?: number } = {}): ModelModuleSpec {
+  return {
+    name: 'bearing-model',
+    kind: 'model',
+    config: {
+      artifact: { sha256: model.onnx.sha256, size: model.onnx.bytes.length },
+      inputs: model.card.inputs,
+      output: model.card.output,
+      everyMs: options.everyMs ?? 5000,
+      requires: { executionProviders: ['cpu'], memoryBytes: 64 * 1024 * 1024 },
+      placement: 'auto',
     },
-    {
-      name: 'bearing-alarm',
-      kind: 'rule',
-      config: {
-        when: { metric, above: model.card.threshold, forMs: holdMs },
-        onActivate: [
-          {
-            raise: {
-              type: 'alarm',
-              code: 'BEARING_WEAR',
-              severity: 'warning',
-              message: 'Drive-end bearing vibrates unlike a healthy one: plan its replacement.',
-            },
-          },
-        ],
-      },
-    },
-  ];
+    permissions: { metrics: model.card.inputs.metrics },
+  };
 }
+
+export type ModelModuleSpec = Extract<ModuleSpec, { kind: 'model' }>;
