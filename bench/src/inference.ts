@@ -5,6 +5,7 @@
 // network hop a hub-placed model adds (a reading's trip through an MQTT broker to the hub).
 // Design target: edge p99 under 1 ms.
 
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
 import { HubModels } from '@homeostat/hub';
@@ -42,11 +43,36 @@ export const inferenceBenchmark: Benchmark = {
 
 const us = (h: RecordableHistogram, p: number) => round(h.percentile(p) / 1000, 1);
 
-/** Times `fn` in ns into `hist`, unless still warming up. */
-async function timed(hist: RecordableHistogram, record: boolean, fn: () => Promise<unknown>): Promise<void> {
+/**
+ * Times `fn` into `hist` (wall time, ns) and, when given, `cpu` (the process's CPU time over the
+ * call, ns), unless still warming up. The CPU time tells the work from the waiting: on a busy
+ * machine a call's wall time also holds the time the process was not scheduled.
+ */
+async function timed(
+  hist: RecordableHistogram,
+  record: boolean,
+  fn: () => Promise<unknown>,
+  cpu?: RecordableHistogram,
+): Promise<void> {
+  const c0 = cpu ? process.cpuUsage() : undefined;
   const start = process.hrtime.bigint();
   await fn();
-  if (record) hist.record(Math.max(1, Number(process.hrtime.bigint() - start)));
+  if (!record) return;
+  hist.record(Math.max(1, Number(process.hrtime.bigint() - start)));
+  if (cpu && c0) {
+    const used = process.cpuUsage(c0);
+    cpu.record(Math.max(1, (used.user + used.system) * 1000));
+  }
+}
+
+/** Linux CPU pressure: the share of the last 10 s in which some runnable task waited for a CPU. */
+function cpuPressure(): number | null {
+  try {
+    const some = readFileSync('/proc/pressure/cpu', 'utf8').match(/^some avg10=([\d.]+)/m);
+    return some ? Number(some[1]) : null;
+  } catch {
+    return null;
+  }
 }
 
 async function runInference(flags: InferenceFlags, cleanups: Cleanups): Promise<Figures> {
@@ -61,6 +87,7 @@ async function runInference(flags: InferenceFlags, cleanups: Cleanups): Promise<
     warmupRuns: flags.warmup,
     hubDevices: flags.devices,
     loadAverage1mStart: round(loadavg()[0]!, 2),
+    cpuPressurePercentStart: cpuPressure(),
   };
 
   // Edge: the agent's runner and scorer, in process, on the windows its local streams hold.
@@ -95,6 +122,7 @@ async function runInference(flags: InferenceFlags, cleanups: Cleanups): Promise<
   const referenceScorer = new WindowScorer(reference, PUMP_INPUTS);
   const edgePump = new PumpHardware({ seed: 999, initialWear: 0.3, wearPerRunHour: 0 });
   const hist = { edge: createHistogram(), hub: createHistogram(), reference: createHistogram() };
+  const edgeCpu = createHistogram();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let emptyWindows = 0;
@@ -111,7 +139,7 @@ async function runInference(flags: InferenceFlags, cleanups: Cleanups): Promise<
       if (values.length > perWindow) values.shift();
     }
     const valuesOf = (m: string) => edgeWindow[m]!;
-    await timed(hist.edge, record, () => edgeScorer.score(valuesOf));
+    await timed(hist.edge, record, () => edgeScorer.score(valuesOf), edgeCpu);
     await timed(hist.reference, record, () => referenceScorer.score(valuesOf));
     const d = i % flags.devices;
     // Each hub device reads once a second: its readings are `devices` loop turns apart.
@@ -137,6 +165,8 @@ async function runInference(flags: InferenceFlags, cleanups: Cleanups): Promise<
     figures[`${name}P99Us`] = us(h, 99);
     figures[`${name}MaxUs`] = us(h, 100);
   }
+  figures.edgeCpuP50Us = us(edgeCpu, 50);
+  figures.edgeCpuP99Us = us(edgeCpu, 99);
   figures.hubEmptyWindows = emptyWindows;
   figures.edgeRunOnlyP50Us = us(runOnly, 50);
   figures.edgeRunOnlyP99Us = us(runOnly, 99);
@@ -144,6 +174,7 @@ async function runInference(flags: InferenceFlags, cleanups: Cleanups): Promise<
   figures.benchLoopDelayP99Ms = round(loop.percentile(99) / 1e6, 1);
   if (flags.hopMessages > 0) Object.assign(figures, await measureHop(flags.hopMessages, cleanups));
   figures.loadAverage1mEnd = round(loadavg()[0]!, 2);
+  figures.cpuPressurePercentEnd = cpuPressure();
   progress(
     `edge p50 ${figures.edgeP50Us} µs p99 ${figures.edgeP99Us} µs; hub p50 ${figures.hubP50Us} µs ` +
       `p99 ${figures.hubP99Us} µs; reference p50 ${figures.referenceP50Us} µs p99 ${figures.referenceP99Us} µs`,
