@@ -43,25 +43,39 @@ export const inferenceBenchmark: Benchmark = {
 
 const us = (h: RecordableHistogram, p: number) => round(h.percentile(p) / 1000, 1);
 
+/** What the edge path records besides its wall time. */
+interface EdgeDetail {
+  /** The process's CPU time over each call, ns. */
+  cpu: RecordableHistogram;
+  /** Wall time of the calls during which the process was not preempted, ns. */
+  unpreempted: RecordableHistogram;
+  preempted: number;
+}
+
 /**
- * Times `fn` into `hist` (wall time, ns) and, when given, `cpu` (the process's CPU time over the
- * call, ns), unless still warming up. The CPU time tells the work from the waiting: on a busy
- * machine a call's wall time also holds the time the process was not scheduled.
+ * Times `fn` into `hist` (wall time, ns), unless still warming up. With `detail`, also the CPU
+ * time over the call and whether the kernel preempted the process during it (an involuntary
+ * context switch): on a busy machine a call's wall time also holds the time it waited for a core,
+ * and these tell the model's own cost from that wait.
  */
 async function timed(
   hist: RecordableHistogram,
   record: boolean,
   fn: () => Promise<unknown>,
-  cpu?: RecordableHistogram,
+  detail?: EdgeDetail,
 ): Promise<void> {
-  const c0 = cpu ? process.cpuUsage() : undefined;
+  const switches = detail ? process.resourceUsage().involuntaryContextSwitches : 0;
+  const c0 = detail ? process.cpuUsage() : undefined;
   const start = process.hrtime.bigint();
   await fn();
+  const ns = Math.max(1, Number(process.hrtime.bigint() - start));
   if (!record) return;
-  hist.record(Math.max(1, Number(process.hrtime.bigint() - start)));
-  if (cpu && c0) {
+  hist.record(ns);
+  if (detail && c0) {
     const used = process.cpuUsage(c0);
-    cpu.record(Math.max(1, (used.user + used.system) * 1000));
+    detail.cpu.record(Math.max(1, (used.user + used.system) * 1000));
+    if (process.resourceUsage().involuntaryContextSwitches === switches) detail.unpreempted.record(ns);
+    else detail.preempted++;
   }
 }
 
@@ -122,7 +136,7 @@ async function runInference(flags: InferenceFlags, cleanups: Cleanups): Promise<
   const referenceScorer = new WindowScorer(reference, PUMP_INPUTS);
   const edgePump = new PumpHardware({ seed: 999, initialWear: 0.3, wearPerRunHour: 0 });
   const hist = { edge: createHistogram(), hub: createHistogram(), reference: createHistogram() };
-  const edgeCpu = createHistogram();
+  const edgeDetail: EdgeDetail = { cpu: createHistogram(), unpreempted: createHistogram(), preempted: 0 };
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let emptyWindows = 0;
@@ -139,7 +153,7 @@ async function runInference(flags: InferenceFlags, cleanups: Cleanups): Promise<
       if (values.length > perWindow) values.shift();
     }
     const valuesOf = (m: string) => edgeWindow[m]!;
-    await timed(hist.edge, record, () => edgeScorer.score(valuesOf), edgeCpu);
+    await timed(hist.edge, record, () => edgeScorer.score(valuesOf), edgeDetail);
     await timed(hist.reference, record, () => referenceScorer.score(valuesOf));
     const d = i % flags.devices;
     // Each hub device reads once a second: its readings are `devices` loop turns apart.
@@ -165,8 +179,11 @@ async function runInference(flags: InferenceFlags, cleanups: Cleanups): Promise<
     figures[`${name}P99Us`] = us(h, 99);
     figures[`${name}MaxUs`] = us(h, 100);
   }
-  figures.edgeCpuP50Us = us(edgeCpu, 50);
-  figures.edgeCpuP99Us = us(edgeCpu, 99);
+  figures.edgeCpuP50Us = us(edgeDetail.cpu, 50);
+  figures.edgeCpuP99Us = us(edgeDetail.cpu, 99);
+  figures.edgePreemptedPercent = round((100 * edgeDetail.preempted) / flags.runs, 2);
+  figures.edgeUnpreemptedP50Us = us(edgeDetail.unpreempted, 50);
+  figures.edgeUnpreemptedP99Us = us(edgeDetail.unpreempted, 99);
   figures.hubEmptyWindows = emptyWindows;
   figures.edgeRunOnlyP50Us = us(runOnly, 50);
   figures.edgeRunOnlyP99Us = us(runOnly, 99);
