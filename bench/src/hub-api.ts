@@ -1,10 +1,13 @@
-// The little of the hub's HTTP API a benchmark needs: create devices, and read /metrics.
+// The little of the hub's HTTP API a benchmark needs: create devices, read JSON resources, and
+// read /metrics.
 
 import { forEachLimited } from './harness.js';
 
 export interface NewDevice {
   name: string;
   labels: Record<string, string>;
+  /** The initial desired state; none by default. */
+  desired?: Record<string, unknown>;
 }
 
 /** Creates `devices` through POST /api/v1/devices; returns each device's token by name. */
@@ -20,7 +23,7 @@ export async function provisionDevices(
     const res = await fetch(`${httpUrl}/api/v1/devices`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: device.name, labels: device.labels }),
+      body: JSON.stringify({ name: device.name, labels: device.labels, desired: device.desired }),
     });
     const text = await res.text();
     if (res.status !== 201) throw new Error(`POST /api/v1/devices ${device.name}: ${res.status} ${text}`);
@@ -30,6 +33,14 @@ export async function provisionDevices(
     onProgress?.(tokens.size);
   });
   return tokens;
+}
+
+/** GET `path` of the API (e.g. `/api/v1/events?type=alarm`) as JSON; any status but 200 throws. */
+export async function getJson(httpUrl: string, token: string, path: string): Promise<unknown> {
+  const res = await fetch(`${httpUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${text.slice(0, 200)}`);
+  return JSON.parse(text) as unknown;
 }
 
 /** Prometheus samples by `name{labels}` as the hub prints them, e.g. `x_total{state="offline"}`. */

@@ -2,6 +2,7 @@
 // the run are the last line of stdout, one JSON object. An unknown name lists the benchmarks and
 // exits 2. Clean-ups (child processes, temporary directories) run however the benchmark ends.
 
+import { edgeBytesBenchmark } from './edge-bytes.js';
 import { fleetBenchmark } from './fleet.js';
 import { BenchFailure, type Benchmark, Cleanups, progress, UsageError } from './harness.js';
 import { inferenceBenchmark } from './inference.js';
@@ -9,6 +10,7 @@ import { ingestBenchmark } from './ingest.js';
 import { outboxBenchmark } from './outbox.js';
 
 const BENCHMARKS: Record<string, Benchmark> = {
+  'edge-bytes': edgeBytesBenchmark,
   fleet: fleetBenchmark,
   inference: inferenceBenchmark,
   ingest: ingestBenchmark,

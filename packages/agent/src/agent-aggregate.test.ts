@@ -1,6 +1,6 @@
 // The aggregate stage in the agent: configured by the desired state's `telemetry`, it sends a
-// summary per window instead of every reading, raw readings while abnormal, and reports the
-// settings it runs (or why it refused them).
+// summary per window instead of every reading, raw readings while abnormal (with one alarm per
+// abnormal episode), and reports the settings it runs (or why it refused them).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -20,7 +20,7 @@ test('desired telemetry settings switch the agent from raw readings to window su
     mode: 'aggregate',
     window: { kind: 'tumbling', sizeMs: 10_000 },
     stats: ['min', 'max', 'avg', 'count'],
-    rawWhen: [{ metric: 'temperature', above: 21.5 }],
+    rawWhen: [{ metric: 'temperature', above: 21.5, alarm: { code: 'TOO_WARM' } }],
   };
   await h.hub.publishDesired('dev-1', { version: 1, state: { setpoint: 20, telemetry: settings } });
   await waitFor(() => h.hub.of('dev-1', 'twin/reported').some((m) => JSON.stringify(m.json).includes('aggregate')));
@@ -42,6 +42,13 @@ test('desired telemetry settings switch the agent from raw readings to window su
   // The fake thermostat climbs 0.1 °C per sample from 20.1: raw only above 21.5, i.e. the last few.
   assert.ok(raw.length > 0 && raw.length < 10, `raw while abnormal only (${raw.length})`);
   assert.ok(raw.every((r) => (r.metrics.temperature ?? 0) > 21.5));
+  // One episode (the temperature only climbs): one alarm, on `events`, with its own seq.
+  const alarms = h.hub.of('dev-1', 'events').map((m) => m.json as { type: string; code: string; seq: number });
+  assert.deepEqual(
+    alarms.map((a) => [a.type, a.code]),
+    [['alarm', 'TOO_WARM']],
+  );
+  assert.ok(!readings.some((r) => r.seq === alarms[0]?.seq), 'the alarm takes a seq of its own');
 });
 
 test('invalid telemetry settings are refused, reported, and the agent keeps sending raw readings', async (t) => {

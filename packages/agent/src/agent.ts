@@ -254,13 +254,14 @@ export class Agent {
     // JSON has no NaN or Infinity, and the hub refuses a reading without metrics.
     const finite = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
     if (Object.keys(finite).length === 0) return;
-    const { raw, summaries } = this.#aggregator.add(this.#clock.now(), finite);
+    const { raw, summaries, alarms } = this.#aggregator.add(this.#clock.now(), finite);
     try {
       // Summaries go ahead of raw readings: they stand for many readings each.
       for (const s of summaries) {
         this.#enqueueSequenced(topics.telemetry, PRIORITY.summaries, (seq) => ({ seq, ts: s.ts, metrics: s.metrics }));
       }
       if (raw) this.#enqueueSequenced(topics.telemetry, PRIORITY.telemetry, (seq, ts) => ({ seq, ts, metrics: raw }));
+      for (const alarm of alarms) this.raiseEvent(alarm);
     } catch (err) {
       // Refused (counted, reported through the twin): sampling goes on.
       if ((err as AgentError).code !== 'ERR_OUTBOX_FULL') throw err;

@@ -12,9 +12,13 @@ import {
   BlobInfo,
   type CreateApiTokenRequest,
   type CreateDeviceRequest,
+  Deployment,
+  DeploymentDryRun,
+  DeploymentList,
   Device,
   DeviceCredentials,
   DeviceList,
+  DeviceModuleList,
   EnrollmentGroup,
   EnrollmentGroupCredentials,
   EnrollmentGroupList,
@@ -23,6 +27,7 @@ import {
   HubEventList,
   type Parsed,
   type PatchDesiredRequest,
+  type PutDeploymentRequest,
   type PutDeviceRequest,
   type PutEnrollmentGroupRequest,
   parser,
@@ -45,6 +50,10 @@ const decode = {
   device: parser(Device) as Decoder<Device>,
   deviceList: parser(DeviceList) as Decoder<{ items: Device[] }>,
   deviceCredentials: parser(DeviceCredentials) as Decoder<DeviceCredentials>,
+  deviceModules: parser(DeviceModuleList) as Decoder<DeviceModuleList>,
+  deployment: parser(Deployment) as Decoder<Deployment>,
+  deploymentList: parser(DeploymentList) as Decoder<{ items: Deployment[] }>,
+  deploymentDryRun: parser(DeploymentDryRun) as Decoder<DeploymentDryRun>,
   group: parser(EnrollmentGroup) as Decoder<EnrollmentGroup>,
   groupList: parser(EnrollmentGroupList) as Decoder<{ items: EnrollmentGroup[] }>,
   groupCredentials: parser(EnrollmentGroupCredentials) as Decoder<EnrollmentGroupCredentials>,
@@ -129,6 +138,38 @@ export class HubClient {
 
   async telemetry(name: string, query: TelemetryQuery): Promise<TelemetrySeries> {
     return this.#get(routes.deviceTelemetry(name), decode.telemetry, { ...query });
+  }
+
+  async deviceModules(name: string): Promise<DeviceModuleList> {
+    return this.#get(routes.deviceModules(name), decode.deviceModules);
+  }
+
+  async listDeployments(): Promise<Deployment[]> {
+    return (await this.#get(routes.deployments, decode.deploymentList)).items;
+  }
+
+  async getDeployment(name: string): Promise<Deployment> {
+    return this.#get(routes.deployment(name), decode.deployment);
+  }
+
+  async putDeployment(
+    name: string,
+    request: PutDeploymentRequest,
+  ): Promise<{ created: boolean; deployment: Deployment }> {
+    const path = routes.deployment(name);
+    const answer = await this.#send('PUT', path, request);
+    return { created: answer.status === 201, deployment: this.#check('PUT', path, decode.deployment, answer.body) };
+  }
+
+  /** What applying the deployment would change on each device; the hub stores nothing. */
+  async dryRunDeployment(name: string, request: PutDeploymentRequest): Promise<DeploymentDryRun> {
+    const path = routes.deployment(name);
+    const answer = await this.#send('PUT', path, request, { dryRun: 'true' });
+    return this.#check('PUT', path, decode.deploymentDryRun, answer.body);
+  }
+
+  async deleteDeployment(name: string): Promise<void> {
+    await this.#send('DELETE', routes.deployment(name));
   }
 
   async listEnrollmentGroups(): Promise<EnrollmentGroup[]> {

@@ -1,5 +1,5 @@
-// Manifests for `homeostat apply`: a YAML stream (JSON is YAML too) of Device and
-// EnrollmentGroup documents. Every document is checked before anything is sent, and every
+// Manifests for `homeostat apply`: a YAML stream (JSON is YAML too) of Device, EnrollmentGroup
+// and Deployment documents. Every document is checked before anything is sent, and every
 // problem is reported as `doc N: /path: message`, so one run shows all there is to fix.
 
 import {
@@ -11,19 +11,22 @@ import {
   LABEL_KEY_PATTERN,
   LABEL_VALUE_PATTERN,
   NAME_PATTERN,
+  type PutDeploymentRequest,
   type PutDeviceRequest,
   PutEnrollmentGroupRequest,
+  parseDeploymentSpec,
   parser,
 } from '@homeostat/protocol';
 import { parseAllDocuments } from 'yaml';
 
-export const MANIFEST_KINDS = ['Device', 'EnrollmentGroup'] as const;
+export const MANIFEST_KINDS = ['Device', 'EnrollmentGroup', 'Deployment'] as const;
 export type ManifestKind = (typeof MANIFEST_KINDS)[number];
 
 /** One validated document: what to PUT, and where it came from for messages. */
 export type ApplyItem =
   | { doc: number; kind: 'Device'; name: string; request: PutDeviceRequest }
-  | { doc: number; kind: 'EnrollmentGroup'; name: string; request: PutEnrollmentGroupRequest };
+  | { doc: number; kind: 'EnrollmentGroup'; name: string; request: PutEnrollmentGroupRequest }
+  | { doc: number; kind: 'Deployment'; name: string; request: PutDeploymentRequest };
 
 export type ManifestResult = { ok: true; items: ApplyItem[] } | { ok: false; problems: string[] };
 
@@ -34,7 +37,7 @@ const groupSpec = parser(PutEnrollmentGroupRequest);
 
 /** `kubectl get -o yaml`-style short names for messages: `device/thermo-1`. */
 export function refOf(item: { kind: ManifestKind; name: string }): string {
-  return `${item.kind === 'Device' ? 'device' : 'enrollmentgroup'}/${item.name}`;
+  return `${item.kind.toLowerCase()}/${item.name}`;
 }
 
 /** Parses and checks a whole manifest stream; `items` only when every document is valid. */
@@ -61,7 +64,7 @@ export function parseManifests(text: string): ManifestResult {
     items.push(checked.item);
   });
   if (problems.length === 0 && items.length === 0)
-    problems.push('no documents: expected Device or EnrollmentGroup manifests');
+    problems.push(`no documents: expected ${MANIFEST_KINDS.join(', ')} manifests`);
   return problems.length > 0 ? { ok: false, problems } : { ok: true, items };
 }
 
@@ -101,6 +104,14 @@ function checkDocument(value: unknown, doc: number): { item: ApplyItem | null; p
     const request: PutDeviceRequest = { labels: labels ?? {} };
     if (isPlainObject(spec.desired)) request.desired = spec.desired;
     return { item: { doc, kind, name, request }, problems };
+  }
+  if (kind === 'Deployment') {
+    // The protocol's own check, which the hub makes too: the schema (every mistake inside a
+    // module's config, where it is), the selector, module names unique.
+    const parsed = parseDeploymentSpec(spec);
+    if (!parsed.ok) problems.push(...parsed.errors.map(specProblem));
+    if (problems.length > 0 || name === null || !parsed.ok) return { item: null, problems };
+    return { item: { doc, kind, name, request: { labels: labels ?? {}, spec: parsed.value } }, problems };
   }
   if (kind === 'EnrollmentGroup') {
     // The two nullable fields are checked here: the schema's own message for them is only

@@ -1,7 +1,16 @@
 // The table form of each resource kind, shared by `get` and the commands that print what they
 // created. Pure functions of the resources and the current time.
 
-import type { ApiToken, Artifact, Device, EnrollmentGroup, HubEvent } from '@homeostat/protocol';
+import {
+  type ApiToken,
+  type Artifact,
+  type Deployment,
+  type Device,
+  type DeviceModule,
+  deviceModules,
+  type EnrollmentGroup,
+  type HubEvent,
+} from '@homeostat/protocol';
 import { formatAgo, formatDuration, formatLabels, formatTable } from './format.js';
 
 /**
@@ -67,6 +76,53 @@ export function tokenTable(tokens: readonly ApiToken[], now: number): string {
   return formatTable(
     ['NAME', 'ROLE', 'AGE'],
     tokens.map((t) => [t.name, t.role, formatDuration(now - t.createdAt)]),
+  );
+}
+
+export function deploymentTable(deployments: readonly Deployment[], now: number): string {
+  return formatTable(
+    ['NAME', 'SELECTOR', 'PRIORITY', 'MODULES', 'TARGETED', 'APPLIED', 'FAILING', 'AGE'],
+    deployments.map((d) => [
+      d.metadata.name,
+      d.spec.selector || '<all>',
+      String(d.spec.priority),
+      d.spec.modules.map((m) => m.name).join(','),
+      String(d.status.targeted),
+      String(d.status.applied),
+      String(d.status.failing),
+      formatDuration(now - d.metadata.createdAt),
+    ]),
+  );
+}
+
+/** A rev as people compare them: its first 8 hex digits. */
+export function shortRev(rev: string | null | undefined): string {
+  return rev === null || rev === undefined ? '-' : rev.slice(0, 8);
+}
+
+/** The modules of devices, desired and reported, one row per device and module. */
+export function moduleTable(rows: readonly { device: string; module: DeviceModule }[], now: number): string {
+  return formatTable(
+    ['DEVICE', 'MODULE', 'KIND', 'DEPLOYMENT', 'DESIRED', 'REPORTED', 'STATE', 'RESTARTS', 'SINCE', 'STATUS'],
+    rows.map(({ device, module: m }) => [
+      device,
+      m.name,
+      m.kind,
+      m.deployment ?? '-',
+      shortRev(m.desiredRev),
+      shortRev(m.reported?.rev),
+      m.reported?.state ?? '-',
+      m.reported ? String(m.reported.restarts) : '-',
+      m.reported ? formatDuration(now - m.reported.since) : '-',
+      m.condition,
+    ]),
+  );
+}
+
+/** The module rows of devices, from their twins (the same reading the hub makes). */
+export function moduleRows(devices: readonly Device[]): { device: string; module: DeviceModule }[] {
+  return devices.flatMap((d) =>
+    deviceModules(d.twin.desired.state, d.twin.reported.state).map((module) => ({ device: d.metadata.name, module })),
   );
 }
 

@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { Gauge } from 'prom-client';
 import { ArtifactStore } from './artifacts/artifact-store.js';
 import type { HubConfig } from './config.js';
+import { DeploymentController } from './controllers/deployments.js';
 import { LivenessTracker } from './controllers/liveness.js';
 import { RetentionJob } from './controllers/retention.js';
 import { EventLog } from './events.js';
@@ -17,6 +18,7 @@ import { buildHttpServer } from './http/server.js';
 import { IngestBatcher } from './ingest/batcher.js';
 import { createMetrics, type HubMetrics } from './metrics.js';
 import { MqttEndpoint } from './mqtt/endpoint.js';
+import { DeploymentService } from './services/deployments.js';
 import { DeviceService } from './services/devices.js';
 import { EnrollmentService } from './services/enrollment.js';
 import { TokenService } from './services/tokens.js';
@@ -54,6 +56,8 @@ export class Hub {
   #retention: RetentionJob | undefined;
   #events: EventLog | undefined;
   #devices: DeviceService | undefined;
+  #deployments: DeploymentService | undefined;
+  #deploymentController: DeploymentController | undefined;
   #enrollment: EnrollmentService | undefined;
   #tokens: TokenService | undefined;
   /** The artifacts directory of a hub without a data directory. */
@@ -70,11 +74,22 @@ export class Hub {
 
   /** Parts for in-process callers (the demo, tests); available once started. */
   get services() {
-    if (!this.#devices || !this.#enrollment || !this.#tokens || !this.#liveness || !this.#store || !this.#events) {
+    if (
+      !this.#devices ||
+      !this.#deployments ||
+      !this.#deploymentController ||
+      !this.#enrollment ||
+      !this.#tokens ||
+      !this.#liveness ||
+      !this.#store ||
+      !this.#events
+    ) {
       throw new Error('the hub is not started');
     }
     return {
       devices: this.#devices,
+      deployments: this.#deployments,
+      deploymentController: this.#deploymentController,
       enrollment: this.#enrollment,
       tokens: this.#tokens,
       liveness: this.#liveness,
@@ -129,6 +144,12 @@ export class Hub {
     this.#ingest = ingest;
     const endpoint = new MqttEndpoint({ store, clock, logger, metrics, events, liveness, ingest, config, enrollment });
     const devices = new DeviceService({ store, clock, liveness, channel: endpoint, events });
+    const deployments = new DeploymentService({ store, clock });
+    const deploymentController = new DeploymentController({ store, clock, logger, metrics, writer: devices });
+    // Level-based: an event only says which key to look at again.
+    devices.events.on('changed', ({ name }) => deploymentController.deviceChanged(name));
+    enrollment.events.on('enrolled', ({ name }) => deploymentController.deviceChanged(name));
+    deployments.events.on('changed', ({ name }) => deploymentController.deploymentChanged(name));
     const tokens = new TokenService({ store, clock });
     const initialAdminToken = await tokens.bootstrap(config.adminToken);
     if (initialAdminToken === null && config.adminToken !== null) {
@@ -143,6 +164,7 @@ export class Hub {
       store,
       artifacts,
       devices,
+      deployments,
       enrollment,
       tokens,
       maxBodyBytes: config.maxBodyBytes,
@@ -153,6 +175,8 @@ export class Hub {
     this.#liveness = liveness;
     this.#endpoint = endpoint;
     this.#devices = devices;
+    this.#deployments = deployments;
+    this.#deploymentController = deploymentController;
     this.#enrollment = enrollment;
     this.#tokens = tokens;
     this.#http = http;
@@ -165,6 +189,7 @@ export class Hub {
     }
     liveness.start();
     this.#retention.start();
+    deploymentController.start();
     const httpPort = (http.server.address() as { port: number }).port;
     const host = config.listen.includes(':') ? `[${config.listen}]` : config.listen;
     logger.info({ httpPort, mqttPort: endpoint.port }, 'hub started');
@@ -187,6 +212,8 @@ export class Hub {
 
   async stop(): Promise<void> {
     await this.#http?.close();
+    // The controller publishes through the endpoint: it stops first.
+    await this.#deploymentController?.stop();
     await this.#endpoint?.stop();
     await this.#retention?.stop();
     await this.#ingest?.drain();
@@ -198,6 +225,7 @@ export class Hub {
     this.#http = undefined;
     this.#endpoint = undefined;
     this.#liveness = undefined;
+    this.#deploymentController = undefined;
   }
 }
 

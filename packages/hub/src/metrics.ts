@@ -91,6 +91,12 @@ export function createMetrics() {
       labelNames: ['method', 'route', 'status'],
       registers: r,
     }),
+    deploymentReconciles: new Counter({
+      name: 'homeostat_deployment_reconciles_total',
+      help: 'Deployment controller reconciles, by result (ok, error) and by desired modules written (written).',
+      labelNames: ['result'],
+      registers: r,
+    }),
     claims: new Counter({
       name: 'homeostat_enrollment_claims_total',
       help: 'Zero-touch claims, by outcome.',

@@ -2,6 +2,7 @@
 export * from './backoff.js';
 export * from './clock.js';
 export * from './events.js';
+export * from './keyed-queue.js';
 export * from './logger.js';
 export * from './signing.js';
 export * from './tokens.js';

@@ -115,3 +115,48 @@ export const BlobInfo = Type.Object({
   size: Type.Integer({ minimum: 0 }),
 });
 export type BlobInfo = Static<typeof BlobInfo>;
+
+/**
+ * `update` in a device's desired state: the artifact to run, as a rollout (or a person) asks.
+ * The device checks the manifest itself (the hub is not trusted to have): signature, expiry,
+ * target, version. `rollout` names who asked, echoed in the report.
+ */
+export const DesiredUpdate = Type.Object(
+  {
+    manifest: SignedManifest,
+    rollout: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
+  },
+  { additionalProperties: false },
+);
+export type DesiredUpdate = Static<typeof DesiredUpdate>;
+
+export const UPDATE_STATES = [
+  /** Checking the manifest, downloading, verifying, staging. */
+  'installing',
+  /** Switched; the new version is proving itself. */
+  'probing',
+  'committed',
+  /** The new version failed its probe, or the device restarted on trial: back on the old one. */
+  'rolled-back',
+  /** Refused before the switch: the device never left its version. `code` says why. */
+  'refused',
+] as const;
+export type UpdateState = (typeof UPDATE_STATES)[number];
+
+/** `update` in the reported state: where the last requested update stands. */
+export const ReportedUpdate = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  rollout: Type.Union([Type.String(), Type.Null()]),
+  state: Type.Union(UPDATE_STATES.map((s) => Type.Literal(s))),
+  /** The step reached (`download`, `stage`, `probe`…), for progress. */
+  step: Type.Union([Type.String(), Type.Null()]),
+  code: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  at: Millis,
+});
+export type ReportedUpdate = Static<typeof ReportedUpdate>;
+
+/** `firmware` in the reported state: what the device runs now. */
+export const ReportedFirmware = Type.Object({ name: Type.String(), version: Type.String() });
+export type ReportedFirmware = Static<typeof ReportedFirmware>;

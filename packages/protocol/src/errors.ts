@@ -35,6 +35,8 @@ export const ERRORS = {
   ERR_CLAIM_INVALID: { status: 401, summary: 'The claim token matches no enrollment group.' },
   ERR_CLAIM_EXPIRED: { status: 403, summary: "The enrollment group's claim token has expired." },
   ERR_CLAIM_EXHAUSTED: { status: 403, summary: 'The enrollment group has enrolled its maximum number of devices.' },
+  // Deployments
+  ERR_DEPLOYMENT_NOT_FOUND: { status: 404, summary: 'No deployment has this name.' },
   // MQTT
   ERR_MQTT_AUTH_FAILED: { status: 401, summary: 'MQTT connection refused: unknown device or wrong token.' },
   ERR_MQTT_ANONYMOUS: { status: 401, summary: 'MQTT connection refused: no username or password.' },

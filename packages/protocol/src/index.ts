@@ -1,6 +1,6 @@
 // The wire contract: browser-safe, no I/O.
-
 export * from './artifacts.js';
+export * from './deployments.js';
 export * from './edge.js';
 export * from './errors.js';
 export * from './merge-patch.js';

@@ -79,3 +79,60 @@ test('power loss makes the device unreachable and its actuators stop', () => {
   assert.equal(mower.batteryPercent, 50, 'a mower without power stands still');
   assert.equal(mower.coveragePercent, 40);
 });
+
+test('an open window cools the room below what its heater holds; closed, the heater brings it back', () => {
+  const rooms = [stillRoom(20), stillRoom(20)];
+  const [open, closed] = rooms.map((room) => {
+    const heater = new HeaterHardware(room, { setpointC: 20, maxPowerW: 2500 });
+    return { room, heater, thermostat: new ThermostatHardware(room) };
+  }) as [Devices, Devices];
+  for (const d of [open, closed]) d.thermostat.sample(0);
+  open.thermostat.inject({ type: 'window-open' }, 0);
+  assert.deepEqual(open.thermostat.activeFaults(), ['window-open']);
+  for (const d of [open, closed]) d.thermostat.sample(HOUR_MS);
+  assert.ok(closed.room.temperatureC > 19.5, `closed: ${closed.room.temperatureC}`);
+  assert.ok(open.room.temperatureC < 10, `open: ${open.room.temperatureC}`);
+  // Either device of the room closes it.
+  open.heater.inject('window-open', HOUR_MS);
+  open.heater.clear('window-open', HOUR_MS);
+  open.thermostat.sample(12 * HOUR_MS);
+  assert.ok(open.room.temperatureC > 19.5, `closed again: ${open.room.temperatureC}`);
+});
+
+interface Devices {
+  room: Room;
+  heater: HeaterHardware;
+  thermostat: ThermostatHardware;
+}
+
+test('bearing damage makes the wear jump and the pump vibrate in zone D; clearing it does not heal', () => {
+  const pump = new PumpHardware({ initialWear: 0.1, wearPerRunHour: 0, speed: 1, seed: 4 });
+  assert.ok((pump.sample(0).vibration ?? 0) < 1.8);
+  pump.inject({ type: 'bearing-damage' }, 1000);
+  assert.equal(pump.wear, 0.95);
+  const vibration = Array.from({ length: 20 }, (_, i) => pump.sample(2000 + i * 1000).vibration ?? 0);
+  assert.ok(Math.min(...vibration) > 7.1, `zone D: ${Math.min(...vibration)}`);
+  pump.clear('bearing-damage', 30_000);
+  assert.equal(pump.wear, 0.95);
+  pump.inject({ type: 'bearing-damage', wear: 1 }, 31_000);
+  assert.equal(pump.failed, true, 'a bearing damaged to the end seizes');
+  pump.replaceBearing(32_000);
+  assert.equal(pump.wear, 0);
+});
+
+test('a battery drain empties a mower even on its base', () => {
+  const mower = new MowerHardware({ initial: { state: 'docked', batteryPercent: 90 } });
+  mower.sample(0);
+  mower.inject({ type: 'battery-drain', percentPerMin: 4 }, 0);
+  mower.sample(20 * 60_000);
+  assert.ok(mower.batteryPercent < 60, `charging 2 %/min, draining 4: ${mower.batteryPercent}`);
+  mower.clear('battery-drain', 20 * 60_000);
+  mower.sample(40 * 60_000);
+  assert.ok(mower.batteryPercent > 80, `charging again: ${mower.batteryPercent}`);
+});
+
+test('a physical fault injected into a device it does not concern is refused', () => {
+  assert.throws(() => new PumpHardware().inject('window-open', 0), RangeError);
+  assert.throws(() => new MowerHardware().inject('bearing-damage', 0), RangeError);
+  assert.throws(() => new ThermostatHardware(stillRoom(20)).inject('battery-drain', 0), RangeError);
+});

@@ -65,12 +65,14 @@ export abstract class SimHardware implements DeviceHardware {
   inject(fault: Fault | FaultType, now?: number): void {
     const simMs = now === undefined ? this.#simMs : this.#advance(now);
     this.faults.inject(fault, simMs);
+    this.faultsChanged();
   }
 
   /** Ends a fault (every fault without `type`); `now` as for `inject`. */
   clear(type?: FaultType, now?: number): void {
     if (now !== undefined) this.#advance(now);
     this.faults.clear(type);
+    this.faultsChanged();
   }
 
   /** The faults now active. */
@@ -78,6 +80,11 @@ export abstract class SimHardware implements DeviceHardware {
     return this.faults.active();
   }
 
+  /**
+   * Called after a fault is injected or cleared, with the model advanced to that moment: for the
+   * models whose physical faults act outside their own step (a room's window, a bearing's wear).
+   */
+  protected faultsChanged(): void {}
   /** Advances the physics to `simMs`; called with increasing times only. */
   protected abstract advanceTo(simMs: number): void;
   /** The true readings at `simMs`, with ordinary sensor noise. */

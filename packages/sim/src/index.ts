@@ -2,6 +2,7 @@
 // and a heater, robot mowers, pumps with wearing bearings, and faults to inject into any of them.
 
 export { capabilitiesOf, type SimKind } from './capabilities.js';
+export { DEMO_DESIRED } from './demo-desired.js';
 export {
   DEMO_RULES,
   HEATER_REMOTE,
@@ -11,7 +12,16 @@ export {
   ROOM_HEATING,
 } from './demo-modules.js';
 export { Environment, type EnvironmentOptions } from './environment.js';
-export { FAULT_TYPES, type Fault, type FaultProfile, FaultSet, type FaultType, PowerLossError } from './faults.js';
+export {
+  FAULT_TYPES,
+  type Fault,
+  type FaultProfile,
+  FaultSet,
+  type FaultType,
+  type ModelFault,
+  type ModelFaultType,
+  PowerLossError,
+} from './faults.js';
 export { type Provisioning, SimFleet, type SimFleetOptions } from './fleet.js';
 export {
   type FleetPlanOptions,

@@ -64,6 +64,8 @@ export interface MowerOptions extends SimHardwareOptions {
   slopePhase?: number;
 }
 
+/** Extra drain of a `battery-drain` fault by default, %/min: flat within the hour even on its base. */
+const BATTERY_DRAIN_PERCENT_PER_MIN = 3;
 /** Longest integration step, s (2.5 m of travel at 0.5 m/s). */
 const MAX_STEP_S = 5;
 /** Blade speed on flat ground, rpm; slopes and thick grass load it down. */
@@ -93,7 +95,7 @@ export class MowerHardware extends SimHardware {
   #day = 0;
 
   constructor(options: MowerOptions = {}) {
-    super(options, { discrete: ['state'], drift: { metric: 'battery', perHour: -2 } });
+    super(options, { discrete: ['state'], drift: { metric: 'battery', perHour: -2 }, models: ['battery-drain'] });
     this.lawnLengthM = options.lawnLengthM ?? 40;
     this.lawnWidthM = options.lawnWidthM ?? 25;
     this.#laneSpacingM = options.laneSpacingM ?? 0.2;
@@ -182,8 +184,11 @@ export class MowerHardware extends SimHardware {
       // Simple schedule: a finished lawn has grown again by the next day.
       if (this.#coveragePercent >= 100) this.#coveragePercent = 0;
     }
-    if (!this.faults.powered) return; // electronics off: it stands still, no drain, no charge
     const minutes = dtS / 60;
+    // A failing cell drains whatever the mower does, powered or not.
+    const leak = this.faults.model('battery-drain');
+    if (leak !== undefined) this.#drain((leak.percentPerMin ?? BATTERY_DRAIN_PERCENT_PER_MIN) * minutes);
+    if (!this.faults.powered) return; // electronics off: it stands still, no drain, no charge
     switch (this.#state) {
       case 'stranded':
         return;

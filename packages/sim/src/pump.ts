@@ -57,6 +57,8 @@ const VIBRATION_BASE = 1.2;
 const VIBRATION_WEAR = 8;
 /** Bearing thermal time constant, s. */
 const BEARING_TAU_S = 900;
+/** Wear after a `bearing-damage` fault by default: ISO zone D (above 7.1 mm/s) at full speed. */
+const BEARING_DAMAGE_WEAR = 0.95;
 /** Longest integration step, s. */
 const MAX_STEP_S = 60;
 
@@ -73,7 +75,11 @@ export class PumpHardware extends SimHardware {
   #simMs: number | null = null;
 
   constructor(options: PumpOptions = {}) {
-    super(options, { discrete: ['speed', 'runHours'], drift: { metric: 'pressure', perHour: 0.05 } });
+    super(options, {
+      discrete: ['speed', 'runHours'],
+      drift: { metric: 'pressure', perHour: 0.05 },
+      models: ['bearing-damage'],
+    });
     this.#wear = clamp(options.initialWear ?? 0, 0, 1);
     this.#failed = this.#wear >= 1;
     this.wearPerRunHour = options.wearPerRunHour ?? 1 / 20_000;
@@ -104,6 +110,14 @@ export class PumpHardware extends SimHardware {
     this.advanceTo(this.time.toSim(now));
     this.#wear = 0;
     this.#failed = false;
+  }
+
+  /** A `bearing-damage` fault: the wear jumps (and the bearing may fail at once). */
+  protected override faultsChanged(): void {
+    const damage = this.faults.model('bearing-damage');
+    if (damage === undefined) return;
+    this.#wear = Math.max(this.#wear, clamp(damage.wear ?? BEARING_DAMAGE_WEAR, 0, 1));
+    if (this.#wear >= 1) this.#failed = true;
   }
 
   protected advanceTo(simMs: number): void {

@@ -11,6 +11,7 @@
 import type { Capabilities } from '@homeostat/protocol';
 import { capabilitiesOf } from './capabilities.js';
 import { Environment } from './environment.js';
+import type { ModelFault } from './faults.js';
 import {
   type ActuatorValue,
   clamp,
@@ -58,6 +59,8 @@ export class Room {
   readonly heatCapacityJPerK: number;
   readonly lossWPerK: number;
   readonly vapourPressureKPa: number;
+  /** Heat loss added by an open window (the `window-open` fault), W/K; 0 when closed. */
+  windowLossWPerK = 0;
   #temperatureC: number;
   #simMs: number | null = null;
   readonly #appliances: RoomAppliance[] = [];
@@ -111,7 +114,7 @@ export class Room {
     }
     const { count, dtS } = steps((simMs - this.#simMs) / 1000, MAX_STEP_S);
     const c = this.heatCapacityJPerK;
-    const ua = this.lossWPerK;
+    const ua = this.lossWPerK + this.windowLossWPerK;
     const decay = Math.exp((-dtS * ua) / c);
     let t = this.#temperatureC;
     for (let i = 1; i <= count; i++) {
@@ -124,6 +127,14 @@ export class Room {
     this.#temperatureC = t;
     this.#simMs = Math.max(this.#simMs, simMs);
   }
+}
+
+/** Default heat loss of an open window, W/K: wide open on a winter night, more than a heater makes up for. */
+const WINDOW_OPEN_W_PER_K = 600;
+
+/** Opens or closes the room's window after a `window-open` fault of one of its devices changed. */
+function setWindow(room: Room, fault: ModelFault<'window-open'> | undefined): void {
+  room.windowLossWPerK = fault === undefined ? 0 : (fault.lossWPerK ?? WINDOW_OPEN_W_PER_K);
 }
 
 export interface ThermostatOptions extends SimHardwareOptions {
@@ -148,7 +159,7 @@ export class ThermostatHardware extends SimHardware implements HeatCaller {
   #call = 0;
 
   constructor(room: Room, options: ThermostatOptions = {}) {
-    super(options, { discrete: ['setpoint'], drift: { metric: 'temperature', perHour: 0.3 } });
+    super(options, { discrete: ['setpoint'], drift: { metric: 'temperature', perHour: 0.3 }, models: ['window-open'] });
     this.room = room;
     this.#setpointC = options.setpointC ?? 20;
     room.pair(this);
@@ -156,6 +167,10 @@ export class ThermostatHardware extends SimHardware implements HeatCaller {
 
   callForHeat(): number {
     return this.faults.powered ? this.#call : 0;
+  }
+
+  protected override faultsChanged(): void {
+    setWindow(this.room, this.faults.model('window-open'));
   }
 
   capabilities(): Capabilities {
@@ -228,7 +243,11 @@ export class HeaterHardware extends SimHardware implements RoomAppliance {
   #energyWh = 0;
 
   constructor(room: Room, options: HeaterOptions = {}) {
-    super(options, { discrete: ['power'], drift: { metric: 'supplyTemperature', perHour: 1 } });
+    super(options, {
+      discrete: ['power'],
+      drift: { metric: 'supplyTemperature', perHour: 1 },
+      models: ['window-open'],
+    });
     this.room = room;
     this.maxPowerW = options.maxPowerW ?? 2000;
     this.hysteresisC = options.hysteresisC ?? 0.5;
@@ -240,6 +259,10 @@ export class HeaterHardware extends SimHardware implements RoomAppliance {
 
   capabilities(): Capabilities {
     return capabilitiesOf('heater');
+  }
+
+  protected override faultsChanged(): void {
+    setWindow(this.room, this.faults.model('window-open'));
   }
 
   /** Called by the room for each integration step. */

@@ -5,7 +5,7 @@ import { Aggregator } from './aggregate.js';
 
 test('raw mode passes every reading through', () => {
   const a = new Aggregator({ mode: 'raw' });
-  assert.deepEqual(a.add(1000, { t: 1 }), { raw: { t: 1 }, summaries: [] });
+  assert.deepEqual(a.add(1000, { t: 1 }), { raw: { t: 1 }, summaries: [], alarms: [] });
 });
 
 test('tumbling windows: one summary per window with min, max, avg, count, p95, last', () => {
@@ -76,4 +76,34 @@ test('the settings are checked with the protocol schema', () => {
   assert.equal(p.parse({ mode: 'aggregate', window: { kind: 'tumbling', sizeMs: 60000 } }).ok, true);
   const bad = p.parse({ mode: 'aggregate', window: { kind: 'hopping', sizeMs: 5 }, stats: ['median'] });
   assert.equal(bad.ok, false);
+});
+
+test('a long episode sends raw readings for rawForMs after it starts, then summaries only', () => {
+  const a = new Aggregator({
+    mode: 'aggregate',
+    window: { kind: 'tumbling', sizeMs: 60_000 },
+    rawWhen: [{ metric: 'vibration', above: 7.1, hysteresis: 1 }],
+    rawForMs: 30_000,
+  });
+  const raw = (ts: number, v: number) => a.add(ts, { vibration: v }).raw !== null;
+  assert.equal(raw(0, 2), false);
+  assert.equal(raw(10_000, 8), true, 'the episode starts');
+  assert.equal(raw(39_000, 8), true);
+  assert.equal(raw(40_000, 8), false, '30 s later the hub has had enough raw readings');
+  assert.equal(raw(50_000, 6.5), false, 'still in the episode (hysteresis)');
+  assert.equal(raw(60_000, 5), false, 'the episode ended');
+  assert.equal(raw(70_000, 9), true, 'a new episode sends raw readings again');
+});
+
+test('decimals round what is sent, not what is summarised', () => {
+  const a = new Aggregator({
+    mode: 'aggregate',
+    window: { kind: 'tumbling', sizeMs: 10_000 },
+    stats: ['avg'],
+    decimals: 2,
+  });
+  a.add(0, { t: 20.123456 });
+  a.add(1000, { t: 20.127 });
+  assert.deepEqual(a.add(10_000, { t: 1 }).summaries[0]?.metrics, { 't.avg': 20.13 });
+  assert.deepEqual(new Aggregator({ mode: 'raw', decimals: 1 }).add(0, { t: 20.16 }).raw, { t: 20.2 });
 });

@@ -1,9 +1,11 @@
 // The aggregate stage: windowed statistics of local readings, so the device sends a summary per
-// window instead of every reading, and raw readings only while something is abnormal. Pure: time
-// comes with each call, so tests and the simulator drive it directly.
+// window instead of every reading, and raw readings only while something is abnormal (an episode
+// of a `rawWhen` condition, which may also raise an alarm). Pure: time comes with each call, so
+// tests and the simulator drive it directly.
 
-import type { AggregateStat, RawWhen, TelemetrySettings } from '@homeostat/protocol';
+import type { AggregateStat, TelemetrySettings } from '@homeostat/protocol';
 import type { Metrics } from '../device/hardware.js';
+import { type EpisodeAlarm, Episodes } from './episodes.js';
 
 export interface Summary {
   /** End of the window, ms. */
@@ -17,6 +19,8 @@ export interface AddResult {
   raw: Metrics | null;
   /** Windows that closed with this reading. */
   summaries: Summary[];
+  /** Alarms of the episodes this reading started (raised in raw mode too). */
+  alarms: EpisodeAlarm[];
 }
 
 const DEFAULT_STATS: readonly AggregateStat[] = ['min', 'max', 'avg', 'count'];
@@ -31,6 +35,7 @@ export class Aggregator {
   readonly #stats: readonly AggregateStat[];
   readonly #size: number;
   readonly #hop: number;
+  readonly #episodes: Episodes;
   /** Samples of the current window (tumbling) or of the last `size` ms (sliding). */
   #samples: Sample[] = [];
   /** End of the next window to emit, ms; set by the first sample. */
@@ -41,6 +46,7 @@ export class Aggregator {
     this.#stats = settings.stats ?? DEFAULT_STATS;
     this.#size = settings.window?.sizeMs ?? 60_000;
     this.#hop = settings.window?.kind === 'sliding' ? (settings.window.hopMs ?? this.#size) : this.#size;
+    this.#episodes = new Episodes(settings.rawWhen ?? []);
   }
 
   get aggregating(): boolean {
@@ -49,11 +55,15 @@ export class Aggregator {
 
   /** Takes one reading; returns what to send now. */
   add(ts: number, metrics: Metrics): AddResult {
-    if (!this.aggregating) return { raw: metrics, summaries: [] };
+    const alarms = this.#episodes.update(ts, metrics);
+    if (!this.aggregating) return { raw: this.#round(metrics), summaries: [], alarms };
     const summaries = this.flush(ts);
     this.#samples.push({ ts, metrics });
     this.#nextEnd ??= Math.floor(ts / this.#hop) * this.#hop + this.#hop;
-    return { raw: this.#abnormal(metrics) ? metrics : null, summaries };
+    const since = this.#episodes.abnormalSince;
+    const rawFor = this.#settings.rawForMs ?? Number.POSITIVE_INFINITY;
+    const raw = since !== null && ts - since < rawFor ? this.#round(metrics) : null;
+    return { raw, summaries, alarms };
   }
 
   /** Closes every window that ended at or before `now`. */
@@ -63,7 +73,7 @@ export class Aggregator {
       const end = this.#nextEnd;
       const start = end - this.#size;
       const inWindow = this.#samples.filter((s) => s.ts >= start && s.ts < end);
-      if (inWindow.length > 0) out.push({ ts: end, metrics: this.#summarise(inWindow) });
+      if (inWindow.length > 0) out.push({ ts: end, metrics: this.#round(this.#summarise(inWindow)) });
       // Keep only what a later window can still cover; with nothing left, the next sample
       // starts the next window.
       const keepFrom = end + this.#hop - this.#size;
@@ -73,12 +83,14 @@ export class Aggregator {
     return out;
   }
 
-  #abnormal(metrics: Metrics): boolean {
-    return (this.#settings.rawWhen ?? []).some((w: RawWhen) => {
-      const v = metrics[w.metric];
-      if (v === undefined) return false;
-      return (w.above !== undefined && v > w.above) || (w.below !== undefined && v < w.below);
-    });
+  /** Rounds to the settings' decimals (a new object; the local streams keep full precision). */
+  #round(metrics: Metrics): Metrics {
+    const decimals = this.#settings.decimals;
+    if (decimals === undefined) return metrics;
+    const scale = 10 ** decimals;
+    const out: Metrics = {};
+    for (const [k, v] of Object.entries(metrics)) out[k] = Math.round(v * scale) / scale;
+    return out;
   }
 
   #summarise(samples: readonly Sample[]): Metrics {

@@ -1,8 +1,9 @@
-// `homeostat apply -f FILE`: makes the hub match a manifest of Device and EnrollmentGroup
-// documents with one PUT each. Nothing is sent unless every document is valid; a resource the
-// hub refuses is reported and the rest still applied, and the exit code then says 1.
+// `homeostat apply -f FILE`: makes the hub match a manifest of Device, EnrollmentGroup and
+// Deployment documents with one PUT each. Nothing is sent unless every document is valid; a
+// resource the hub refuses is reported and the rest still applied, and the exit code then says 1.
+// A dry run prints the requests; for a Deployment it asks the hub which devices would change.
 
-import { routes } from '@homeostat/protocol';
+import { type DeploymentDryRun, type DeviceModuleDiff, routes } from '@homeostat/protocol';
 import type { Command } from 'commander';
 import type { HubClient } from '../client.js';
 import { contextOf, outputOption } from '../context.js';
@@ -23,9 +24,12 @@ interface Applied {
 export function registerApply(program: Command, io: CliIo): void {
   program
     .command('apply')
-    .description('create or update the Devices and EnrollmentGroups of a manifest (YAML or JSON)')
+    .description('create or update the Devices, EnrollmentGroups and Deployments of a manifest (YAML or JSON)')
     .requiredOption('-f, --filename <file>', 'manifest file, or - for standard input')
-    .option('--dry-run', 'check the manifest and print the requests without sending them')
+    .option(
+      '--dry-run',
+      'check the manifest and print the requests without applying them (Deployments: which devices would change, asked of the hub)',
+    )
     .addOption(outputOption())
     .action(async (opts: { filename: string; dryRun?: boolean }, command: Command) => {
       const ctx = contextOf(io, command);
@@ -39,17 +43,17 @@ export function registerApply(program: Command, io: CliIo): void {
         );
       }
       if (opts.dryRun) {
-        const plan = parsed.items.map((item) => ({
-          ref: refOf(item),
-          method: 'PUT',
-          path: pathOf(item),
-          body: item.request,
-        }));
-        printOutput(io, ctx.output, { items: plan }, () =>
-          plan
-            .map((p) => `${p.ref} would be applied (dry run): ${p.method} ${p.path}\n${indent(toYaml(p.body))}\n`)
-            .join(''),
-        );
+        // Only a Deployment's effect needs the hub: the rest is checked and printed offline.
+        const client = parsed.items.some((i) => i.kind === 'Deployment') ? await ctx.client() : null;
+        const plan: DryRunStep[] = [];
+        for (const item of parsed.items) {
+          const step: DryRunStep = { ref: refOf(item), method: 'PUT', path: pathOf(item), body: item.request };
+          if (client !== null && item.kind === 'Deployment') {
+            step.effect = await client.dryRunDeployment(item.name, item.request);
+          }
+          plan.push(step);
+        }
+        printOutput(io, ctx.output, { items: plan }, () => plan.map(describeStep).join(''));
         return;
       }
       const client = await ctx.client();
@@ -87,12 +91,60 @@ async function readSource(io: CliIo, filename: string): Promise<string> {
   }
 }
 
+interface DryRunStep {
+  ref: string;
+  method: 'PUT';
+  path: string;
+  body: unknown;
+  /** Deployments: the hub's answer to the dry run. */
+  effect?: DeploymentDryRun;
+}
+
 function pathOf(item: ApplyItem): string {
-  return item.kind === 'Device' ? routes.device(item.name) : routes.enrollmentGroup(item.name);
+  switch (item.kind) {
+    case 'Device':
+      return routes.device(item.name);
+    case 'EnrollmentGroup':
+      return routes.enrollmentGroup(item.name);
+    case 'Deployment':
+      return routes.deployment(item.name);
+  }
+}
+
+function describeStep(step: DryRunStep): string {
+  if (step.effect === undefined) {
+    return `${step.ref} would be applied (dry run): ${step.method} ${step.path}\n${indent(toYaml(step.body))}\n`;
+  }
+  const { effect } = step;
+  const verb = effect.created ? 'created' : 'configured';
+  const n = effect.devices.length;
+  const head = `${step.ref} would be ${verb} (dry run): ${n === 0 ? 'no device would change' : `${count(n, 'device')} would change`}\n`;
+  return head + effect.devices.map(describeDeviceDiff).join('');
+}
+
+const TARGETING = { start: ' (starts being targeted)', stop: ' (stops being targeted)', stay: '' } as const;
+
+/** `+` added, `-` removed, `~` changed, with short revs and the deployment each comes from. */
+export function describeDeviceDiff(d: DeviceModuleDiff): string {
+  const short = (rev: string) => rev.slice(0, 8);
+  const lines = [
+    ...d.added.map((m) => `+ ${m.name}  rev ${short(m.rev)} from ${m.deployment}`),
+    ...d.removed.map((m) => `- ${m.name}  rev ${short(m.rev)} from ${m.deployment}`),
+    ...d.changed.map((c) => {
+      const from = c.from.deployment === c.to.deployment ? '' : ` (from ${c.from.deployment} to ${c.to.deployment})`;
+      return `~ ${c.name}  rev ${short(c.from.rev)} -> ${short(c.to.rev)}${from}`;
+    }),
+  ];
+  if (lines.length === 0) lines.push('no module changes');
+  return `  device/${d.name}${TARGETING[d.targeting]}\n${lines.map((l) => `    ${l}\n`).join('')}`;
 }
 
 async function applyOne(client: HubClient, item: ApplyItem): Promise<Applied> {
   const ref = refOf(item);
+  if (item.kind === 'Deployment') {
+    const r = await client.putDeployment(item.name, item.request);
+    return { ref, action: r.created ? 'created' : 'configured', resource: r.deployment };
+  }
   if (item.kind === 'Device') {
     const r = await client.putDevice(item.name, item.request);
     return r.created

@@ -1,4 +1,4 @@
-// `homeostat delete device|enrollmentgroup|token NAME...`: deletes each name in turn, carries
+// `homeostat delete device|deployment|enrollmentgroup|token NAME...`: deletes each name in turn, carries
 // on past failures (like kubectl) and exits 1 if any of them failed.
 
 import type { Command } from 'commander';
@@ -23,6 +23,13 @@ const KINDS: Kind[] = [
     label: 'device',
     ref: 'device',
     remove: (c, n) => c.deleteDevice(n),
+  },
+  {
+    command: 'deployment',
+    aliases: ['deployments', 'deploy'],
+    label: 'deployment',
+    ref: 'deployment',
+    remove: (c, n) => c.deleteDeployment(n),
   },
   {
     command: 'enrollmentgroup',

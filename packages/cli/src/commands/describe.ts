@@ -1,13 +1,13 @@
-// `homeostat describe device|enrollmentgroup NAME`: everything about one resource, in sections
+// `homeostat describe device|deployment|enrollmentgroup NAME`: everything about one resource, in sections
 // a person reads top to bottom; nested states are shown as YAML.
 
-import type { Device, EnrollmentGroup } from '@homeostat/protocol';
+import type { Deployment, Device, EnrollmentGroup } from '@homeostat/protocol';
 import type { Command } from 'commander';
 import { parseName } from '../args.js';
 import { contextOf } from '../context.js';
-import { formatAgo, formatInstant, formatLabels, indent, toYaml } from '../format.js';
+import { formatAgo, formatInstant, formatLabels, formatTable, indent, toYaml } from '../format.js';
 import type { CliIo } from '../io.js';
-import { formatExpiry, syncState } from '../tables.js';
+import { formatExpiry, moduleRows, moduleTable, shortRev, syncState } from '../tables.js';
 
 export function registerDescribe(program: Command, io: CliIo): void {
   const describe = program.command('describe').description('show one resource in detail');
@@ -20,6 +20,16 @@ export function registerDescribe(program: Command, io: CliIo): void {
     .action(async (name: string, _opts: unknown, command: Command) => {
       const client = await contextOf(io, command).client();
       io.stdout(describeDevice(await client.getDevice(parseName('device', name)), io.now()));
+    });
+
+  describe
+    .command('deployment')
+    .aliases(['deployments', 'deploy'])
+    .description('show a deployment: selector, priority, modules, status counts and each targeted device')
+    .argument('<name>', 'the deployment name')
+    .action(async (name: string, _opts: unknown, command: Command) => {
+      const client = await contextOf(io, command).client();
+      io.stdout(describeDeployment(await client.getDeployment(parseName('deployment', name)), io.now()));
     });
 
   describe
@@ -85,9 +95,77 @@ export function describeDevice(d: Device, now: number): string {
       ],
       2,
     )}`,
-    block('Desired state', desired.state),
-    block('Reported state', reported.state),
+    modulesSection(d, now),
+    block('Desired state', withoutModules(desired.state)),
+    block('Reported state', withoutModules(reported.state)),
     block('Capabilities', d.status.capabilities),
+  ];
+  return `${sections.join('\n\n')}\n`;
+}
+
+/** The modules side by side; the twins below leave them out so they are not shown twice. */
+function modulesSection(d: Device, now: number): string {
+  const rows = moduleRows([d]);
+  return rows.length === 0 ? 'Modules: <none>' : `Modules:\n${indent(moduleTable(rows, now))}`;
+}
+
+function withoutModules(state: Record<string, unknown>): Record<string, unknown> {
+  const { modules: _modules, ...rest } = state;
+  return rest;
+}
+
+export function describeDeployment(dep: Deployment, now: number): string {
+  const { spec, status } = dep;
+  const devices = status.devices ?? [];
+  const sections = [
+    fields([
+      ['Name', dep.metadata.name],
+      ['UID', dep.metadata.uid],
+      ['Created', formatInstant(dep.metadata.createdAt, now)],
+      ['Resource version', String(dep.metadata.resourceVersion)],
+      [
+        'Generation',
+        `${dep.metadata.generation} (${status.observedGeneration === dep.metadata.generation ? 'written to every device' : `devices have ${status.observedGeneration}`})`,
+      ],
+      ['Labels', formatLabels(dep.metadata.labels)],
+      ['Selector', spec.selector || '<all devices>'],
+      ['Priority', String(spec.priority)],
+    ]),
+    `Modules:\n${indent(
+      formatTable(
+        ['NAME', 'KIND'],
+        spec.modules.map((m) => [m.name, m.kind]),
+      ),
+    )}`,
+    `Status:\n${fields(
+      [
+        ['Targeted', String(status.targeted)],
+        ['Applied', String(status.applied)],
+        ['Pending', String(status.pending)],
+        ['Failing', String(status.failing)],
+        ['Overridden', String(status.overridden)],
+      ],
+      2,
+    )}`,
+    devices.length === 0
+      ? 'Devices: <none>'
+      : `Devices:\n${indent(
+          formatTable(
+            ['DEVICE', 'STATUS', 'MODULE', 'DESIRED', 'REPORTED', 'STATE'],
+            devices.flatMap((d) =>
+              d.modules.length === 0
+                ? [[d.name, d.state, '-', '-', '-', '-']]
+                : d.modules.map((m) => [
+                    d.name,
+                    d.state,
+                    m.name,
+                    shortRev(m.rev),
+                    shortRev(m.reported?.rev),
+                    m.reported?.state ?? '-',
+                  ]),
+            ),
+          ),
+        )}`,
   ];
   return `${sections.join('\n\n')}\n`;
 }

@@ -1,14 +1,23 @@
-// `homeostat get devices|enrollmentgroups|events|tokens`: lists (or one resource by name) as a
+// `homeostat get devices|deployments|modules|enrollmentgroups|events|tokens`: lists (or one resource by name) as a
 // table, JSON or YAML. JSON and YAML print the resource, or `{items}` for a list, as the API does.
 
 import { type EventsQuery, parseSelector } from '@homeostat/protocol';
 import type { Command } from 'commander';
 import { parseInteger, parseName } from '../args.js';
+import type { HubClient } from '../client.js';
 import { contextOf, outputOption } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printOutput } from '../format.js';
 import type { CliIo } from '../io.js';
-import { deviceTable, eventTable, groupTable, tokenTable } from '../tables.js';
+import {
+  deploymentTable,
+  deviceTable,
+  eventTable,
+  groupTable,
+  moduleRows,
+  moduleTable,
+  tokenTable,
+} from '../tables.js';
 import { getArtifacts } from './artifacts.js';
 
 export function registerGet(program: Command, io: CliIo): void {
@@ -40,24 +49,51 @@ export function registerGet(program: Command, io: CliIo): void {
       if (items.length === 0 && ctx.output === 'table') io.stderr('no devices found\n');
     });
 
+  registerNamedKind(get, io, {
+    command: 'deployments',
+    aliases: ['deployment', 'deploy'],
+    description: 'list deployments with the devices they target, have applied, and fail on (NAME shows one)',
+    label: 'deployment',
+    one: (client, name) => client.getDeployment(name),
+    all: (client) => client.listDeployments(),
+    table: deploymentTable,
+  });
+
   get
-    .command('enrollmentgroups')
-    .aliases(['enrollmentgroup', 'enrollment-groups', 'enrollment-group', 'eg'])
-    .description('list enrollment groups (NAME shows one)')
-    .argument('[name]', 'an enrollment group name')
+    .command('modules')
+    .alias('module')
+    .description('list the modules of each device: desired (rev, deployment) and reported (rev, state)')
+    .option('--device <name>', 'only this device')
+    .option('-l, --selector <selector>', 'only devices matching this label selector')
     .addOption(outputOption())
-    .action(async (name: string | undefined, _opts: unknown, command: Command) => {
+    .action(async (opts: { device?: string; selector?: string }, command: Command) => {
       const ctx = contextOf(io, command);
+      if (opts.device !== undefined && opts.selector !== undefined) {
+        throw new UsageError('give a --device or a --selector, not both');
+      }
       const client = await ctx.client();
-      if (name !== undefined) {
-        const group = await client.getEnrollmentGroup(parseName('enrollment group', name));
-        printOutput(io, ctx.output, group, () => groupTable([group], io.now()));
+      if (opts.device !== undefined) {
+        const list = await client.deviceModules(parseName('device', opts.device));
+        const rows = list.items.map((module) => ({ device: list.device, module }));
+        printOutput(io, ctx.output, list, () => (rows.length === 0 ? '' : moduleTable(rows, io.now())));
+        if (rows.length === 0 && ctx.output === 'table') io.stderr(`no modules on device ${list.device}\n`);
         return;
       }
-      const items = await client.listEnrollmentGroups();
-      printOutput(io, ctx.output, { items }, () => (items.length === 0 ? '' : groupTable(items, io.now())));
-      if (items.length === 0 && ctx.output === 'table') io.stderr('no enrollment groups found\n');
+      const rows = moduleRows(await client.listDevices(opts.selector));
+      const items = rows.map(({ device, module }) => ({ device, ...module }));
+      printOutput(io, ctx.output, { items }, () => (rows.length === 0 ? '' : moduleTable(rows, io.now())));
+      if (rows.length === 0 && ctx.output === 'table') io.stderr('no modules found\n');
     });
+
+  registerNamedKind(get, io, {
+    command: 'enrollmentgroups',
+    aliases: ['enrollmentgroup', 'enrollment-groups', 'enrollment-group', 'eg'],
+    description: 'list enrollment groups (NAME shows one)',
+    label: 'enrollment group',
+    one: (client, name) => client.getEnrollmentGroup(name),
+    all: (client) => client.listEnrollmentGroups(),
+    table: groupTable,
+  });
 
   get
     .command('events')
@@ -98,5 +134,38 @@ export function registerGet(program: Command, io: CliIo): void {
       const items = await (await ctx.client()).listTokens();
       printOutput(io, ctx.output, { items }, () => (items.length === 0 ? '' : tokenTable(items, io.now())));
       if (items.length === 0 && ctx.output === 'table') io.stderr('no tokens found\n');
+    });
+}
+
+/** A kind listed by `get KIND`, or shown alone by `get KIND NAME`. */
+interface NamedKind<T> {
+  command: string;
+  aliases: string[];
+  description: string;
+  /** For messages: `an enrollment group name`, `no enrollment groups found`. */
+  label: string;
+  one(client: HubClient, name: string): Promise<T>;
+  all(client: HubClient): Promise<T[]>;
+  table(items: readonly T[], now: number): string;
+}
+
+function registerNamedKind<T>(get: Command, io: CliIo, kind: NamedKind<T>): void {
+  get
+    .command(kind.command)
+    .aliases(kind.aliases)
+    .description(kind.description)
+    .argument('[name]', `${/^[aeiou]/.test(kind.label) ? 'an' : 'a'} ${kind.label} name`)
+    .addOption(outputOption())
+    .action(async (name: string | undefined, _opts: unknown, command: Command) => {
+      const ctx = contextOf(io, command);
+      const client = await ctx.client();
+      if (name !== undefined) {
+        const item = await kind.one(client, parseName(kind.label, name));
+        printOutput(io, ctx.output, item, () => kind.table([item], io.now()));
+        return;
+      }
+      const items = await kind.all(client);
+      printOutput(io, ctx.output, { items }, () => (items.length === 0 ? '' : kind.table(items, io.now())));
+      if (items.length === 0 && ctx.output === 'table') io.stderr(`no ${kind.label}s found\n`);
     });
 }

@@ -85,6 +85,60 @@ describe('cli against a real hub', () => {
     assert.equal((await hub.api('GET', '/api/v1/devices/Bad_Name')).status, 400);
   });
 
+  test('a deployment: dry run, apply, its modules on the device (kept by a device apply), get, describe, delete', async () => {
+    const file = join(home, 'deploy.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: homeostat/v1',
+        'kind: Deployment',
+        'metadata: {name: paris-pumps}',
+        'spec:',
+        '  selector: site=paris',
+        '  modules:',
+        '    - {name: flow, kind: process, config: {command: flowd}}',
+        '',
+      ].join('\n'),
+    );
+    const dry = await cli('apply', '-f', file, '--dry-run');
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /deployment\/paris-pumps would be created \(dry run\): 1 device would change\n/);
+    assert.match(
+      dry.stdout,
+      / {2}device\/pump-cli \(starts being targeted\)\n {4}\+ flow {2}rev [0-9a-f]{8} from paris-pumps\n/,
+    );
+    assert.equal((await hub.api('GET', '/api/v1/deployments/paris-pumps')).status, 404);
+
+    const applied = await cli('apply', '-f', file);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /deployment\/paris-pumps created/);
+    await waitFor(async () => {
+      const d = (await hub.api('GET', '/api/v1/devices/pump-cli')).body.twin.desired;
+      return d.state.modules?.flow?.deployment === 'paris-pumps';
+    });
+    // Applying the device's own manifest again keeps the modules the controller wrote.
+    const version = (await hub.api('GET', '/api/v1/devices/pump-cli')).body.twin.desired.version;
+    const fleet = await cli('apply', '-f', join(home, 'fleet.yaml'));
+    assert.equal(fleet.code, 0, fleet.stderr);
+    const desired = (await hub.api('GET', '/api/v1/devices/pump-cli')).body.twin.desired;
+    assert.equal(desired.version, version);
+    assert.equal(desired.state.modules.flow.spec.config.command, 'flowd');
+
+    const list = await cli('get', 'deployments');
+    assert.match(list.stdout, /^paris-pumps +site=paris +0 +flow +1 +0 +0 /m);
+    const modules = await cli('get', 'modules');
+    assert.match(modules.stdout, /^pump-cli +flow +process +paris-pumps +[0-9a-f]{8} +- +- +- +- +pending$/m);
+    const described = await cli('describe', 'deployment', 'paris-pumps');
+    assert.match(described.stdout, /Targeted: +1\n/);
+    assert.match(described.stdout, /pump-cli +pending +flow/);
+    assert.match((await cli('describe', 'device', 'pump-cli')).stdout, /Modules:\n {2}DEVICE/);
+
+    assert.equal((await cli('delete', 'deployment', 'paris-pumps')).code, 0);
+    await waitFor(
+      async () => (await hub.api('GET', '/api/v1/devices/pump-cli')).body.twin.desired.state.modules === undefined,
+    );
+  });
+
   test('a live device: twin set round trip, telemetry, then delete', async () => {
     const created = await cli('devices', 'create', 'pump-live', '-o', 'json');
     assert.equal(created.code, 0, created.stderr);

@@ -142,7 +142,8 @@ export interface RunningHub {
   mqttUrl: string;
 }
 
-export async function waitForHubBanner(proc: CliProcess, timeoutMs = 15_000): Promise<RunningHub> {
+// Generous: a process start on a loaded 2-core machine (tests run two files at once) can take seconds.
+export async function waitForHubBanner(proc: CliProcess, timeoutMs = 45_000): Promise<RunningHub> {
   const http = await proc.waitForOutput(/^hub API +(http:\/\/127\.0\.0\.1:\d+)/m, timeoutMs);
   const mqtt = await proc.waitForOutput(/^hub MQTT +(mqtt:\/\/127\.0\.0\.1:\d+)/m, timeoutMs);
   return { proc, httpUrl: http[1]!, mqttUrl: mqtt[1]! };

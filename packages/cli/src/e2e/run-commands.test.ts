@@ -278,7 +278,8 @@ describe('when the hub is not there', () => {
     const r = await runCliProcess(
       ['hub', '--http-port', String(taken.port), '--mqtt-port', '0', '--data', join(tempDir('hub'), 'hub')],
       {},
-      5000,
+      // "At once" means it does not wait for the port: generous for a loaded machine's start-up.
+      20_000,
     );
     assert.notEqual(r.exit.code, 0, JSON.stringify(r.exit));
     assert.equal(r.exit.signal, null);
@@ -291,7 +292,8 @@ describe('when the hub is not there', () => {
     const r = await runCliProcess(
       ['hub', '--http-port', '0', '--mqtt-port', String(taken.port), '--data', join(tempDir('hub'), 'hub')],
       {},
-      5000,
+      // "At once" means it does not wait for the port: generous for a loaded machine's start-up.
+      20_000,
     );
     assert.notEqual(r.exit.code, 0, JSON.stringify(r.exit));
     assert.equal(r.exit.signal, null);

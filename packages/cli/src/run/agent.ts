@@ -17,6 +17,7 @@ interface AgentFlags {
   kind: string;
   heartbeatMs?: number;
   sampleMs?: number;
+  reconnectMaxMs?: number;
   logLevel?: string;
 }
 
@@ -38,6 +39,11 @@ export function registerAgent(program: Command, io: CliIo): void {
     .option('--kind <kind>', `simulated hardware: ${KINDS.join(', ')}`, 'thermostat')
     .option('--heartbeat-ms <n>', 'heartbeat interval, ms', intFlag('--heartbeat-ms', 100, 3_600_000))
     .option('--sample-ms <n>', 'sampling interval, ms', intFlag('--sample-ms', 10, 3_600_000))
+    .option(
+      '--reconnect-max-ms <n>',
+      'longest wait between two connection attempts, ms (default 30000; the waits grow from 500 ms, with jitter)',
+      intFlag('--reconnect-max-ms', 100, 3_600_000),
+    )
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (flags: AgentFlags, command: Command) => {
       if (!KINDS.includes(flags.kind)) throw new UsageError(`--kind must be one of ${KINDS.join(', ')}`);
@@ -71,6 +77,7 @@ export function registerAgent(program: Command, io: CliIo): void {
         logger,
         ...(flags.heartbeatMs !== undefined ? { heartbeatMs: flags.heartbeatMs } : {}),
         ...(flags.sampleMs !== undefined ? { sampleMs: flags.sampleMs } : {}),
+        ...(flags.reconnectMaxMs !== undefined ? { backoff: { maxMs: flags.reconnectMaxMs } } : {}),
       });
       agent.events.on('connected', () => io.stdout(`connected to ${flags.hub} as ${agent.id}\n`));
       agent.events.on('disconnected', ({ reason }) => io.stdout(`disconnected: ${reason}\n`));

@@ -19,25 +19,6 @@ interface DemoFlags {
 const REPORT_MS = 15_000;
 const HOST = '127.0.0.1';
 
-/**
- * Edge aggregation as the demo fleet runs it: a summary every 10 s instead of every reading, and
- * raw readings while something is abnormal (a pump vibrating in ISO zone D, a flat battery).
- */
-const summaries = (rawWhen: { metric: string; above?: number; below?: number }[] = []) => ({
-  mode: 'aggregate',
-  window: { kind: 'tumbling', sizeMs: 10_000 },
-  stats: ['min', 'max', 'avg', 'count', 'p95'],
-  ...(rawWhen.length > 0 ? { rawWhen } : {}),
-});
-
-/** The desired state each kind of device starts with, so the twins have something to sync. */
-const INITIAL_DESIRED: Record<string, Record<string, unknown>> = {
-  thermostat: { setpoint: 21, telemetry: summaries() },
-  heater: { mode: 'auto', setpoint: 21, telemetry: summaries() },
-  mower: { mode: 'mow', telemetry: summaries([{ metric: 'battery', below: 20 }]) },
-  pump: { running: true, speed: 0.8, telemetry: summaries([{ metric: 'vibration', above: 7.1 }]) },
-};
-
 export function registerDemo(program: Command, io: CliIo): void {
   program
     .command('demo')
@@ -53,7 +34,7 @@ export function registerDemo(program: Command, io: CliIo): void {
     .option('--fresh', 'start from an empty data directory')
     .action(async (flags: DemoFlags) => {
       if (flags.fresh) rmSync(flags.data, { recursive: true, force: true });
-      const [{ Hub, DEFAULT_CONFIG }, { SimFleet }, { createLogger }] = await Promise.all([
+      const [{ Hub, DEFAULT_CONFIG }, { SimFleet, DEMO_DESIRED }, { createLogger }] = await Promise.all([
         import('@homeostat/hub'),
         import('@homeostat/sim'),
         import('@homeostat/kit'),
@@ -98,7 +79,7 @@ export function registerDemo(program: Command, io: CliIo): void {
           async provide(device) {
             const put = await devices.put(device.name, {
               labels: device.labels,
-              desired: INITIAL_DESIRED[device.kind] ?? {},
+              desired: DEMO_DESIRED[device.kind] ?? {},
             });
             const token = put.created ? put.token : (await devices.rotateToken(device.name)).token;
             return { id: device.name, token };
@@ -128,7 +109,7 @@ export function registerDemo(program: Command, io: CliIo): void {
           '  npx homeostat get devices',
           `  npx homeostat describe device ${fleet.devices[0]?.name ?? 'room-01-thermostat'}`,
           `  npx homeostat twin set ${fleet.devices.find((d) => d.kind === 'heater')?.name ?? 'room-01-heater'} setpoint=22`,
-          `  npx homeostat telemetry ${fleet.devices.find((d) => d.kind === 'pump')?.name ?? 'pump-01'} --metric vibration.p95 --since 5m`,
+          `  npx homeostat telemetry ${fleet.devices.find((d) => d.kind === 'pump')?.name ?? 'pump-01'} --metric vibration.max --since 5m`,
           `  curl -H "Authorization: Bearer $TOKEN" ${started.httpUrl}/api/v1/devices`,
           '',
           'Ctrl-C stops the demo.',

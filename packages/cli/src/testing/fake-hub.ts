@@ -11,13 +11,17 @@ import {
   applyMergePatch,
   CreateApiTokenRequest,
   CreateDeviceRequest,
+  type Deployment,
+  type DeploymentDryRun,
   type Device,
+  deviceModules,
   type EnrollmentGroup,
   ERRORS,
   type ErrorCode,
   type HubEvent,
   matchesSelector,
   PatchDesiredRequest,
+  PutDeploymentRequest,
   PutDeviceRequest,
   PutEnrollmentGroupRequest,
   parser,
@@ -46,6 +50,7 @@ const check = {
   putDevice: parser(PutDeviceRequest),
   patchDesired: parser(PatchDesiredRequest),
   putGroup: parser(PutEnrollmentGroupRequest),
+  putDeployment: parser(PutDeploymentRequest),
   createToken: parser(CreateApiTokenRequest),
 };
 
@@ -96,9 +101,28 @@ export function makeDevice(
   };
 }
 
+/** A valid Deployment resource with an empty status; `status` overrides it. */
+export function makeDeployment(
+  name: string,
+  now: number,
+  spec: Deployment['spec'],
+  status: Partial<Deployment['status']> = {},
+): Deployment {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Deployment',
+    metadata: { name, uid: randomUUID(), labels: {}, createdAt: now, resourceVersion: 1, generation: 1 },
+    spec,
+    status: { observedGeneration: 1, targeted: 0, applied: 0, pending: 0, failing: 0, overridden: 0, ...status },
+  };
+}
+
 export class FakeHub {
   readonly requests: RecordedRequest[] = [];
   readonly devices = new Map<string, Device>();
+  readonly deployments = new Map<string, Deployment>();
+  /** What `PUT /deployments/{name}?dryRun=true` answers with, per name; by default no device changes. */
+  readonly dryRuns = new Map<string, DeploymentDryRun['devices']>();
   readonly groups = new Map<string, EnrollmentGroup>();
   /** API tokens by secret. */
   readonly tokens = new Map<string, ApiToken>();
@@ -252,6 +276,31 @@ export class FakeHub {
           body: { device: n, metric, from, to: this.#now(), points, truncated: points.length < all.length },
         };
       }
+      case 'GET devices/:name/modules': {
+        const d = this.#device(n);
+        return { status: 200, body: { device: n, items: deviceModules(d.twin.desired.state, d.twin.reported.state) } };
+      }
+      case 'GET deployments':
+        return { status: 200, body: { items: [...this.deployments.values()] } };
+      case 'GET deployments/:name':
+        return { status: 200, body: this.#deployment(n) };
+      case 'PUT deployments/:name': {
+        const r = valid(check.putDeployment, body);
+        const existing = this.deployments.get(n);
+        const spec = { selector: r.spec.selector, priority: r.spec.priority ?? 0, modules: r.spec.modules };
+        const next = existing ? { ...existing, spec } : makeDeployment(n, this.#now(), spec);
+        next.metadata.labels = r.labels ?? {};
+        if (q.get('dryRun') === 'true') {
+          return { status: 200, body: { deployment: next, created: !existing, devices: this.dryRuns.get(n) ?? [] } };
+        }
+        if (existing) existing.metadata.resourceVersion++;
+        this.deployments.set(n, next);
+        return { status: existing ? 200 : 201, body: next };
+      }
+      case 'DELETE deployments/:name':
+        this.#deployment(n);
+        this.deployments.delete(n);
+        return { status: 204 };
       case 'GET enrollment-groups':
         return { status: 200, body: { items: [...this.groups.values()] } };
       case 'GET enrollment-groups/:name':
@@ -324,6 +373,12 @@ export class FakeHub {
     const device = this.devices.get(name);
     if (!device) throw new Refusal('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
     return device;
+  }
+
+  #deployment(name: string): Deployment {
+    const deployment = this.deployments.get(name);
+    if (!deployment) throw new Refusal('ERR_DEPLOYMENT_NOT_FOUND', `no deployment named ${name}`);
+    return deployment;
   }
 
   #group(name: string): EnrollmentGroup {

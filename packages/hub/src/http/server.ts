@@ -3,18 +3,27 @@
 
 import swagger from '@fastify/swagger';
 import { type Clock, hashToken, type Logger, sameHash } from '@homeostat/kit';
-import { ERRORS, type ErrorCode, HomeostatError, isHomeostatError, type Role, roleAllows } from '@homeostat/protocol';
+import {
+  ERRORS,
+  type ErrorCode,
+  HomeostatError,
+  isHomeostatError,
+  parser,
+  type Role,
+  roleAllows,
+} from '@homeostat/protocol';
 import type { TSchema } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { HubMetrics } from '../metrics.js';
+import type { DeploymentService } from '../services/deployments.js';
 import type { DeviceService } from '../services/devices.js';
 import type { EnrollmentService } from '../services/enrollment.js';
 import type { TokenService } from '../services/tokens.js';
 import type { Store } from '../store/store.js';
 import { artifactRoutes } from './routes/artifacts.js';
+import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
 import { enrollmentRoutes } from './routes/enrollment.js';
 import { eventRoutes } from './routes/events.js';
@@ -29,6 +38,7 @@ export interface HttpDeps {
   store: Store;
   artifacts: ArtifactStore;
   devices: DeviceService;
+  deployments: DeploymentService;
   enrollment: EnrollmentService;
   tokens: TokenService;
   maxBodyBytes: number;
@@ -108,6 +118,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   await systemRoutes(app, deps);
   await deviceRoutes(app, deps);
+  await deploymentRoutes(app, deps);
   await enrollmentRoutes(app, deps);
   await eventRoutes(app, deps);
   await tokenRoutes(app, deps);
@@ -117,16 +128,17 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 }
 
 /**
- * Request validation with the protocol's own schemas: bodies are checked as sent (no type
+ * Request validation with the protocol's own schemas and parser (so a mistake inside a union,
+ * such as a module's config, is reported where it is): bodies are checked as sent (no type
  * coercion: `"5"` is not a number), query strings and path parameters are converted first.
  */
 function compileValidator(schema: TSchema, httpPart: string | undefined) {
-  const check = TypeCompiler.Compile(schema);
+  const p = parser(schema);
   const where = httpPart ?? 'body';
   return (data: unknown) => {
-    const value = where === 'body' ? data : Value.Convert(schema, data);
-    if (check.Check(value)) return { value };
-    const details = [...new Set([...check.Errors(value)].slice(0, 20).map((e) => `${where}${e.path}: ${e.message}`))];
+    const parsed = p.parse(where === 'body' ? data : Value.Convert(schema, data));
+    if (parsed.ok) return { value: parsed.value };
+    const details = parsed.errors.map((e) => `${where}${e.startsWith('/:') ? e.slice(1) : e}`);
     return { error: new HomeostatError('ERR_VALIDATION', `the request ${where} does not match its schema`, details) };
   };
 }

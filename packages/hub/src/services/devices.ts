@@ -1,11 +1,13 @@
 // Devices: identity, credentials, labels, twins and telemetry queries. HTTP routes call these;
 // the MQTT side tells connected devices what changed.
 
-import { type Clock, hashToken, newToken, newUid } from '@homeostat/kit';
+import { type Clock, hashToken, newToken, newUid, TypedEvents } from '@homeostat/kit';
 import {
   applyMergePatch,
   type CreateDeviceRequest,
   type Device,
+  type DeviceModuleList,
+  deviceModules,
   type FleetTelemetry,
   type FleetTelemetryQuery,
   HomeostatError,
@@ -38,6 +40,18 @@ export interface DeviceServiceDeps {
   events: EventLog;
 }
 
+/**
+ * Keys of the desired state that the hub's controllers own: `modules` is the deployment
+ * controller's. Replacing the whole desired state (apply) keeps them, so an apply never takes a
+ * device's modules away only for the controller to put them back under a new version.
+ */
+const CONTROLLER_KEYS = ['modules'] as const;
+
+/** What happened to a device that a controller may care about: it was created (also by a claim) or relabelled. */
+export interface DeviceEvents extends Record<string, unknown> {
+  changed: { name: string };
+}
+
 /** Default window of a telemetry query, in ms. */
 const DEFAULT_WINDOW_MS = 3600_000;
 /** Buckets a fleet query answers with when it names neither a step nor a number of points. */
@@ -58,6 +72,7 @@ function sourceFor(step: number): TelemetryBuckets['source'] {
 
 export class DeviceService {
   readonly #deps: DeviceServiceDeps;
+  readonly events = new TypedEvents<DeviceEvents>();
 
   constructor(deps: DeviceServiceDeps) {
     this.#deps = deps;
@@ -103,6 +118,7 @@ export class DeviceService {
       message: `device ${req.name} created`,
       data: {},
     });
+    this.events.emit('changed', { name: req.name });
     return { device: await this.get(req.name), token };
   }
 
@@ -120,24 +136,13 @@ export class DeviceService {
       return { created: true, ...(await this.create({ name, ...req })) };
     }
     let record: DeviceRecord | undefined = existing;
-    if (req.labels) record = await this.#deps.store.updateDeviceLabels(name, req.labels);
-    if (record && req.desired !== undefined && !jsonEqual(req.desired, record.desired.state)) {
-      const r = await this.#deps.store.replaceDesired(
-        name,
-        record.desired.version,
-        req.desired,
-        this.#deps.clock.now(),
-      );
-      if (!r.ok) {
-        if (r.reason === 'conflict') throw conflict(name, record.desired.version, r.current);
-        record = undefined;
-      } else {
-        record = r.device;
-        await this.#deps.channel.publishDesired(name, {
-          version: r.device.desired.version,
-          state: r.device.desired.state,
-        });
-      }
+    if (req.labels && !jsonEqual(req.labels, existing.labels)) {
+      record = await this.#deps.store.updateDeviceLabels(name, req.labels);
+      this.events.emit('changed', { name });
+    }
+    const wanted = req.desired && record ? withControllerKeys(req.desired, record.desired.state) : undefined;
+    if (record && wanted !== undefined && !jsonEqual(wanted, record.desired.state)) {
+      record = await this.#writeDesired(name, record.desired.version, wanted);
     }
     if (!record) throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
     return { created: false, device: this.view(record) };
@@ -184,14 +189,34 @@ export class DeviceService {
     const current = await this.#record(name);
     if (current.desired.version !== version) throw conflict(name, version, current.desired.version);
     const next = applyMergePatch(current.desired.state, patch);
-    const state = isPlainObject(next) ? next : {};
+    return this.view(await this.#writeDesired(name, version, isPlainObject(next) ? next : {}));
+  }
+
+  /**
+   * Sets one key of the desired state (undefined removes it) if the state is still at `version`;
+   * the deployment controller writes `modules` this way. The version grows and the device is told.
+   */
+  async setDesiredKey(name: string, version: number, key: string, value: unknown): Promise<void> {
+    const current = await this.#record(name);
+    const { [key]: _old, ...rest } = current.desired.state;
+    await this.#writeDesired(name, version, value === undefined ? rest : { ...rest, [key]: value });
+  }
+
+  /** The modules of one device: desired and reported, side by side. */
+  async modules(name: string): Promise<DeviceModuleList> {
+    const r = await this.#record(name);
+    return { device: name, items: deviceModules(r.desired.state, r.reported.state) };
+  }
+
+  /** Stores a new desired state if it is still at `version`, then publishes it to the device. */
+  async #writeDesired(name: string, version: number, state: Record<string, unknown>): Promise<DeviceRecord> {
     const r = await this.#deps.store.replaceDesired(name, version, state, this.#deps.clock.now());
     if (!r.ok) {
       if (r.reason === 'not-found') throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
       throw conflict(name, version, r.current);
     }
     await this.#deps.channel.publishDesired(name, { version: r.device.desired.version, state: r.device.desired.state });
-    return this.view(r.device);
+    return r.device;
   }
 
   async telemetry(name: string, q: TelemetryQuery): Promise<TelemetrySeries | TelemetryBuckets> {
@@ -241,6 +266,19 @@ export class DeviceService {
     if (!record) throw new HomeostatError('ERR_DEVICE_NOT_FOUND', `no device named ${name}`);
     return record;
   }
+}
+
+/** `desired` as given, with the controller-owned keys of `current` kept. */
+function withControllerKeys(
+  desired: Record<string, unknown>,
+  current: Record<string, unknown>,
+): Record<string, unknown> {
+  const kept = { ...desired };
+  for (const key of CONTROLLER_KEYS) {
+    if (Object.hasOwn(current, key)) kept[key] = current[key];
+    else delete kept[key];
+  }
+  return kept;
 }
 
 function conflict(name: string, given: number, current: number): HomeostatError {

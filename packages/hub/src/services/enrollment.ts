@@ -1,7 +1,7 @@
 // Enrollment groups and zero-touch claims: a claim token plus a template turns a new device
 // into a provisioned one with its own credentials.
 
-import { type Clock, hashToken, newToken, newUid } from '@homeostat/kit';
+import { type Clock, hashToken, newToken, newUid, TypedEvents } from '@homeostat/kit';
 import {
   API_VERSION,
   type ClaimRequest,
@@ -22,8 +22,14 @@ export interface EnrollmentDeps {
   metrics: HubMetrics;
 }
 
+/** A device enrolled through a group (so controllers look at it, as at any new device). */
+export interface EnrollmentEvents extends Record<string, unknown> {
+  enrolled: { name: string; group: string };
+}
+
 export class EnrollmentService {
   readonly #deps: EnrollmentDeps;
+  readonly events = new TypedEvents<EnrollmentEvents>();
 
   constructor(deps: EnrollmentDeps) {
     this.#deps = deps;
@@ -146,6 +152,7 @@ export class EnrollmentService {
       message: `device ${name} enrolled through group ${g.name}`,
       data: { group: g.name, serial: req.serial ?? null },
     });
+    this.events.emit('enrolled', { name, group: g.name });
     return { ok: true, deviceId: name, token };
   }
 }

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { NewDevice, Store } from './store.js';
+import type { DeploymentRecord, NewDevice, Store } from './store.js';
 
 const device = (name: string, extra: Partial<NewDevice> = {}): NewDevice => ({
   name,
@@ -12,6 +12,20 @@ const device = (name: string, extra: Partial<NewDevice> = {}): NewDevice => ({
   enrollmentGroup: null,
   desired: {},
   createdAt: 1000,
+  ...extra,
+});
+
+const deployment = (name: string, extra: Partial<DeploymentRecord> = {}): DeploymentRecord => ({
+  name,
+  uid: `uid-${name}`,
+  labels: {},
+  selector: 'site=paris',
+  priority: 0,
+  modules: [{ name: 'hvac', kind: 'process', config: { command: 'hvacd', args: ['--fast'] } }],
+  createdAt: 1000,
+  resourceVersion: 1,
+  generation: 1,
+  observedGeneration: 0,
   ...extra,
 });
 
@@ -266,6 +280,41 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(await s.claimDevice('nope', device('n')), { ok: false, reason: 'group-not-found' });
         assert.equal(await s.deleteEnrollmentGroup('g'), true);
         assert.deepEqual(await s.listEnrollmentGroups(), []);
+      }),
+    );
+
+    test(
+      'deployments: create once, list in name order, update on the resource version, observe, delete',
+      withStore(async (s) => {
+        assert.equal(await s.createDeployment(deployment('b', { priority: -5 })), true);
+        assert.equal(await s.createDeployment(deployment('a', { labels: { team: 'hvac' } })), true);
+        assert.equal(await s.createDeployment(deployment('a', { uid: 'other' })), false);
+        assert.deepEqual(await s.getDeployment('a'), deployment('a', { labels: { team: 'hvac' } }));
+        assert.equal((await s.getDeployment('b'))?.priority, -5);
+        assert.deepEqual(
+          (await s.listDeployments()).map((d) => d.name),
+          ['a', 'b'],
+        );
+        const fields = {
+          labels: {},
+          selector: 'site=lyon',
+          priority: 10,
+          modules: [{ name: 'm', kind: 'function' as const, config: { source: 'x' } }],
+          generation: 2,
+        };
+        const updated = await s.updateDeployment('a', 1, fields);
+        assert.ok(updated.ok);
+        assert.deepEqual(updated.deployment, { ...deployment('a'), ...fields, resourceVersion: 2 });
+        assert.deepEqual(await s.updateDeployment('a', 1, fields), { ok: false, reason: 'conflict', current: 2 });
+        assert.deepEqual(await s.updateDeployment('nope', 1, fields), { ok: false, reason: 'not-found' });
+        // The observed generation only grows, and never passes the generation.
+        await s.observeDeployment('a', 2);
+        await s.observeDeployment('a', 1);
+        await s.observeDeployment('a', 3);
+        assert.equal((await s.getDeployment('a'))?.observedGeneration, 2);
+        assert.equal(await s.deleteDeployment('a'), true);
+        assert.equal(await s.deleteDeployment('a'), false);
+        assert.equal(await s.getDeployment('a'), undefined);
       }),
     );
   });

@@ -101,8 +101,27 @@ const m0002: Migration = {
   },
 };
 
+const m0004: Migration = {
+  async up(db: Kysely<unknown>) {
+    // Which modules run where: a selector, a priority and the module specs (a JSON array).
+    await db.schema
+      .createTable('deployments')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('uid', 'text', (c) => c.notNull().unique())
+      .addColumn('labels', 'text', (c) => c.notNull())
+      .addColumn('selector', 'text', (c) => c.notNull())
+      .addColumn('priority', 'integer', (c) => c.notNull())
+      .addColumn('modules', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('resource_version', 'integer', (c) => c.notNull())
+      .addColumn('generation', 'integer', (c) => c.notNull())
+      .addColumn('observed_generation', 'integer', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: MigrationProvider = {
   async getMigrations() {
-    return { '0001-foundation': m0001, '0002-rollups': m0002 };
+    return { '0001-foundation': m0001, '0002-rollups': m0002, '0004-deployments': m0004 };
   },
 };

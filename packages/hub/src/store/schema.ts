@@ -80,7 +80,22 @@ export interface RollupsTable {
   last_ts: number;
 }
 
+export interface DeploymentsTable {
+  name: string;
+  uid: string;
+  labels: string;
+  selector: string;
+  priority: number;
+  /** The module specs, a JSON array. */
+  modules: string;
+  created_at: number;
+  resource_version: number;
+  generation: number;
+  observed_generation: number;
+}
+
 export interface Database {
+  deployments: DeploymentsTable;
   rollups: RollupsTable;
   api_tokens: ApiTokensTable;
   devices: DevicesTable;

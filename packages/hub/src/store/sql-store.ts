@@ -4,12 +4,16 @@
 import { applyMergePatch, type Lifecycle, type Role } from '@homeostat/protocol';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, type Selectable, SqliteDialect, sql } from 'kysely';
+import * as deployments from './deployments.js';
 import { migrations } from './migrations.js';
 import type { Database, DevicesTable, EnrollmentGroupsTable } from './schema.js';
 import { SqliteTelemetryWriter } from './sqlite-writer.js';
 import type {
   Bucket,
   ClaimOutcome,
+  DeploymentFields,
+  DeploymentRecord,
+  DeploymentUpdate,
   DesiredUpdate,
   DeviceRecord,
   EnrollmentGroupRecord,
@@ -386,6 +390,30 @@ export class SqlStore implements Store {
       const row = await trx.selectFrom('devices').selectAll().where('name', '=', device.name).executeTakeFirstOrThrow();
       return { ok: true, device: toDevice(row) } as const;
     });
+  }
+
+  createDeployment(deployment: DeploymentRecord): Promise<boolean> {
+    return deployments.createDeployment(this.#db, deployment);
+  }
+
+  getDeployment(name: string): Promise<DeploymentRecord | undefined> {
+    return deployments.getDeployment(this.#db, name);
+  }
+
+  listDeployments(): Promise<DeploymentRecord[]> {
+    return deployments.listDeployments(this.#db);
+  }
+
+  updateDeployment(name: string, expectedResourceVersion: number, fields: DeploymentFields): Promise<DeploymentUpdate> {
+    return deployments.updateDeployment(this.#db, name, expectedResourceVersion, fields);
+  }
+
+  observeDeployment(name: string, generation: number): Promise<void> {
+    return deployments.observeDeployment(this.#db, name, generation);
+  }
+
+  deleteDeployment(name: string): Promise<boolean> {
+    return deployments.deleteDeployment(this.#db, name);
   }
 }
 

@@ -1,7 +1,7 @@
 // The store port: everything the hub keeps. One interface, implemented over Kysely for SQLite
 // (embedded default) and PostgreSQL (scale-out); `storeContract` is the suite both must pass.
 
-import type { EvidenceKind, Lifecycle, LivenessState, Role } from '@homeostat/protocol';
+import type { EvidenceKind, Lifecycle, LivenessState, ModuleSpec, Role } from '@homeostat/protocol';
 
 export interface ApiTokenRecord {
   name: string;
@@ -121,6 +121,28 @@ export interface EnrollmentGroupRecord {
   resourceVersion: number;
 }
 
+export interface DeploymentRecord {
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  selector: string;
+  priority: number;
+  modules: ModuleSpec[];
+  createdAt: number;
+  resourceVersion: number;
+  /** Grows by one with each change of the spec (selector, priority, modules). */
+  generation: number;
+  /** The generation the deployment controller has written into every device it targets. */
+  observedGeneration: number;
+}
+
+export type DeploymentFields = Pick<DeploymentRecord, 'labels' | 'selector' | 'priority' | 'modules' | 'generation'>;
+
+export type DeploymentUpdate =
+  | { ok: true; deployment: DeploymentRecord }
+  | { ok: false; reason: 'not-found' }
+  | { ok: false; reason: 'conflict'; current: number };
+
 export type DesiredUpdate =
   | { ok: true; device: DeviceRecord }
   | { ok: false; reason: 'not-found' }
@@ -210,4 +232,15 @@ export interface Store {
   deleteEnrollmentGroup(name: string): Promise<boolean>;
   /** Creates the device and counts it against the group, atomically, within the group's limit. */
   claimDevice(groupName: string, device: NewDevice): Promise<ClaimOutcome>;
+
+  /** False when the name is taken. */
+  createDeployment(deployment: DeploymentRecord): Promise<boolean>;
+  getDeployment(name: string): Promise<DeploymentRecord | undefined>;
+  /** In name order. */
+  listDeployments(): Promise<DeploymentRecord[]>;
+  /** Replaces the fields if the resource version is still `expectedResourceVersion`; it then grows by one. */
+  updateDeployment(name: string, expectedResourceVersion: number, fields: DeploymentFields): Promise<DeploymentUpdate>;
+  /** Raises the observed generation to `generation` (never lowers it, never above the generation). */
+  observeDeployment(name: string, generation: number): Promise<void>;
+  deleteDeployment(name: string): Promise<boolean>;
 }

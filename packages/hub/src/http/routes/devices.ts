@@ -5,6 +5,7 @@ import {
   Device,
   DeviceCredentials,
   DeviceList,
+  DeviceModuleList,
   ErrorResponse,
   Name,
   PatchDesiredRequest,
@@ -148,5 +149,19 @@ export async function deviceRoutes(app: FastifyInstance, { devices }: HttpDeps):
       },
     },
     async (req) => devices.telemetry((req.params as { name: string }).name, req.query as TelemetryQuery),
+  );
+
+  app.get(
+    '/api/v1/devices/:name/modules',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags,
+        summary: 'The modules of one device: desired (rev, deployment) and reported (rev, state) side by side',
+        params: NameParams,
+        response: { 200: DeviceModuleList, ...errors },
+      },
+    },
+    async (req) => devices.modules((req.params as { name: string }).name),
   );
 }
