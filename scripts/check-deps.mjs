@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The dependency rule of docs/architecture.md, checked on the manifests and on the imports:
-// protocol and kit depend on nothing internal; hub and agent on protocol and kit only (never on
-// each other); sim adds agent; testing is dev-only; the CLI's fleet commands use protocol and kit,
-// and only its run commands (src/run/) and end-to-end tests (src/e2e/) load hub, agent and sim.
+// protocol and kit depend on nothing internal; inference (the model runner both sides share) on
+// them; hub and agent on protocol, kit and inference only (never on each other); sim adds agent;
+// testing is dev-only; the CLI's fleet commands use protocol and kit, and only its run commands (src/run/) and end-to-end tests (src/e2e/) load hub, agent and sim.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -12,14 +12,15 @@ const runtime = {
   protocol: [],
   kit: [],
   testing: ['kit', 'protocol'],
-  hub: ['kit', 'protocol'],
-  agent: ['kit', 'protocol'],
-  sim: ['agent', 'kit', 'protocol'],
-  cli: ['protocol', 'kit', 'hub', 'agent', 'sim'],
+  inference: ['kit', 'protocol'],
+  hub: ['kit', 'protocol', 'inference'],
+  agent: ['kit', 'protocol', 'inference'],
+  sim: ['agent', 'kit', 'protocol', 'inference'],
+  cli: ['protocol', 'kit', 'hub', 'agent', 'sim', 'inference'],
 };
 /** Imports allowed in some folders only, by package: [folder prefix, packages]. */
 const narrower = {
-  cli: { default: ['protocol', 'kit'], 'src/run/': ['protocol', 'kit', 'hub', 'agent', 'sim'] },
+  cli: { default: ['protocol', 'kit'], 'src/run/': ['protocol', 'kit', 'hub', 'agent', 'sim', 'inference'] },
 };
 
 const problems = [];

@@ -247,14 +247,14 @@ async function measureRaw(flags: IngestFlags, cleanups: Cleanups, figures: Figur
   return { ackedPerSec: run.ackedInWindow / flags.seconds };
 }
 
-interface RawBroker {
+export interface RawBroker {
   pid: number;
   url: string;
   stop(): Promise<void>;
   kill(): void;
 }
 
-async function startRawBroker(nodeFlags: readonly string[], graceMs: number): Promise<RawBroker> {
+export async function startRawBroker(nodeFlags: readonly string[], graceMs: number): Promise<RawBroker> {
   const child = spawn(process.execPath, [...nodeFlags, RAW_BROKER], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

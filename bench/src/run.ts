@@ -5,6 +5,7 @@
 import { edgeBytesBenchmark } from './edge-bytes.js';
 import { fleetBenchmark } from './fleet.js';
 import { BenchFailure, type Benchmark, Cleanups, progress, UsageError } from './harness.js';
+import { inferenceBenchmark } from './inference.js';
 import { ingestBenchmark } from './ingest.js';
 import { moduleRestartBenchmark } from './module-restart.js';
 import { outboxBenchmark } from './outbox.js';
@@ -12,6 +13,7 @@ import { outboxBenchmark } from './outbox.js';
 const BENCHMARKS: Record<string, Benchmark> = {
   'edge-bytes': edgeBytesBenchmark,
   fleet: fleetBenchmark,
+  inference: inferenceBenchmark,
   ingest: ingestBenchmark,
   'module-restart': moduleRestartBenchmark,
   outbox: outboxBenchmark,

@@ -23,7 +23,14 @@ test('connects, announces itself online with capabilities (retained) and heartbe
     ts: h.clock.now(),
     heartbeatMs: 1000,
     agent: { version: '0.1.0' },
-    capabilities: { kind: 'thermostat', sensors: ['temperature'], actuators: ['heater'], battery: false },
+    capabilities: {
+      kind: 'thermostat',
+      sensors: ['temperature'],
+      actuators: ['heater'],
+      battery: false,
+      // What onnxruntime-node offers on this machine, found by the agent itself.
+      executionProviders: ['cpu'],
+    },
   });
 
   // The broker keeps it for whoever subscribes later (the hub after a restart).

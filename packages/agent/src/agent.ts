@@ -2,6 +2,7 @@
 // heartbeats and sampling around one DeviceHardware. This is the API the simulator and the CLI use.
 
 import { join } from 'node:path';
+import { onnxExecutionProviders } from '@homeostat/inference';
 import {
   type BackoffOptions,
   type Clock,
@@ -78,6 +79,12 @@ export interface AgentOptions {
   moduleKinds?: readonly AnyModuleKind[];
   /** Commands `process` modules may run (exactly as their specs name them). Default none: every process module is refused. */
   allowCommands?: readonly string[];
+  /**
+   * The ONNX execution providers this agent can run models on, reported in its capabilities (the
+   * hub places a model here only when they meet its requirements). Default: what onnxruntime-node
+   * offers on this machine, or none when it cannot be loaded.
+   */
+  executionProviders?: () => readonly string[];
 }
 
 export type AgentEvents = {
@@ -101,6 +108,15 @@ export interface RaiseEventInput {
 /** MQTT keepalive, seconds: the broker declares us dead after 1.5 times this of silence. */
 const KEEPALIVE_S = 30;
 const parseNotice = parser(ErrorNotice);
+
+/** What onnxruntime offers here; none when its native binding does not load on this machine. */
+function runtimeProviders(): string[] {
+  try {
+    return onnxExecutionProviders();
+  } catch {
+    return [];
+  }
+}
 
 /** What exists only between start() and stop(). */
 interface Running {
@@ -478,7 +494,11 @@ export class Agent {
       ts: this.#clock.now(),
       heartbeatMs,
       agent: { version: AGENT_VERSION },
-      capabilities: { kind: this.#options.hardware.kind, ...this.#options.hardware.capabilities() },
+      capabilities: {
+        kind: this.#options.hardware.kind,
+        ...this.#options.hardware.capabilities(),
+        executionProviders: [...(this.#options.executionProviders ?? runtimeProviders)()],
+      },
     };
     link.publish(topics.status(deviceId), JSON.stringify(status), { qos: 1, retain: true });
     run.drops.refresh();

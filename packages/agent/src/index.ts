@@ -7,6 +7,7 @@ export { CREDENTIALS_FILE, type DeviceCredentials, loadCredentials, saveCredenti
 export { aggregateKind, TelemetryStage } from './modules/aggregate.js';
 export { functionKind } from './modules/function.js';
 export { builtInKinds } from './modules/kinds.js';
+export { ModelKind, type ModelKindDeps, ModelPipeline, placeModel } from './modules/model.js';
 export type {
   HealthResult,
   LocalStreams,

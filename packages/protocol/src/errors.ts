@@ -141,6 +141,13 @@ export const ERRORS = {
     summary: 'The decision is not awaiting approval (decided already, or never asked).',
   },
   ERR_INCIDENT_NOT_FOUND: { status: 404, summary: 'No incident has this id.' },
+  // Models (ONNX inference, on the device or in the hub)
+  ERR_MODEL_HASH_MISMATCH: {
+    status: 422,
+    summary: 'The model bytes do not have the SHA-256 they were announced with; they were not loaded.',
+  },
+  ERR_MODEL_INVALID: { status: 422, summary: 'The inference runtime could not load the model.' },
+  ERR_MODEL_INPUT: { status: 400, summary: "The inputs given to a model do not match the model's inputs." },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

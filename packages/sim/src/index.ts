@@ -40,6 +40,15 @@ export {
   type SimHardwareOptions,
   type State,
 } from './hardware.js';
+export { healthyRuns, PUMP_INPUTS, type PumpRun, pumpRows, SAMPLE_MS } from './models/pump-data.js';
+export {
+  loadPumpModel,
+  type ModelModuleSpec,
+  PUMP_MODEL_NAME,
+  type PumpModel,
+  pumpBearingModel,
+  pumpModelPaths,
+} from './models/pump-model.js';
 export {
   MOWER_STATE_CODES,
   MowerHardware,

@@ -8,6 +8,7 @@ import {
   type LocalStreams,
   type Metrics,
   type ModuleContext,
+  type ModuleKindRunner,
   type RaiseEventInput,
   type RuleSpec,
   type RunningModule,
@@ -15,7 +16,7 @@ import {
   type Sample,
 } from '@homeostat/agent';
 import { type Clock, silentLogger } from '@homeostat/kit';
-import type { WindowStat } from '@homeostat/protocol';
+import type { ModuleKind, ModuleSpec, WindowStat } from '@homeostat/protocol';
 
 interface Point {
   value: number;
@@ -89,6 +90,13 @@ export class RuleBench {
 
   async start(specs: readonly RuleSpec[]): Promise<void> {
     for (const spec of specs) this.#rules.push(await ruleKind.start(spec, this.#context(spec.name)));
+  }
+
+  /** Starts a module of another kind (a model) on the same streams, before or beside the rules. */
+  async startModule<K extends ModuleKind>(kind: ModuleKindRunner<K>, spec: Extract<ModuleSpec, { kind: K }>) {
+    const running = await kind.start(spec, this.#context(spec.name));
+    this.#rules.push(running);
+    return running;
   }
 
   /** Samples the hardware at `now` and hands the sample to every rule. */
