@@ -128,6 +128,18 @@ export const ERRORS = {
     status: 409,
     summary: 'The device restarted while the new version was on trial, before it committed; it rolled back.',
   },
+  // Rollouts
+  ERR_ROLLOUT_NOT_FOUND: { status: 404, summary: 'No rollout has this name.' },
+  ERR_ROLLOUT_REVISION_NOT_FOUND: { status: 404, summary: 'The rollout has no revision with this number.' },
+  ERR_ROLLOUT_CONFLICT: {
+    status: 409,
+    summary: 'Another rollout that is progressing or paused targets some of the same devices.',
+  },
+  ERR_ROLLOUT_PHASE: { status: 409, summary: 'The rollout is not in a phase that allows this.' },
+  ERR_ROLLOUT_MANIFEST_EXPIRED: {
+    status: 409,
+    summary: "The artifact's signed manifest has expired: every device would refuse it.",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

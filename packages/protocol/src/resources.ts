@@ -320,4 +320,10 @@ export const routes = {
   artifacts: `${API_PREFIX}/artifacts`,
   artifact: (name: string) => `${API_PREFIX}/artifacts/${encodeURIComponent(name)}`,
   blob: (sha256: string) => `${API_PREFIX}/blobs/${encodeURIComponent(sha256)}`,
+  rollouts: `${API_PREFIX}/rollouts`,
+  rollout: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}`,
+  rolloutPause: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}/pause`,
+  rolloutResume: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}/resume`,
+  rolloutUndo: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}/undo`,
+  rolloutHistory: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}/history`,
 } as const;
