@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { rolloutContract } from './rollouts-contract.js';
 import type { DeploymentRecord, NewDevice, Store } from './store.js';
 
 const device = (name: string, extra: Partial<NewDevice> = {}): NewDevice => ({
@@ -317,5 +318,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.equal(await s.getDeployment('a'), undefined);
       }),
     );
+
+    rolloutContract(withStore);
   });
 }

@@ -2,6 +2,9 @@
 // (embedded default) and PostgreSQL (scale-out); `storeContract` is the suite both must pass.
 
 import type { EvidenceKind, Lifecycle, LivenessState, ModuleSpec, Role } from '@homeostat/protocol';
+import type { RolloutStore } from './rollouts.js';
+
+export type * from './rollouts.js';
 
 export interface ApiTokenRecord {
   name: string;
@@ -162,7 +165,7 @@ export interface StatusUpdate {
   activate?: boolean;
 }
 
-export interface Store {
+export interface Store extends RolloutStore {
   migrate(): Promise<void>;
   /** A cheap round trip, for /readyz. */
   ping(): Promise<void>;
