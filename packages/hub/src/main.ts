@@ -18,6 +18,8 @@ import { buildHttpServer } from './http/server.js';
 import { IngestBatcher } from './ingest/batcher.js';
 import { createMetrics, type HubMetrics } from './metrics.js';
 import { MqttEndpoint } from './mqtt/endpoint.js';
+import { RolloutController } from './rollout/controller.js';
+import { RolloutService } from './rollout/service.js';
 import { DeploymentService } from './services/deployments.js';
 import { DeviceService } from './services/devices.js';
 import { EnrollmentService } from './services/enrollment.js';
@@ -60,6 +62,8 @@ export class Hub {
   #deploymentController: DeploymentController | undefined;
   #enrollment: EnrollmentService | undefined;
   #tokens: TokenService | undefined;
+  #rollouts: RolloutService | undefined;
+  #rolloutController: RolloutController | undefined;
   /** The artifacts directory of a hub without a data directory. */
   #scratch: string | undefined;
   readonly #injectedStore: Store | undefined;
@@ -95,7 +99,13 @@ export class Hub {
       liveness: this.#liveness,
       store: this.#store,
       events: this.#events,
+      ...this.#rolloutServices(),
     };
+  }
+
+  #rolloutServices() {
+    if (!this.#rollouts || !this.#rolloutController) throw new Error('the hub is not started');
+    return { rollouts: this.#rollouts, rolloutController: this.#rolloutController };
   }
 
   async start(): Promise<StartedHub> {
@@ -157,6 +167,11 @@ export class Hub {
       if (!known) logger.warn('HOMEOSTAT_ADMIN_TOKEN is set but the hub has tokens already; it was not added');
     }
     const artifacts = await this.#openArtifacts();
+    const rollouts = new RolloutService({ store, clock, artifacts, events });
+    const rolloutController = new RolloutController({ store, clock, logger, writer: devices, events });
+    rollouts.events.on('changed', ({ name }) => rolloutController.rolloutChanged(name));
+    this.#rollouts = rollouts;
+    this.#rolloutController = rolloutController;
     const http = await buildHttpServer({
       logger,
       metrics,
@@ -170,6 +185,7 @@ export class Hub {
       maxBodyBytes: config.maxBodyBytes,
       mqttReady: () => endpoint.port > 0,
       version: HUB_VERSION,
+      rollouts,
     });
     this.#events = events;
     this.#liveness = liveness;
@@ -190,6 +206,7 @@ export class Hub {
     liveness.start();
     this.#retention.start();
     deploymentController.start();
+    await rolloutController.start();
     const httpPort = (http.server.address() as { port: number }).port;
     const host = config.listen.includes(':') ? `[${config.listen}]` : config.listen;
     logger.info({ httpPort, mqttPort: endpoint.port }, 'hub started');
@@ -214,6 +231,7 @@ export class Hub {
     await this.#http?.close();
     // The controller publishes through the endpoint: it stops first.
     await this.#deploymentController?.stop();
+    await this.#rolloutController?.stop();
     await this.#endpoint?.stop();
     await this.#retention?.stop();
     await this.#ingest?.drain();
@@ -226,6 +244,7 @@ export class Hub {
     this.#endpoint = undefined;
     this.#liveness = undefined;
     this.#deploymentController = undefined;
+    this.#rolloutController = undefined;
   }
 }
 

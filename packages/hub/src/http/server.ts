@@ -17,6 +17,7 @@ import { Value } from '@sinclair/typebox/value';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { HubMetrics } from '../metrics.js';
+import type { RolloutService } from '../rollout/service.js';
 import type { DeploymentService } from '../services/deployments.js';
 import type { DeviceService } from '../services/devices.js';
 import type { EnrollmentService } from '../services/enrollment.js';
@@ -27,6 +28,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { deviceRoutes } from './routes/devices.js';
 import { enrollmentRoutes } from './routes/enrollment.js';
 import { eventRoutes } from './routes/events.js';
+import { rolloutRoutes } from './routes/rollouts.js';
 import { systemRoutes } from './routes/system.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -45,6 +47,7 @@ export interface HttpDeps {
   /** For /readyz: whether the MQTT endpoint is serving. */
   mqttReady: () => boolean;
   version: string;
+  rollouts: RolloutService;
 }
 
 export interface Principal {
@@ -124,6 +127,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await tokenRoutes(app, deps);
   await telemetryRoutes(app, deps);
   await artifactRoutes(app, deps);
+  await rolloutRoutes(app, deps);
   return app;
 }
 
