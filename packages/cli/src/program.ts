@@ -11,6 +11,7 @@ import { registerDevices } from './commands/devices.js';
 import { registerGet } from './commands/get.js';
 import { registerKeys } from './commands/keys.js';
 import { registerLogin } from './commands/login.js';
+import { registerRollout } from './commands/rollout.js';
 import { registerTelemetry } from './commands/telemetry.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerTwin } from './commands/twin.js';
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo): Command {
   registerTokens(program, io);
   registerKeys(program, io);
   registerArtifacts(program, io);
+  registerRollout(program, io);
   return program;
 }
 
