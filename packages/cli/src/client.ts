@@ -38,7 +38,12 @@ import {
   type PutDeviceRequest,
   type PutEnrollmentGroupRequest,
   type PutPolicyRequest,
+  type PutRolloutRequest,
   parser,
+  Rollout,
+  RolloutDryRun,
+  RolloutHistory,
+  RolloutList,
   routes,
   type SignedManifest,
   type TelemetryQuery,
@@ -78,6 +83,10 @@ const decode = {
   policy: parser(Policy) as Decoder<Policy>,
   incidentList: parser(IncidentList) as Decoder<IncidentList>,
   autonomy: parser(AutonomySettings) as Decoder<AutonomySettings>,
+  rollout: parser(Rollout) as Decoder<Rollout>,
+  rolloutList: parser(RolloutList) as Decoder<{ items: Rollout[] }>,
+  rolloutDryRun: parser(RolloutDryRun) as Decoder<RolloutDryRun>,
+  rolloutHistory: parser(RolloutHistory) as Decoder<RolloutHistory>,
 };
 
 /** Uploads get longer: a firmware image over a slow link. */
@@ -273,6 +282,40 @@ export class HubClient {
 
   async getAutonomy(): Promise<AutonomySettings> {
     return this.#get(routes.autonomy, decode.autonomy);
+  }
+
+  async listRollouts(): Promise<Rollout[]> {
+    return (await this.#get(routes.rollouts, decode.rolloutList)).items;
+  }
+
+  async getRollout(name: string): Promise<Rollout> {
+    return this.#get(routes.rollout(name), decode.rollout);
+  }
+
+  async putRollout(name: string, request: PutRolloutRequest): Promise<{ created: boolean; rollout: Rollout }> {
+    const path = routes.rollout(name);
+    const answer = await this.#send('PUT', path, request);
+    return { created: answer.status === 201, rollout: this.#check('PUT', path, decode.rollout, answer.body) };
+  }
+
+  /** The waves and their devices if the rollout were applied; the hub stores nothing. */
+  async dryRunRollout(name: string, request: PutRolloutRequest): Promise<RolloutDryRun> {
+    const path = routes.rollout(name);
+    return this.#check(
+      'PUT',
+      path,
+      decode.rolloutDryRun,
+      (await this.#send('PUT', path, request, { dryRun: 'true' })).body,
+    );
+  }
+
+  /** `pause`, `resume` or `undo` (with its body). */
+  async rolloutAction(path: string, body?: { toRevision?: number }): Promise<Rollout> {
+    return this.#check('POST', path, decode.rollout, (await this.#send('POST', path, body)).body);
+  }
+
+  async rolloutHistory(name: string): Promise<RolloutHistory> {
+    return this.#get(routes.rolloutHistory(name), decode.rolloutHistory);
   }
 
   async #get<T>(path: string, decoder: Decoder<T>, query?: Query): Promise<T> {

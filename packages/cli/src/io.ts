@@ -28,6 +28,8 @@ export interface CliIo {
   homeDir: string;
   /** Milliseconds since the Unix epoch; only used to show ages and to turn `--since` into a time. */
   now(): number;
+  /** Waits, between two polls of a command that watches (`rollout status -w`). */
+  sleep(ms: number): Promise<void>;
 }
 
 /** The real thing, with any member replaced (tests keep the file system and swap the rest). */
@@ -61,6 +63,7 @@ export function nodeIo(overrides: Partial<CliIo> = {}): CliIo {
     },
     homeDir: homedir(),
     now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     ...overrides,
   };
 }

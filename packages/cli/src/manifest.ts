@@ -1,5 +1,5 @@
 // Manifests for `homeostat apply`: a YAML stream (JSON is YAML too) of Device, EnrollmentGroup,
-// Deployment and Policy documents. Every document is checked before anything is sent, and every
+// Deployment, Policy and Rollout documents. Every document is checked before anything is sent, and every
 // problem is reported as `doc N: /path: message`, so one run shows all there is to fix.
 
 import {
@@ -14,13 +14,15 @@ import {
   type PutDeploymentRequest,
   type PutDeviceRequest,
   PutEnrollmentGroupRequest,
+  type PutRolloutRequest,
   parseDeploymentSpec,
   parser,
 } from '@homeostat/protocol';
 import { parseAllDocuments } from 'yaml';
+import { checkRollout } from './commands/rollout-manifest.js';
 import { checkPolicyDocument, type PolicyItem } from './policy-manifest.js';
 
-export const MANIFEST_KINDS = ['Device', 'EnrollmentGroup', 'Deployment', 'Policy'] as const;
+export const MANIFEST_KINDS = ['Device', 'EnrollmentGroup', 'Deployment', 'Policy', 'Rollout'] as const;
 export type ManifestKind = (typeof MANIFEST_KINDS)[number];
 
 /** One validated document: what to PUT, and where it came from for messages. */
@@ -28,7 +30,8 @@ export type ApplyItem =
   | { doc: number; kind: 'Device'; name: string; request: PutDeviceRequest }
   | { doc: number; kind: 'EnrollmentGroup'; name: string; request: PutEnrollmentGroupRequest }
   | { doc: number; kind: 'Deployment'; name: string; request: PutDeploymentRequest }
-  | PolicyItem;
+  | PolicyItem
+  | { doc: number; kind: 'Rollout'; name: string; request: PutRolloutRequest };
 
 export type ManifestResult = { ok: true; items: ApplyItem[] } | { ok: false; problems: string[] };
 
@@ -116,6 +119,7 @@ function checkDocument(value: unknown, doc: number): { item: ApplyItem | null; p
     if (problems.length > 0 || name === null || !parsed.ok) return { item: null, problems };
     return { item: { doc, kind, name, request: { labels: labels ?? {}, spec: parsed.value } }, problems };
   }
+  if (kind === 'Rollout') return checkRollout(spec, doc, name, labels, problems);
   if (kind === 'EnrollmentGroup') {
     // The two nullable fields are checked here: the schema's own message for them is only
     // "Expected union value".
@@ -173,7 +177,7 @@ function pointerSegment(key: string): string {
 }
 
 /** A schema problem of the spec, with the document path and the wording used for the other checks. */
-function specProblem(problem: string): string {
+export function specProblem(problem: string): string {
   const at = problem.startsWith('/:') ? problem.slice(1) : problem;
   return `/spec${at}`.replace(/: Unexpected property$/, ': unknown field');
 }

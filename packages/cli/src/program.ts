@@ -14,6 +14,7 @@ import { registerExplain } from './commands/explain.js';
 import { registerGet } from './commands/get.js';
 import { registerKeys } from './commands/keys.js';
 import { registerLogin } from './commands/login.js';
+import { registerRollout } from './commands/rollout.js';
 import { registerTelemetry } from './commands/telemetry.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerTwin } from './commands/twin.js';
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
   registerDecisions(program, io);
   registerExplain(program, io);
   registerAutonomy(program, io);
+  registerRollout(program, io);
   return program;
 }
 

@@ -22,6 +22,8 @@ import { buildHttpServer } from './http/server.js';
 import { IngestBatcher } from './ingest/batcher.js';
 import { createMetrics, type HubMetrics } from './metrics.js';
 import { MqttEndpoint } from './mqtt/endpoint.js';
+import { RolloutController } from './rollout/controller.js';
+import { RolloutService } from './rollout/service.js';
 import { DeploymentService } from './services/deployments.js';
 import { DeviceService } from './services/devices.js';
 import { EnrollmentService } from './services/enrollment.js';
@@ -67,6 +69,8 @@ export class Hub {
   #monitor: Monitor | undefined;
   #autonomic: AutonomicManager | undefined;
   #autonomicService: AutonomicService | undefined;
+  #rollouts: RolloutService | undefined;
+  #rolloutController: RolloutController | undefined;
   /** The artifacts directory of a hub without a data directory. */
   #scratch: string | undefined;
   readonly #injectedStore: Store | undefined;
@@ -102,6 +106,7 @@ export class Hub {
       liveness: this.#liveness,
       store: this.#store,
       events: this.#events,
+      ...this.#rolloutServices(),
     };
   }
 
@@ -109,6 +114,11 @@ export class Hub {
   get autonomic(): AutonomicService {
     if (!this.#autonomicService) throw new Error('the hub is not started');
     return this.#autonomicService;
+  }
+
+  #rolloutServices() {
+    if (!this.#rollouts || !this.#rolloutController) throw new Error('the hub is not started');
+    return { rollouts: this.#rollouts, rolloutController: this.#rolloutController };
   }
 
   async start(): Promise<StartedHub> {
@@ -197,6 +207,11 @@ export class Hub {
     });
     this.#autonomicService = autonomicService;
     const artifacts = await this.#openArtifacts();
+    const rollouts = new RolloutService({ store, clock, artifacts, events });
+    const rolloutController = new RolloutController({ store, clock, logger, writer: devices, events });
+    rollouts.events.on('changed', ({ name }) => rolloutController.rolloutChanged(name));
+    this.#rollouts = rollouts;
+    this.#rolloutController = rolloutController;
     const http = await buildHttpServer({
       logger,
       metrics,
@@ -211,6 +226,7 @@ export class Hub {
       mqttReady: () => endpoint.port > 0,
       version: HUB_VERSION,
       autonomic: autonomicService,
+      rollouts,
     });
     this.#events = events;
     this.#liveness = liveness;
@@ -231,6 +247,7 @@ export class Hub {
     liveness.start();
     this.#retention.start();
     deploymentController.start();
+    await rolloutController.start();
     const httpPort = (http.server.address() as { port: number }).port;
     const host = config.listen.includes(':') ? `[${config.listen}]` : config.listen;
     logger.info({ httpPort, mqttPort: endpoint.port }, 'hub started');
@@ -257,6 +274,7 @@ export class Hub {
     await this.#deploymentController?.stop();
     this.#monitor?.stop();
     await this.#autonomic?.stop();
+    await this.#rolloutController?.stop();
     await this.#endpoint?.stop();
     await this.#retention?.stop();
     await this.#ingest?.drain();
@@ -271,6 +289,7 @@ export class Hub {
     this.#deploymentController = undefined;
     this.#autonomic = undefined;
     this.#autonomicService = undefined;
+    this.#rolloutController = undefined;
   }
 }
 

@@ -148,6 +148,18 @@ export const ERRORS = {
   },
   ERR_MODEL_INVALID: { status: 422, summary: 'The inference runtime could not load the model.' },
   ERR_MODEL_INPUT: { status: 400, summary: "The inputs given to a model do not match the model's inputs." },
+  // Rollouts
+  ERR_ROLLOUT_NOT_FOUND: { status: 404, summary: 'No rollout has this name.' },
+  ERR_ROLLOUT_REVISION_NOT_FOUND: { status: 404, summary: 'The rollout has no revision with this number.' },
+  ERR_ROLLOUT_CONFLICT: {
+    status: 409,
+    summary: 'Another rollout that is progressing or paused targets some of the same devices.',
+  },
+  ERR_ROLLOUT_PHASE: { status: 409, summary: 'The rollout is not in a phase that allows this.' },
+  ERR_ROLLOUT_MANIFEST_EXPIRED: {
+    status: 409,
+    summary: "The artifact's signed manifest has expired: every device would refuse it.",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -10,4 +10,5 @@ export * from './modules.js';
 export * from './names.js';
 export * from './parse.js';
 export * from './resources.js';
+export * from './rollouts.js';
 export * from './topics.js';

@@ -330,4 +330,10 @@ export const routes = {
   incident: (id: string) => `${API_PREFIX}/incidents/${encodeURIComponent(id)}`,
   autonomy: `${API_PREFIX}/autonomy`,
   deviceLifecycle: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}/lifecycle`,
+  rollouts: `${API_PREFIX}/rollouts`,
+  rollout: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}`,
+  rolloutPause: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}/pause`,
+  rolloutResume: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}/resume`,
+  rolloutUndo: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}/undo`,
+  rolloutHistory: (name: string) => `${API_PREFIX}/rollouts/${encodeURIComponent(name)}/history`,
 } as const;

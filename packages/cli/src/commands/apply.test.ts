@@ -141,7 +141,7 @@ metadata: {name: good-1}
     'doc 2: /spec/desired: must be an object',
     'doc 2: /spec/sepc: unknown field (expected desired)',
     'doc 4: /apiVersion: must be "homeostat/v1"',
-    'doc 4: /kind: must be one of Device, EnrollmentGroup, Deployment, Policy',
+    'doc 4: /kind: must be one of Device, EnrollmentGroup, Deployment, Policy, Rollout',
     'doc 4: /metadata: must be an object with a name',
     'doc 5: /metadata/name: device/good-1 is also defined in doc 1',
   ]) {

@@ -3,7 +3,7 @@
 // resource the hub refuses is reported and the rest still applied, and the exit code then says 1.
 // A dry run prints the requests; for a Deployment it asks the hub which devices would change.
 
-import { type DeploymentDryRun, type DeviceModuleDiff, routes } from '@homeostat/protocol';
+import { type DeploymentDryRun, type DeviceModuleDiff, type RolloutDryRun, routes } from '@homeostat/protocol';
 import type { Command } from 'commander';
 import type { HubClient } from '../client.js';
 import { contextOf, outputOption } from '../context.js';
@@ -12,6 +12,7 @@ import { indent, printOutput, toYaml } from '../format.js';
 import type { CliIo } from '../io.js';
 import { type ApplyItem, parseManifests, refOf } from '../manifest.js';
 import { tokenWarning } from './devices.js';
+import { describeRolloutDryRun } from './rollout.js';
 
 interface Applied {
   ref: string;
@@ -25,7 +26,7 @@ export function registerApply(program: Command, io: CliIo): void {
   program
     .command('apply')
     .description(
-      'create or update the Devices, EnrollmentGroups, Deployments and Policies of a manifest (YAML or JSON)',
+      'create or update the Devices, EnrollmentGroups, Deployments, Policies and Rollouts of a manifest (YAML or JSON)',
     )
     .requiredOption('-f, --filename <file>', 'manifest file, or - for standard input')
     .option(
@@ -46,13 +47,17 @@ export function registerApply(program: Command, io: CliIo): void {
       }
       if (opts.dryRun) {
         // Only a Deployment's effect needs the hub: the rest is checked and printed offline.
-        const client = parsed.items.some((i) => i.kind === 'Deployment') ? await ctx.client() : null;
+        const client = parsed.items.some((i) => i.kind === 'Deployment' || i.kind === 'Rollout')
+          ? await ctx.client()
+          : null;
         const plan: DryRunStep[] = [];
         for (const item of parsed.items) {
           const step: DryRunStep = { ref: refOf(item), method: 'PUT', path: pathOf(item), body: item.request };
           if (client !== null && item.kind === 'Deployment') {
             step.effect = await client.dryRunDeployment(item.name, item.request);
           }
+          if (client !== null && item.kind === 'Rollout')
+            step.rollout = await client.dryRunRollout(item.name, item.request);
           plan.push(step);
         }
         printOutput(io, ctx.output, { items: plan }, () => plan.map(describeStep).join(''));
@@ -100,6 +105,8 @@ interface DryRunStep {
   body: unknown;
   /** Deployments: the hub's answer to the dry run. */
   effect?: DeploymentDryRun;
+  /** Rollouts: the waves and their devices, as the hub plans them. */
+  rollout?: RolloutDryRun;
 }
 
 function pathOf(item: ApplyItem): string {
@@ -112,10 +119,13 @@ function pathOf(item: ApplyItem): string {
       return routes.deployment(item.name);
     case 'Policy':
       return routes.policy(item.name);
+    case 'Rollout':
+      return routes.rollout(item.name);
   }
 }
 
 function describeStep(step: DryRunStep): string {
+  if (step.rollout !== undefined) return describeRolloutDryRun(step.ref, step.rollout);
   if (step.effect === undefined) {
     return `${step.ref} would be applied (dry run): ${step.method} ${step.path}\n${indent(toYaml(step.body))}\n`;
   }
@@ -152,6 +162,10 @@ async function applyOne(client: HubClient, item: ApplyItem): Promise<Applied> {
   if (item.kind === 'Policy') {
     const r = await client.putPolicy(item.name, item.request);
     return { ref, action: r.created ? 'created' : 'configured', resource: r.policy };
+  }
+  if (item.kind === 'Rollout') {
+    const r = await client.putRollout(item.name, item.request);
+    return { ref, action: r.created ? 'created' : 'configured', resource: r.rollout };
   }
   if (item.kind === 'Device') {
     const r = await client.putDevice(item.name, item.request);

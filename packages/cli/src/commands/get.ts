@@ -19,6 +19,7 @@ import {
   tokenTable,
 } from '../tables.js';
 import { getArtifacts } from './artifacts.js';
+import { rolloutTable } from './rollout.js';
 
 export function registerGet(program: Command, io: CliIo): void {
   const get = program.command('get').description('list resources, or show one by name');
@@ -123,6 +124,16 @@ export function registerGet(program: Command, io: CliIo): void {
     .argument('[name]', 'an artifact name')
     .addOption(outputOption())
     .action((name: string | undefined, _opts: unknown, command: Command) => getArtifacts(io, command, name));
+
+  registerNamedKind(get, io, {
+    command: 'rollouts',
+    aliases: ['rollout', 'ro'],
+    description: 'list rollouts with their revision, artifact, phase and progress (NAME shows one)',
+    label: 'rollout',
+    one: (client, name) => client.getRollout(name),
+    all: (client) => client.listRollouts(),
+    table: rolloutTable,
+  });
 
   get
     .command('tokens')

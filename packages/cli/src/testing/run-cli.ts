@@ -24,6 +24,8 @@ export interface RunOptions {
   homeDir?: string;
   /** Replaces the fetch implementation (e.g. to count requests). */
   fetch?: typeof fetch;
+  /** Replaces the wait between two polls of a watching command. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** A fixed instant the tests use as "now": 2025-01-01T12:00:00Z. */
@@ -44,6 +46,7 @@ export async function runCli(args: readonly string[], options: RunOptions = {}):
     homeDir: options.homeDir ?? '/nonexistent-home',
     now: () => options.now ?? TEST_NOW,
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
   });
   const code = await runProgram(buildProgram(io), io, args);
   return { code, stdout, stderr };

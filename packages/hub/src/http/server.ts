@@ -18,6 +18,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest }
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { AutonomicService } from '../autonomic/service.js';
 import type { HubMetrics } from '../metrics.js';
+import type { RolloutService } from '../rollout/service.js';
 import type { DeploymentService } from '../services/deployments.js';
 import type { DeviceService } from '../services/devices.js';
 import type { EnrollmentService } from '../services/enrollment.js';
@@ -32,6 +33,7 @@ import { enrollmentRoutes } from './routes/enrollment.js';
 import { eventRoutes } from './routes/events.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { policyRoutes } from './routes/policies.js';
+import { rolloutRoutes } from './routes/rollouts.js';
 import { systemRoutes } from './routes/system.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -51,6 +53,7 @@ export interface HttpDeps {
   mqttReady: () => boolean;
   version: string;
   autonomic: AutonomicService;
+  rollouts: RolloutService;
 }
 
 export interface Principal {
@@ -134,6 +137,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await policyRoutes(app, deps);
   await incidentRoutes(app, deps);
   await autonomyRoutes(app, deps);
+  await rolloutRoutes(app, deps);
   return app;
 }
 

@@ -178,10 +178,14 @@ test('soak, pause, the rate limit and maintenance windows hold starts back', () 
   assert.equal(next.wave, 1);
   assert.equal(planRollout(strategy, { ...view, phase: 'paused' }, devices, {}, T0 + 60_000).waiting, 'paused');
   const limited = { ...strategy, startsPerMinute: 3 };
-  assert.equal(planRollout(limited, { ...view, startsLastMinute: 3 }, devices, {}, T0 + 60_000).waiting, 'rate limit');
+  const soaked = { ...view, waveFinishedAt: T0 };
+  assert.equal(
+    planRollout(limited, { ...soaked, startsLastMinute: 3 }, devices, {}, T0 + 60_000).waiting,
+    'rate limit',
+  );
   const nights = { ...strategy, maintenanceWindows: [{ startMinute: 22 * 60, endMinute: 4 * 60 }] };
-  assert.equal(planRollout(nights, view, devices, {}, T0 + 60_000).waiting, null, '02:01 is inside 22:00-04:00');
-  assert.equal(planRollout(nights, view, devices, {}, T0 + 3 * 3_600_000).waiting, 'outside the maintenance windows');
+  assert.equal(planRollout(nights, soaked, devices, {}, T0 + 60_000).waiting, null, '02:01 is inside 22:00-04:00');
+  assert.equal(planRollout(nights, soaked, devices, {}, T0 + 3 * 3_600_000).waiting, 'outside the maintenance windows');
 });
 
 test('maintenance windows: days, and windows across midnight', () => {
@@ -190,4 +194,34 @@ test('maintenance windows: days, and windows across midnight', () => {
   assert.equal(inMaintenanceWindow(w, Date.UTC(2026, 10, 28, 0, 30)), true, 'Saturday 00:30 belongs to Friday night');
   assert.equal(inMaintenanceWindow(w, Date.UTC(2026, 10, 28, 23, 30)), false, 'Saturday night is not a window');
   assert.equal(inMaintenanceWindow(undefined, T0), true);
+});
+
+test('a wave that has just finished soaks from now, even when its last device finished by timing out', () => {
+  const devices = fleet(20);
+  set(devices.slice(0, 1), () => ({ state: 'succeeded', wave: 0 }));
+  set(devices.slice(1, 2), () => ({ state: 'updating', wave: 0, since: T0 }));
+  const s: RolloutStrategy = { ...strategy, abortMinDevices: 5, minSuccessRate: 0.5 };
+  const plan = planRollout(s, view, devices, {}, T0 + strategy.deviceTimeoutMs);
+  assert.deepEqual(
+    plan.actions.map((a) => a.kind),
+    ['time-out'],
+  );
+  assert.equal(plan.waiting, 'soaking after wave 0');
+  assert.equal(planRollout({ ...s, soakMs: 0 }, view, devices, {}, T0).waiting, 'wave 0 in progress');
+});
+
+test('the last wave has a gate too: a bad last wave halts the rollout instead of completing it', () => {
+  const devices = fleet(10);
+  set(devices, (i) => ({ state: i < 3 ? 'failed' : 'succeeded', wave: 1 }));
+  const s: RolloutStrategy = { ...strategy, abortFailureRate: 0.5, minSuccessRate: 0.9 };
+  const plan = planRollout(s, { ...view, waveFinishedAt: T0 }, devices, {}, T0 + 120_000);
+  assert.equal(plan.actions.find((a) => a.kind === 'halt')?.kind, 'halt');
+  assert.equal(
+    plan.actions.some((a) => a.kind === 'complete'),
+    false,
+  );
+  set(devices, () => ({ state: 'succeeded' }));
+  const ok = planRollout(s, { ...view, waveFinishedAt: T0 }, devices, {}, T0 + 120_000);
+  assert.deepEqual(ok.actions, [{ kind: 'complete' }]);
+  assert.deepEqual(planRollout(s, { ...view, phase: 'paused' }, devices, {}, T0).actions, [{ kind: 'complete' }]);
 });

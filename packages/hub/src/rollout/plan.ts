@@ -32,7 +32,7 @@ export interface MaintenanceWindow {
 
 /** A behaviour compared between the updated devices and those not yet updated. */
 export interface BehaviourGate {
-  /** e.g. `module_crashes`, `alarms`, or a telemetry metric; per device and hour. */
+  /** e.g. `module-crashes`, `alarms`, or a telemetry metric; in the unit the controller measures it in. */
   signal: string;
   /** The updated cohort may be at most this many times the other's rate (plus `slack`). */
   maxRatio: number;
@@ -63,7 +63,7 @@ export interface RolloutStrategy {
   abortMinDevices: number;
 }
 
-/** Per signal, events per device-hour in each cohort, measured by the controller. */
+/** Per signal, its rate (or mean value) in each cohort, measured by the controller; absent when a cohort is empty. */
 export type CohortRates = Record<string, { updated: number; notUpdated: number }>;
 
 export type RolloutPhase = 'progressing' | 'paused' | 'halted' | 'complete';
@@ -72,7 +72,10 @@ export interface RolloutView {
   phase: RolloutPhase;
   /** Update starts in the last minute (for the rate limit). */
   startsLastMinute: number;
-  /** When the last wave's devices had all finished, ms; null while it runs. */
+  /**
+   * When the last wave's devices had all finished, ms; null while it runs, or when it has just
+   * finished and the caller has not recorded it yet (the soak then starts now).
+   */
   waveFinishedAt: number | null;
 }
 
@@ -164,13 +167,12 @@ export function planRollout(
     });
   }
 
-  if (started === n && updating === 0) {
-    actions.push({ kind: 'complete' });
-    return { actions, wave: current, waiting: null };
-  }
-  if (view.phase === 'paused') return { actions, wave: current, waiting: 'paused' };
+  const done = started === n && updating === 0;
+  if (view.phase === 'paused' && !done) return { actions, wave: current, waiting: 'paused' };
 
   // The wave boundary: every started device finished, and the gates hold, and the soak is over.
+  // The last wave has a boundary too: a rollout whose last wave fails the success gate is halted,
+  // not complete (the abort rate alone would let a bad last wave through).
   const target = waveTarget(strategy, n, current);
   if (started >= target && updating > 0) return { actions, wave: current, waiting: `wave ${current} in progress` };
   let wave = current;
@@ -190,7 +192,7 @@ export function planRollout(
       const allowed = r.notUpdated * gate.maxRatio + (gate.slack ?? 0.5);
       if (r.updated > allowed) {
         return halt(
-          `${gate.signal}: updated devices at ${round(r.updated)}/h against ${round(r.notUpdated)}/h for the others`,
+          `${gate.signal}: ${round(r.updated)} on updated devices against ${round(r.notUpdated)} on the others (at most ${round(allowed)})`,
           {
             signal: gate.signal,
             updated: round(r.updated),
@@ -200,7 +202,12 @@ export function planRollout(
         );
       }
     }
-    if (view.waveFinishedAt !== null && now - view.waveFinishedAt < strategy.soakMs) {
+    if (done) {
+      actions.push({ kind: 'complete' });
+      return { actions, wave: current, waiting: null };
+    }
+    // A wave that has just finished (here, or by the time-outs above) soaks from now.
+    if (now - (view.waveFinishedAt ?? now) < strategy.soakMs) {
       return { actions, wave: current, waiting: `soaking after wave ${current}` };
     }
     // The next wave that adds devices (two waves can round to the same count on a small fleet).

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Decision, Incident } from '@homeostat/protocol';
+import { rolloutContract } from './rollouts-contract.js';
 import type { DeploymentRecord, NewDevice, Store } from './store.js';
 
 const device = (name: string, extra: Partial<NewDevice> = {}): NewDevice => ({
@@ -463,5 +464,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(await s.getAutonomy(), spec);
       }),
     );
+
+    rolloutContract(withStore);
   });
 }

@@ -176,8 +176,61 @@ const m0005: Migration = {
   },
 };
 
+const m0006: Migration = {
+  async up(db: Kysely<unknown>) {
+    // Rollouts, their revisions (one per artifact version applied) and per device the start and
+    // the outcome of each revision: what a restarted hub needs to carry on where it stopped.
+    await db.schema
+      .createTable('rollouts')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('uid', 'text', (c) => c.notNull().unique())
+      .addColumn('labels', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('resource_version', 'integer', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('rollout_revisions')
+      .addColumn('rollout', 'text', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .addColumn('spec', 'text', (c) => c.notNull())
+      .addColumn('manifest', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('phase', 'text', (c) => c.notNull())
+      .addColumn('wave_finished_at', 'bigint')
+      .addColumn('halt', 'text')
+      .addColumn('finished_at', 'bigint')
+      .addColumn('undo_of', 'integer')
+      .addColumn('counts', 'text')
+      .addPrimaryKeyConstraint('rollout_revisions_pk', ['rollout', 'revision'])
+      .execute();
+    await db.schema
+      .createTable('rollout_devices')
+      .addColumn('rollout', 'text', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .addColumn('device', 'text', (c) => c.notNull())
+      .addColumn('wave', 'integer', (c) => c.notNull())
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('outcome', 'text')
+      .addColumn('outcome_at', 'bigint')
+      .addColumn('code', 'text')
+      .addColumn('rolled_back', 'integer', (c) => c.notNull())
+      .addColumn('rollback_requested_at', 'bigint')
+      .addPrimaryKeyConstraint('rollout_devices_pk', ['rollout', 'revision', 'device'])
+      .execute();
+    // The behaviour gates count alarms per device over a window.
+    await db.schema.createIndex('events_by_type_time').on('events').columns(['type', 'ts']).execute();
+  },
+};
+
 export const migrations: MigrationProvider = {
   async getMigrations() {
-    return { '0001-foundation': m0001, '0002-rollups': m0002, '0004-deployments': m0004, '0005-autonomic': m0005 };
+    return {
+      '0001-foundation': m0001,
+      '0002-rollups': m0002,
+      '0004-deployments': m0004,
+      '0005-autonomic': m0005,
+      '0006-rollouts': m0006,
+    };
   },
 };

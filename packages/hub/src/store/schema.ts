@@ -128,7 +128,51 @@ export interface AutonomyTable {
   updated_at: number;
 }
 
+export interface RolloutsTable {
+  name: string;
+  uid: string;
+  labels: string;
+  created_at: number;
+  resource_version: number;
+  /** The current revision. */
+  revision: number;
+}
+
+export interface RolloutRevisionsTable {
+  rollout: string;
+  revision: number;
+  /** The spec with its defaults, JSON. */
+  spec: string;
+  /** The artifact's signed manifest as it was when the revision was applied, JSON. */
+  manifest: string;
+  created_at: number;
+  phase: string;
+  wave_finished_at: number | null;
+  /** The halt decision and its evidence, JSON. */
+  halt: string | null;
+  finished_at: number | null;
+  undo_of: number | null;
+  /** The counts when the revision finished, JSON, for the history. */
+  counts: string | null;
+}
+
+export interface RolloutDevicesTable {
+  rollout: string;
+  revision: number;
+  device: string;
+  wave: number;
+  started_at: number;
+  outcome: string | null;
+  outcome_at: number | null;
+  code: string | null;
+  rolled_back: number;
+  rollback_requested_at: number | null;
+}
+
 export interface Database {
+  rollouts: RolloutsTable;
+  rollout_revisions: RolloutRevisionsTable;
+  rollout_devices: RolloutDevicesTable;
   deployments: DeploymentsTable;
   rollups: RollupsTable;
   api_tokens: ApiTokensTable;

@@ -14,6 +14,7 @@ import { Kysely, Migrator, type Selectable, SqliteDialect, sql } from 'kysely';
 import * as autonomic from './autonomic.js';
 import * as deployments from './deployments.js';
 import { migrations } from './migrations.js';
+import * as rollouts from './rollouts.js';
 import type { Database, DevicesTable, EnrollmentGroupsTable } from './schema.js';
 import { SqliteTelemetryWriter } from './sqlite-writer.js';
 import type {
@@ -36,6 +37,10 @@ import type {
   ReadingRow,
   ReportedUpdate,
   Retention,
+  RolloutDeviceRecord,
+  RolloutRecord,
+  RolloutRevisionFields,
+  RolloutRevisionRecord,
   StatusUpdate,
   Store,
   StoredEvent,
@@ -487,6 +492,55 @@ export class SqlStore implements Store {
 
   putAutonomy(spec: AutonomySpec, now: number): Promise<void> {
     return autonomic.putAutonomy(this.#db, spec, now);
+  }
+
+  createRollout(rollout: RolloutRecord, first: RolloutRevisionRecord): Promise<boolean> {
+    return rollouts.createRollout(this.#db, rollout, first);
+  }
+
+  getRollout(name: string): Promise<RolloutRecord | undefined> {
+    return rollouts.getRollout(this.#db, name);
+  }
+
+  listRollouts(): Promise<RolloutRecord[]> {
+    return rollouts.listRollouts(this.#db);
+  }
+
+  updateRolloutLabels(name: string, labels: Record<string, string>): Promise<void> {
+    return rollouts.updateRolloutLabels(this.#db, name, labels);
+  }
+
+  addRolloutRevision(
+    name: string,
+    expectedRevision: number,
+    next: RolloutRevisionRecord,
+    replacedPhase: RolloutRevisionRecord['phase'] | null,
+  ): Promise<boolean> {
+    return rollouts.addRolloutRevision(this.#db, name, expectedRevision, next, replacedPhase);
+  }
+
+  getRolloutRevision(name: string, revision: number): Promise<RolloutRevisionRecord | undefined> {
+    return rollouts.getRolloutRevision(this.#db, name, revision);
+  }
+
+  listRolloutRevisions(name: string): Promise<RolloutRevisionRecord[]> {
+    return rollouts.listRolloutRevisions(this.#db, name);
+  }
+
+  updateRolloutRevision(name: string, revision: number, fields: RolloutRevisionFields): Promise<void> {
+    return rollouts.updateRolloutRevision(this.#db, name, revision, fields);
+  }
+
+  listRolloutDevices(name: string, revision: number): Promise<RolloutDeviceRecord[]> {
+    return rollouts.listRolloutDevices(this.#db, name, revision);
+  }
+
+  saveRolloutDevices(name: string, revision: number, rows: readonly RolloutDeviceRecord[]): Promise<void> {
+    return rollouts.saveRolloutDevices(this.#db, name, revision, rows);
+  }
+
+  deviceEventTimes(type: string, since: number, limit: number): Promise<{ device: string; ts: number }[]> {
+    return rollouts.deviceEventTimes(this.#db, type, since, limit);
   }
 }
 

@@ -15,6 +15,9 @@ import type {
   Property,
   Role,
 } from '@homeostat/protocol';
+import type { RolloutStore } from './rollouts.js';
+
+export type * from './rollouts.js';
 
 export interface ApiTokenRecord {
   name: string;
@@ -175,7 +178,7 @@ export interface StatusUpdate {
   activate?: boolean;
 }
 
-export interface Store {
+export interface Store extends RolloutStore {
   migrate(): Promise<void>;
   /** A cheap round trip, for /readyz. */
   ping(): Promise<void>;

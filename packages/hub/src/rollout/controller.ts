@@ -1,0 +1,269 @@
+// The rollout controller: level-based, one key per rollout name in a KeyedQueue. Each reconcile
+// reads the world (world.ts), maps every device to a planner state (progress.ts), asks the pure
+// planner (plan.ts) what to do, and carries the actions out:
+//
+// - start: write the revision's signed manifest into the device's desired `update`, then record
+//   the start (a crash in between leaves a device that is simply started again: same value);
+// - time-out: record the device as failed (`timeout`): a bricked device never reports;
+// - roll-back: record that the hub takes the update back; the level rule below writes it;
+// - halt / complete: record the decision (with its evidence) and an event of type `rollout`.
+//
+// Then the level rule: every device holding a desired `update` of this rollout that it should no
+// longer hold (another revision's, or a halted one's) has it withdrawn, unless it runs it.
+//
+// Active rollouts are reconciled every tick (1 s) on the injected clock; the API adds a key on
+// every change. After a hub restart every rollout is looked at again, and time-outs count from
+// the restart at the earliest.
+
+import { type Clock, KeyedQueue, type Logger, type Timer } from '@homeostat/kit';
+import { canonicalJson, isHomeostatError } from '@homeostat/protocol';
+import type { DesiredWriter } from '../controllers/deployments.js';
+import type { EventLog } from '../events.js';
+import type { DeviceRecord, RolloutDeviceRecord, Store } from '../store/store.js';
+import { cohortRates, type Member } from './cohorts.js';
+import { planRollout, type RolloutAction, type RolloutPlan } from './plan.js';
+import {
+  countsOf,
+  desiredUpdateOf,
+  FINISHED_PHASES,
+  type Observed,
+  plannerView,
+  strategyOf,
+  UPDATE_KEY,
+  withdrawals,
+} from './progress.js';
+import { loadWorld, observeWorld, type World } from './world.js';
+
+export interface RolloutControllerDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  writer: DesiredWriter;
+  events: EventLog;
+  /** How often active rollouts are reconciled, ms. Default 1000. */
+  tickMs?: number;
+}
+
+const DEFAULT_TICK_MS = 1000;
+
+export class RolloutController {
+  readonly #deps: RolloutControllerDeps;
+  readonly #queue: KeyedQueue<string>;
+  /** Rollouts to look at every tick: those not known to be finished and settled. */
+  readonly #active = new Set<string>();
+  #tick: Timer | undefined;
+  #startedAt = 0;
+
+  constructor(deps: RolloutControllerDeps) {
+    this.#deps = deps;
+    this.#queue = new KeyedQueue<string>({
+      clock: deps.clock,
+      work: (name) => this.reconcile(name),
+      retryInitialMs: 100,
+      retryMaxMs: 30_000,
+      onError: (name, err, failures, retryInMs) => {
+        const log = failures > 3 ? deps.logger.error.bind(deps.logger) : deps.logger.warn.bind(deps.logger);
+        log({ err, rollout: name, failures, retryInMs }, 'rollout reconcile failed; retrying');
+      },
+    });
+  }
+
+  /** Looks at every rollout now (the hub may have stopped mid-way), then the active ones every tick. */
+  async start(): Promise<void> {
+    this.#startedAt = this.#deps.clock.now();
+    for (const r of await this.#deps.store.listRollouts()) this.rolloutChanged(r.name);
+    this.#queue.start();
+    this.#tick = this.#deps.clock.setInterval(() => {
+      for (const name of this.#active) this.#queue.add(name);
+    }, this.#deps.tickMs ?? DEFAULT_TICK_MS);
+  }
+
+  async stop(): Promise<void> {
+    this.#tick?.cancel();
+    await this.#queue.stop();
+  }
+
+  rolloutChanged(name: string): void {
+    this.#active.add(name);
+    this.#queue.add(name);
+  }
+
+  /** Resolves once no key waits (for tests). */
+  idle(): Promise<void> {
+    return this.#queue.idle();
+  }
+
+  async reconcile(name: string): Promise<void> {
+    const { store, clock } = this.#deps;
+    const world = await loadWorld(store, name);
+    if (!world) {
+      this.#active.delete(name);
+      return;
+    }
+    const now = clock.now();
+    const observed = observeWorld(world, now, this.#startedAt);
+    await store.saveRolloutDevices(name, world.revision.revision, observed.changed);
+    const failures: unknown[] = [];
+    const { revision } = world;
+    if (!FINISHED_PHASES.has(revision.phase)) {
+      const plan = await this.#plan(world, observed, now);
+      await this.#execute(world, observed, plan, now, failures);
+    }
+    // The plan may have finished the revision: the level rule reads its phase as it is now.
+    const current = (await store.getRolloutRevision(name, revision.revision)) ?? revision;
+    const withdraw = withdrawals(name, current, world.devices);
+    const byName = new Map(world.devices.map((d) => [d.name, d]));
+    for (const device of withdraw) await this.#write(byName.get(device), undefined, failures);
+    if (FINISHED_PHASES.has(current.phase) && withdraw.length === 0 && failures.length === 0) {
+      this.#active.delete(name);
+    }
+    if (failures.length > 0) {
+      throw new AggregateError(failures, `rollout ${name}: ${failures.length} devices could not be written`);
+    }
+  }
+
+  async #plan(world: World, observed: Observed, now: number): Promise<RolloutPlan> {
+    const { revision } = world;
+    const strategy = strategyOf(revision);
+    const updating = observed.devices.some((d) => d.state === 'updating' || d.state === 'rolling-back');
+    // Behaviour is compared only at a wave boundary, where the planner reads it.
+    const rates = updating
+      ? {}
+      : await cohortRates(this.#deps.store, revision.spec.gates.behaviour, ...this.#cohorts(world, observed), now);
+    return planRollout(strategy, plannerView(revision, observed.rows.values(), now), observed.devices, rates, now);
+  }
+
+  #cohorts(world: World, observed: Observed): [Member[], Member[]] {
+    const byName = new Map(world.devices.map((d) => [d.name, d]));
+    const updated: Member[] = [];
+    const notUpdated: Member[] = [];
+    for (const d of observed.devices) {
+      const device = byName.get(d.name);
+      if (device === undefined) continue;
+      if (d.state === 'succeeded') updated.push({ device, since: d.since });
+      else if (d.state === 'pending') notUpdated.push({ device, since: world.revision.createdAt });
+    }
+    return [updated, notUpdated];
+  }
+
+  async #execute(world: World, observed: Observed, plan: RolloutPlan, now: number, failures: unknown[]): Promise<void> {
+    const { store } = this.#deps;
+    const { rollout, revision } = world;
+    const byName = new Map(world.devices.map((d) => [d.name, d]));
+    const saved: RolloutDeviceRecord[] = [];
+    const record = (device: string, fields: Partial<RolloutDeviceRecord>) => {
+      const row = observed.rows.get(device);
+      if (row === undefined) return;
+      Object.assign(row, fields);
+      saved.push(row);
+    };
+    let started = 0;
+    for (const action of plan.actions) {
+      if (action.kind === 'start') {
+        const update = { manifest: revision.manifest, rollout: rollout.name };
+        if (!(await this.#write(byName.get(action.device), update, failures))) continue;
+        const row: RolloutDeviceRecord = {
+          device: action.device,
+          wave: action.wave,
+          startedAt: now,
+          outcome: null,
+          outcomeAt: null,
+          code: null,
+          rolledBack: false,
+          rollbackRequestedAt: null,
+        };
+        observed.rows.set(action.device, row);
+        saved.push(row);
+        started++;
+      } else if (action.kind === 'time-out') {
+        record(action.device, { outcome: 'failed', outcomeAt: now, code: 'timeout' });
+      } else if (action.kind === 'roll-back') {
+        // A device that committed cannot go back (no downgrade): it is counted as stranded.
+        if (observed.rows.get(action.device)?.outcome === null) record(action.device, { rollbackRequestedAt: now });
+      }
+    }
+    await store.saveRolloutDevices(rollout.name, revision.revision, saved);
+    const decision = plan.actions.find(
+      (a): a is Extract<RolloutAction, { kind: 'halt' | 'complete' }> => a.kind === 'halt' || a.kind === 'complete',
+    );
+    if (decision !== undefined) {
+      await this.#finish(world, observed, decision, now);
+      return;
+    }
+    // The soak counts from when the wave finished, kept across restarts.
+    const stillUpdating = [...observed.rows.values()].some((r) => r.outcome === null && r.rollbackRequestedAt === null);
+    const waveFinishedAt = started > 0 || stillUpdating ? null : (revision.waveFinishedAt ?? now);
+    if (waveFinishedAt !== revision.waveFinishedAt) {
+      await store.updateRolloutRevision(rollout.name, revision.revision, { waveFinishedAt });
+    }
+  }
+
+  async #finish(
+    world: World,
+    observed: Observed,
+    decision: Extract<RolloutAction, { kind: 'halt' | 'complete' }>,
+    now: number,
+  ): Promise<void> {
+    const { rollout, revision } = world;
+    const name = rollout.name;
+    const { version } = revision.spec.artifact;
+    const data = { rollout: name, revision: revision.revision, artifact: revision.spec.artifact.name, version };
+    if (decision.kind === 'complete') {
+      await this.#deps.store.updateRolloutRevision(name, revision.revision, {
+        phase: 'complete',
+        finishedAt: now,
+        counts: countsOf(observed, 'complete'),
+      });
+      this.#record('info', `rollout ${name} revision ${revision.revision} (${version}) complete`, data);
+      return;
+    }
+    const halt = { at: now, revision: revision.revision, reason: decision.reason, evidence: decision.evidence };
+    const counts = countsOf(observed, 'halted');
+    await this.#deps.store.updateRolloutRevision(name, revision.revision, {
+      phase: 'halted',
+      halt,
+      finishedAt: now,
+      counts,
+    });
+    this.#record('warning', `rollout ${name} revision ${revision.revision} (${version}) halted: ${decision.reason}`, {
+      ...data,
+      evidence: decision.evidence,
+      stranded: counts.stranded,
+      rollbackRequested: counts.rollbackRequested,
+    });
+  }
+
+  #record(severity: 'info' | 'warning', message: string, data: Record<string, unknown>): void {
+    this.#deps.events.record({ device: null, type: 'rollout', code: null, severity, message, data });
+  }
+
+  /**
+   * Sets (or, with undefined, removes) a device's desired `update` when it differs; true when the
+   * device holds the value now. A device whose desired state changed since it was read is read
+   * again once; a deleted one is skipped.
+   */
+  async #write(device: DeviceRecord | undefined, value: unknown, failures: unknown[]): Promise<boolean> {
+    if (device === undefined) return false;
+    const { store, writer } = this.#deps;
+    let current: DeviceRecord | undefined = device;
+    for (let attempt = 0; attempt < 2 && current !== undefined; attempt++) {
+      if (sameUpdate(desiredUpdateOf(current) ?? current.desired.state[UPDATE_KEY], value)) return true;
+      try {
+        await writer.setDesiredKey(current.name, current.desired.version, UPDATE_KEY, value);
+        return true;
+      } catch (err) {
+        if (isHomeostatError(err) && err.code === 'ERR_DEVICE_NOT_FOUND') return false;
+        if (!(isHomeostatError(err) && err.code === 'ERR_TWIN_VERSION_CONFLICT') || attempt === 1) {
+          failures.push(err);
+          return false;
+        }
+        current = await store.getDevice(current.name);
+      }
+    }
+    return false;
+  }
+}
+
+function sameUpdate(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
