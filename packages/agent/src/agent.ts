@@ -13,6 +13,7 @@ import {
   TypedEvents,
 } from '@homeostat/kit';
 import {
+  type Capabilities,
   type CommandResultMessage,
   ErrorNotice,
   type HeartbeatMessage,
@@ -36,6 +37,7 @@ import { builtInKinds } from './modules/kinds.js';
 import type { Sample } from './modules/module.js';
 import { StreamStore } from './modules/streams.js';
 import { type AnyModuleKind, ModuleSupervisor, type SupervisorEvents } from './modules/supervisor.js';
+import { fetchBlob } from './ota/http-source.js';
 import { Drainer } from './outbox/drainer.js';
 import { type DropAlarm, DropMonitor } from './outbox/drop-monitor.js';
 import { MemoryOutbox } from './outbox/memory-outbox.js';
@@ -58,6 +60,12 @@ export interface AgentOptions {
   name?: string;
   /** Serial number sent with a claim request. */
   serial?: string;
+  /**
+   * The hub's HTTP API, e.g. http://hub:8080: where the device downloads what it is asked to run
+   * (model files, updates) with its own credentials. Without it, only models already in the
+   * device's model cache can run.
+   */
+  apiUrl?: string;
   /** Where outbox.db and credentials.json live; null keeps both in memory (simulator benchmarks). */
   dataDir?: string | null;
   /** Heartbeat period, ms. Default 1000. */
@@ -382,15 +390,37 @@ export class Agent {
     return granted;
   }
 
+  /** What the device is and can run: the hardware's, and the ONNX execution providers here. */
+  #capabilities(): Capabilities {
+    return {
+      kind: this.#options.hardware.kind,
+      ...this.#options.hardware.capabilities(),
+      executionProviders: [...(this.#options.executionProviders ?? runtimeProviders)()],
+    };
+  }
+
   #backoff(): BackoffOptions {
     return { initialMs: 500, maxMs: 30_000, ...this.#options.backoff };
   }
 
   /** The module supervisor with the built-in kinds and those given in the options. */
-  #modules(report: (reported: Record<string, ReportedModule>) => void): ModuleSupervisor {
-    const { hardware, allowCommands = [], moduleKinds = [] } = this.#options;
+  #modules(
+    credentials: DeviceCredentials,
+    report: (reported: Record<string, ReportedModule>) => void,
+  ): ModuleSupervisor {
+    const { hardware, allowCommands = [], moduleKinds = [], apiUrl, dataDir = null } = this.#options;
+    const model = {
+      capabilities: () => this.#capabilities(),
+      dataDir,
+      ...(apiUrl !== undefined
+        ? {
+            fetchArtifact: (a: { sha256: string }) =>
+              fetchBlob({ apiUrl, deviceId: credentials.deviceId, token: credentials.token }, a.sha256),
+          }
+        : {}),
+    };
     return new ModuleSupervisor({
-      kinds: [...builtInKinds({ stage: this.#stage, allowCommands }), ...moduleKinds],
+      kinds: [...builtInKinds({ stage: this.#stage, allowCommands, model }), ...moduleKinds],
       streams: new StreamStore(),
       clock: this.#clock,
       logger: this.#logger,
@@ -427,7 +457,7 @@ export class Agent {
       ...(this.#options.outboxWindow !== undefined ? { window: this.#options.outboxWindow } : {}),
     });
     // The supervisor reports through the twin, debounced: `twin` exists by the time it does.
-    const modules = this.#modules((reported) => twin.setAgentReported('modules', reported));
+    const modules = this.#modules(credentials, (reported) => twin.setAgentReported('modules', reported));
     const twin: TwinSync = new TwinSync({
       outbox,
       hardware: withAgentKeys(this.#options.hardware, {
@@ -494,11 +524,7 @@ export class Agent {
       ts: this.#clock.now(),
       heartbeatMs,
       agent: { version: AGENT_VERSION },
-      capabilities: {
-        kind: this.#options.hardware.kind,
-        ...this.#options.hardware.capabilities(),
-        executionProviders: [...(this.#options.executionProviders ?? runtimeProviders)()],
-      },
+      capabilities: this.#capabilities(),
     };
     link.publish(topics.status(deviceId), JSON.stringify(status), { qos: 1, retain: true });
     run.drops.refresh();

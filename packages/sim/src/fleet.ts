@@ -15,6 +15,8 @@ export type Provisioning =
 
 export interface SimFleetOptions extends Omit<FleetPlanOptions, 'clockNow'> {
   hubUrl: string;
+  /** The hub's HTTP API, where agents download model files (and updates). */
+  apiUrl?: string;
   provisioning: Provisioning;
   /** Per-device data directories live under this one; null keeps outboxes in memory. */
   dataDir: string | null;
@@ -67,6 +69,7 @@ export class SimFleet {
             : await o.provisioning.provide(device);
         const agent = new Agent({
           hubUrl: o.hubUrl,
+          ...(o.apiUrl !== undefined ? { apiUrl: o.apiUrl } : {}),
           ...identity,
           dataDir: o.dataDir === null ? null : join(o.dataDir, device.name),
           hardware: device.hardware,

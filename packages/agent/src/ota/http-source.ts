@@ -18,6 +18,28 @@ export interface HttpSourceOptions {
   fetch?: typeof fetch;
 }
 
+/** The device's credentials as the hub takes them over HTTP: Basic, as its MQTT login. */
+function authorization(o: Pick<HttpSourceOptions, 'deviceId' | 'token'>): string {
+  return `Basic ${Buffer.from(`${o.deviceId}:${o.token}`).toString('base64')}`;
+}
+
+function blobUrl(apiUrl: string, sha256: string): string {
+  return `${apiUrl.replace(/\/$/, '')}/api/v1/blobs/${sha256}`;
+}
+
+/** A small file whole, in memory (a model); the caller checks its hash. */
+export async function fetchBlob(options: HttpSourceOptions, sha256: string, signal?: AbortSignal): Promise<Uint8Array> {
+  const res = await (options.fetch ?? fetch)(blobUrl(options.apiUrl, sha256), {
+    headers: { authorization: authorization(options) },
+    ...(signal ? { signal } : {}),
+  });
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    throw new Error(`download of ${sha256}: HTTP ${res.status}`);
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 export class HttpArtifactSource implements ArtifactSource {
   readonly #o: HttpSourceOptions;
 
@@ -26,13 +48,9 @@ export class HttpArtifactSource implements ArtifactSource {
   }
 
   async download(manifest: ArtifactManifest, file: string, offset: number, signal: AbortSignal): Promise<void> {
-    const { apiUrl, deviceId, token } = this.#o;
-    const headers: Record<string, string> = {
-      authorization: `Basic ${Buffer.from(`${deviceId}:${token}`).toString('base64')}`,
-    };
+    const headers: Record<string, string> = { authorization: authorization(this.#o) };
     if (offset > 0) headers.range = `bytes=${offset}-`;
-    const url = `${apiUrl.replace(/\/$/, '')}/api/v1/blobs/${manifest.sha256}`;
-    const res = await (this.#o.fetch ?? fetch)(url, { headers, signal });
+    const res = await (this.#o.fetch ?? fetch)(blobUrl(this.#o.apiUrl, manifest.sha256), { headers, signal });
     if (res.status !== 200 && res.status !== 206) {
       await res.body?.cancel();
       throw new Error(`download of ${manifest.name} ${manifest.version}: HTTP ${res.status}`);

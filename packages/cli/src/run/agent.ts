@@ -9,6 +9,7 @@ import { intFlag, untilSignal } from './common.js';
 
 interface AgentFlags {
   hub: string;
+  apiUrl?: string;
   id?: string;
   token?: string;
   claim?: string;
@@ -47,6 +48,10 @@ export function registerAgent(program: Command, io: CliIo): void {
     )
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option(
+      '--api-url <url>',
+      "the hub's HTTP API, e.g. http://127.0.0.1:8080: model files and updates are downloaded from it",
+    )
+    .option(
       '--allow-command <path>',
       'a command process modules may run, as their specs name it (repeat for more; default none)',
       (value: string, previous: string[]) => [...previous, value],
@@ -75,6 +80,7 @@ export function registerAgent(program: Command, io: CliIo): void {
       const logger = createLogger({ name: 'agent', level: flags.logLevel ?? 'info', destination: process.stderr });
       const agent = new Agent({
         hubUrl: flags.hub,
+        ...(flags.apiUrl ? { apiUrl: flags.apiUrl } : {}),
         ...(flags.id ? { id: flags.id } : {}),
         ...(token ? { token } : {}),
         ...(claim ? { claim } : {}),
