@@ -71,6 +71,7 @@ export class Hub {
   #autonomicService: AutonomicService | undefined;
   #rollouts: RolloutService | undefined;
   #rolloutController: RolloutController | undefined;
+  #artifacts: ArtifactStore | undefined;
   /** The artifacts directory of a hub without a data directory. */
   #scratch: string | undefined;
   readonly #injectedStore: Store | undefined;
@@ -93,7 +94,8 @@ export class Hub {
       !this.#tokens ||
       !this.#liveness ||
       !this.#store ||
-      !this.#events
+      !this.#events ||
+      !this.#artifacts
     ) {
       throw new Error('the hub is not started');
     }
@@ -106,6 +108,7 @@ export class Hub {
       liveness: this.#liveness,
       store: this.#store,
       events: this.#events,
+      artifacts: this.#artifacts,
       ...this.#rolloutServices(),
     };
   }
@@ -207,6 +210,7 @@ export class Hub {
     });
     this.#autonomicService = autonomicService;
     const artifacts = await this.#openArtifacts();
+    this.#artifacts = artifacts;
     const rollouts = new RolloutService({ store, clock, artifacts, events });
     const rolloutController = new RolloutController({ store, clock, logger, writer: devices, events });
     rollouts.events.on('changed', ({ name }) => rolloutController.rolloutChanged(name));

@@ -3,8 +3,9 @@
 // summary (min, max, avg) of the continuous metrics every minute instead of a reading every
 // second, values rounded to the sensors' resolution, and raw readings for the first minute of an
 // abnormal episode, with one alarm per episode (a room too cold, a flat battery, a pump vibrating
-// in ISO 10816 zone D). Settings and states (a setpoint, a mower's state code) are not
-// summarised: the twin reports them, and a mean of state codes means nothing.
+// in ISO 10816 zone D). A pump's `bearingAnomaly` is its edge model's score, when the model runs.
+// Settings and states (a setpoint, a mower's state code) are not summarised: the twin reports
+// them, and a mean of state codes means nothing.
 
 import type { RawWhen, TelemetrySettings } from '@homeostat/protocol';
 

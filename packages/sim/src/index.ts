@@ -2,6 +2,7 @@
 // and a heater, robot mowers, pumps with wearing bearings, and faults to inject into any of them.
 
 export { capabilitiesOf, type SimKind } from './capabilities.js';
+export { type DemoDeployment, demoDeployments, scaleRule } from './demo-deployments.js';
 export { DEMO_DESIRED } from './demo-desired.js';
 export {
   DEMO_RULES,

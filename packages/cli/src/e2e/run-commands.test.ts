@@ -497,11 +497,25 @@ describe('homeostat demo', () => {
         { ...POLL, timeoutMs: 10_000, message: `${name} in sync` },
       );
       const { telemetry, ...control } = synced.twin.desired.state;
-      assert.deepEqual(control, { mode: 'auto', setpoint: 21 });
+      assert.deepEqual(control, { mode: 'remote', setpoint: 21 }, 'heaters follow their thermostat');
       assert.equal(telemetry.mode, 'aggregate', 'the demo fleet aggregates at the edge');
       assert.deepEqual(synced.twin.reported.state.telemetry, telemetry, 'and the heater runs those settings');
       assert.ok(synced.twin.desired.version >= 1, 'the demo set a desired state');
     }
+
+    // The workloads: every deployment applied on every device it targets (rules and the pump
+    // model running, as the devices report them).
+    const applied = await waitFor(
+      async () => {
+        const r = await api(httpUrl, token, 'GET', '/api/v1/deployments');
+        const list = (r.body?.items ?? []) as Json[];
+        return list.length === 3 && list.every((d) => d.status.targeted > 0 && d.status.applied === d.status.targeted)
+          ? list
+          : null;
+      },
+      { ...POLL, timeoutMs: 30_000, message: 'the demo deployments applied' },
+    );
+    assert.deepEqual(applied.map((d) => d.metadata.name).sort(), ['mower-autonomy', 'pump-condition', 'room-heating']);
 
     await stopCleanly(demo, 10_000);
     assert.match(demo.stdout, /^SIGTERM: stopping the fleet and the hub$/m);

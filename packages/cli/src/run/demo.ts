@@ -3,6 +3,7 @@
 
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { configPath, readConfig, writeConfig } from '../config.js';
 import type { CliIo } from '../io.js';
@@ -34,11 +35,11 @@ export function registerDemo(program: Command, io: CliIo): void {
     .option('--fresh', 'start from an empty data directory')
     .action(async (flags: DemoFlags) => {
       if (flags.fresh) rmSync(flags.data, { recursive: true, force: true });
-      const [{ Hub, DEFAULT_CONFIG }, { SimFleet, DEMO_DESIRED }, { createLogger }] = await Promise.all([
-        import('@homeostat/hub'),
-        import('@homeostat/sim'),
-        import('@homeostat/kit'),
-      ]);
+      const [
+        { Hub, DEFAULT_CONFIG, DEMO_POLICIES, DEMO_AUTONOMY },
+        { SimFleet, DEMO_DESIRED, HEATER_REMOTE, demoDeployments, loadPumpModel },
+        { createLogger },
+      ] = await Promise.all([import('@homeostat/hub'), import('@homeostat/sim'), import('@homeostat/kit')]);
       const httpPort = await portOrFree(8080, HOST);
       const mqttPort = await portOrFree(1883, HOST);
       const logger = createLogger({
@@ -66,8 +67,18 @@ export function registerDemo(program: Command, io: CliIo): void {
         await tokens.delete('demo').catch(() => {});
         adminToken = (await tokens.create('demo', 'admin')).secret;
       }
+      // The workloads: the pump model's file in the hub's artifact store (devices fetch it by
+      // hash), the deployments that put the rules and the model on the devices, and the fleet's
+      // policies with the degrees they run at.
+      const model = loadPumpModel();
+      await hub.services.artifacts.putBlob(model.onnx.sha256, Readable.from([Buffer.from(model.onnx.bytes)]));
+      const deployed = demoDeployments(model, { timeScale: flags.timeScale });
+      for (const d of deployed) await hub.services.deployments.put(d.name, d.request);
+      for (const p of DEMO_POLICIES) await hub.autonomic.putPolicy(p.name, { labels: p.labels, spec: p.spec });
+      await hub.autonomic.putAutonomy(DEMO_AUTONOMY);
       const fleet = new SimFleet({
         hubUrl: started.mqttUrl,
+        apiUrl: started.httpUrl,
         devices: flags.devices,
         timeScale: flags.timeScale,
         dataDir: join(flags.data, 'devices'),
@@ -79,7 +90,8 @@ export function registerDemo(program: Command, io: CliIo): void {
           async provide(device) {
             const put = await devices.put(device.name, {
               labels: device.labels,
-              desired: DEMO_DESIRED[device.kind] ?? {},
+              // Heaters follow their room's thermostat, whose room-heating rule calls for heat.
+              desired: { ...DEMO_DESIRED[device.kind], ...(device.kind === 'heater' ? HEATER_REMOTE : {}) },
             });
             const token = put.created ? put.token : (await devices.rotateToken(device.name)).token;
             return { id: device.name, token };
@@ -101,12 +113,16 @@ export function registerDemo(program: Command, io: CliIo): void {
             : []),
           `  admin token ${adminToken}`,
           `  fleet       ${fleet.devices.length} simulated devices (rooms, mowers, pumps), time ×${flags.timeScale}`,
+          `  workloads   deployments ${deployed.map((d) => d.name).join(', ')}; ${DEMO_POLICIES.length} policies`,
           `  data        ${flags.data}`,
           '',
           loggedIn
             ? `The CLI is logged in to this hub (${configPath(io)}). Try, in another terminal:`
             : `Log the CLI in with: npx homeostat login --server ${started.httpUrl} --token ${adminToken}\nThen try:`,
           '  npx homeostat get devices',
+          '  npx homeostat get deployments',
+          `  npx homeostat get modules --device ${fleet.devices.find((d) => d.kind === 'pump')?.name ?? 'pump-01'}`,
+          '  npx homeostat decisions',
           `  npx homeostat describe device ${fleet.devices[0]?.name ?? 'room-01-thermostat'}`,
           `  npx homeostat twin set ${fleet.devices.find((d) => d.kind === 'heater')?.name ?? 'room-01-heater'} setpoint=22`,
           `  npx homeostat telemetry ${fleet.devices.find((d) => d.kind === 'pump')?.name ?? 'pump-01'} --metric vibration.max --since 5m`,
