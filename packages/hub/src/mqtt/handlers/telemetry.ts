@@ -4,7 +4,7 @@
 // since the device deletes what the hub acknowledges.
 
 import { HomeostatError, parser, TelemetryMessage } from '@homeostat/protocol';
-import type { ReadingRow } from '../../store/store.js';
+import type { Reading } from '../../store/store.js';
 import type { Handler } from '../context.js';
 import { decode } from './decode.js';
 
@@ -16,14 +16,15 @@ export const handleTelemetry: Handler = async (deps, m) => {
   const readings = Array.isArray(decoded.value) ? decoded.value : [decoded.value];
   const latest = m.now + deps.config.maxClockSkewMs;
   const future = readings.filter((r) => r.ts !== undefined && r.ts > latest);
-  const rows: ReadingRow[] = [];
-  for (const r of readings) {
-    const ts = r.ts === undefined || r.ts > latest ? m.now : r.ts;
-    for (const [metric, value] of Object.entries(r.metrics))
-      rows.push({ device: m.deviceId, seq: r.seq, metric, ts, value });
-  }
+  const rows: Reading[] = readings.map((r) => ({
+    device: m.deviceId,
+    seq: r.seq,
+    ts: r.ts === undefined || r.ts > latest ? m.now : r.ts,
+    metrics: r.metrics,
+  }));
   // Resolves once the batch holding these readings is committed: only then is the PUBACK written.
-  await deps.ingest.submit(rows);
+  const existing = await deps.ingest.submit(rows);
+  for (const e of existing) deps.metrics.readingsDuplicate.inc(Object.keys(e.reading.metrics).length);
   if (future.length === 0) return { ok: true };
   deps.metrics.readingsClockCorrected.inc(future.length);
   return {
