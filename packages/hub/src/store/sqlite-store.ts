@@ -30,7 +30,14 @@ export async function openSqliteStore(path: string, options: { portableWrites?: 
   await new SqlStore(db).migrate();
   if (options.portableWrites) return new SqlStore(db);
   if (database.memory) return new SqlStore(db, new SqliteTelemetryWriter(database));
-  return new SqlStore(db, new TelemetryWorker(path));
+  const worker = new TelemetryWorker(path);
+  try {
+    await worker.start();
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new SqlStore(db, worker);
 }
 
 /**

@@ -19,6 +19,8 @@ interface WriteRequest {
 }
 
 type WriteReply = ({ id: number } & InsertOutcome) | { id: number; error: string };
+/** Sent once by the worker when its connection is open and its statements prepared. */
+const READY = 'ready';
 
 interface Pending {
   resolve: (outcome: InsertOutcome) => void;
@@ -27,7 +29,7 @@ interface Pending {
 
 export class TelemetryWorker {
   readonly #path: string;
-  #worker: Worker | undefined;
+  #worker: { worker: Worker; ready: Promise<void> } | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
 
@@ -35,12 +37,21 @@ export class TelemetryWorker {
     this.#path = path;
   }
 
+  /**
+   * Starts the worker and resolves once it is ready, so that its start-up (a thread, modules, a
+   * connection: hundreds of ms on a busy machine) is paid when the hub starts, not by the first
+   * reading; a worker that cannot open the database fails the start.
+   */
+  start(): Promise<void> {
+    return this.#start().ready;
+  }
+
   insertReadings(readings: readonly Reading[]): Promise<InsertOutcome> {
-    const worker = this.#start();
+    const { worker } = this.#start();
     const request: WriteRequest = { id: this.#nextId++, batch: JSON.stringify(readings) };
     return new Promise((resolve, reject) => {
       this.#pending.set(request.id, { resolve, reject });
-      // Held only while a write is outstanding: an idle writer keeps no process alive.
+      // Held while starting and while a write is outstanding: an idle writer keeps no process alive.
       worker.ref();
       worker.postMessage(request);
     });
@@ -48,7 +59,7 @@ export class TelemetryWorker {
 
   /** Lets the worker finish what it was given, then closes its connection. */
   async close(): Promise<void> {
-    const worker = this.#worker;
+    const worker = this.#worker?.worker;
     this.#worker = undefined;
     if (!worker) return;
     const exited = new Promise((resolve) => worker.once('exit', resolve));
@@ -58,27 +69,42 @@ export class TelemetryWorker {
   }
 
   /** The worker, started on first use and again after it died (a write then fails, not the hub). */
-  #start(): Worker {
+  #start(): { worker: Worker; ready: Promise<void> } {
     if (this.#worker) return this.#worker;
     const worker = new Worker(new URL(import.meta.url), { workerData: { telemetryWriterPath: this.#path } });
-    worker.unref();
-    worker.on('message', (reply: WriteReply) => this.#settle(reply));
+    let ready: { resolve: () => void; reject: (err: Error) => void } | undefined;
+    const started = {
+      worker,
+      ready: new Promise<void>((resolve, reject) => {
+        ready = { resolve, reject };
+      }),
+    };
+    // A worker started again by a write reports its failure to that write; nobody awaits `ready`.
+    started.ready.catch(() => {});
+    worker.on('message', (reply: WriteReply | typeof READY) => {
+      if (reply !== READY) this.#settle(reply);
+      else {
+        ready?.resolve();
+        if (this.#pending.size === 0) worker.unref();
+      }
+    });
     const fail = (err: Error) => {
-      if (this.#worker === worker) this.#worker = undefined;
+      if (this.#worker === started) this.#worker = undefined;
+      ready?.reject(err);
       for (const p of this.#pending.values()) p.reject(err);
       this.#pending.clear();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the telemetry writer stopped (exit code ${code})`)));
-    this.#worker = worker;
-    return worker;
+    this.#worker = started;
+    return started;
   }
 
   #settle(reply: WriteReply): void {
     const pending = this.#pending.get(reply.id);
     if (!pending) return;
     this.#pending.delete(reply.id);
-    if (this.#pending.size === 0) this.#worker?.unref();
+    if (this.#pending.size === 0) this.#worker?.worker.unref();
     if ('error' in reply) pending.reject(new Error(reply.error));
     else pending.resolve({ inserted: reply.inserted, existing: reply.existing });
   }
@@ -91,6 +117,7 @@ function serve(path: string): void {
   const db = new BetterSqlite3(path);
   tuneSqlite(db);
   const writer = new SqliteTelemetryWriter(db);
+  port.postMessage(READY);
   port.on('message', (request: WriteRequest | null) => {
     if (request === null) {
       db.close();
