@@ -17,7 +17,7 @@ import { MqttEndpoint } from './mqtt/endpoint.js';
 import { DeviceService } from './services/devices.js';
 import { EnrollmentService } from './services/enrollment.js';
 import { TokenService } from './services/tokens.js';
-import { openSqliteStore } from './store/sqlite-store.js';
+import { openSqliteStore } from './store/sql-store.js';
 import type { Store } from './store/store.js';
 
 export const HUB_VERSION = '0.1.0';

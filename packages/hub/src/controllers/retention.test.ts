@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock, silentLogger } from '@homeostat/kit';
 import { createMetrics } from '../metrics.js';
-import { openSqliteStore } from '../store/sqlite-store.js';
+import { openSqliteStore } from '../store/sql-store.js';
 import { RetentionJob } from './retention.js';
 
 const DAY = 86_400_000;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '@homeostat/kit';
 import { createMetrics } from '../metrics.js';
-import { openSqliteStore } from '../store/sqlite-store.js';
+import { openSqliteStore } from '../store/sql-store.js';
 import type { Reading, Store } from '../store/store.js';
 import { IngestBatcher } from './batcher.js';
 

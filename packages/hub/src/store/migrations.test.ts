@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { migrations } from './migrations.js';
-import { openSqliteStore } from './sqlite-store.js';
+import { openSqliteStore } from './sql-store.js';
 
 test('0003 carries per-value readings over to one row per reading, across pages', async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'homeostat-migrate-')), 'hub.db');

@@ -1,12 +1,12 @@
-// The Store over Kysely. The SQL is written once for both dialects; `openSqliteStore`
-// (sqlite-store.ts) builds the embedded default on it.
+// The Store over Kysely. The SQL is written once for both dialects; `openSqliteStore` builds
+// the embedded default (better-sqlite3, WAL).
 
 import { applyMergePatch, type Lifecycle, type Role } from '@homeostat/protocol';
-import { type Kysely, Migrator, type Selectable, sql } from 'kysely';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, type Selectable, SqliteDialect, sql } from 'kysely';
 import { migrations } from './migrations.js';
 import type { Database, DevicesTable, EnrollmentGroupsTable } from './schema.js';
-import { TelemetryWorker } from './sqlite-worker.js';
-import type { SqliteTelemetryWriter } from './sqlite-writer.js';
+import { SqliteTelemetryWriter } from './sqlite-writer.js';
 import type {
   Bucket,
   ClaimOutcome,
@@ -30,13 +30,10 @@ import * as telemetry from './telemetry.js';
 
 export class SqlStore implements Store {
   readonly #db: Kysely<Database>;
-  readonly #writer: SqliteTelemetryWriter | TelemetryWorker | undefined;
+  readonly #writer: SqliteTelemetryWriter | undefined;
 
-  /**
-   * `writer`: the embedded store's prepared-statement path for telemetry writes, on this
-   * connection or in the worker thread.
-   */
-  constructor(db: Kysely<Database>, writer?: SqliteTelemetryWriter | TelemetryWorker) {
+  /** `writer`: the embedded store's prepared-statement path for telemetry writes. */
+  constructor(db: Kysely<Database>, writer?: SqliteTelemetryWriter) {
     this.#db = db;
     this.#writer = writer;
   }
@@ -54,7 +51,6 @@ export class SqlStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.#writer instanceof TelemetryWorker) await this.#writer.close();
     await this.#db.destroy();
   }
 
@@ -237,7 +233,6 @@ export class SqlStore implements Store {
   insertReadings(readings: readonly Reading[]): Promise<InsertOutcome> {
     const writer = this.#writer;
     if (writer === undefined || readings.length === 0) return telemetry.insertReadings(this.#db, readings);
-    if (writer instanceof TelemetryWorker) return writer.insertReadings(readings);
     // Through Kysely's connection lock: the write never lands inside another open transaction.
     return this.#db.connection().execute(async () => writer.insertReadings(readings));
   }
@@ -470,4 +465,26 @@ function toGroup(row: Selectable<EnrollmentGroupsTable>): EnrollmentGroupRecord 
     createdAt: Number(row.created_at),
     resourceVersion: Number(row.resource_version),
   };
+}
+
+/**
+ * Opens (creating if needed) the embedded SQLite store; `:memory:` for a throwaway one.
+ * `portableWrites` keeps telemetry writes on the Kysely path (the one PostgreSQL takes), so the
+ * contract suite proves both.
+ */
+export async function openSqliteStore(path: string, options: { portableWrites?: boolean } = {}): Promise<SqlStore> {
+  const database = new BetterSqlite3(path);
+  database.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives a process crash (the case that matters for acknowledged
+  // readings); only an OS crash or power loss may drop the last transactions.
+  database.pragma('synchronous = NORMAL');
+  database.pragma('busy_timeout = 5000');
+  // Checkpoint the WAL every ~40 MiB instead of every 4 MiB: index pages rewritten by many
+  // ingest batches are copied back once, not once per checkpoint (fewer stalls of the loop).
+  database.pragma('wal_autocheckpoint = 10000');
+  database.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  // Migrate first: the writer prepares statements on the tables.
+  await new SqlStore(db).migrate();
+  return options.portableWrites ? new SqlStore(db) : new SqlStore(db, new SqliteTelemetryWriter(database));
 }

@@ -1,27 +1,11 @@
 // The embedded store's telemetry write, on prepared statements: the same rows and the same
 // rules as the portable Kysely path (telemetry.ts), without compiling and preparing new
 // statements for every batch. It is the hub's hottest write; PostgreSQL keeps the portable path.
-// It runs in the telemetry worker (sqlite-worker.ts), or on the hub's thread for an in-memory
-// store.
 
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ReadingsTable } from './schema.js';
 import type { InsertOutcome, Reading } from './store.js';
 import { fromRow, rollupRows } from './telemetry.js';
-
-/** The connection settings of the embedded store, for every connection to its file. */
-export function tuneSqlite(database: BetterSqlite3.Database): void {
-  database.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode survives a process crash (the case that matters for acknowledged
-  // readings); only an OS crash or power loss may drop the last transactions.
-  database.pragma('synchronous = NORMAL');
-  // The hub's thread and the telemetry worker each write: one waits for the other's commit.
-  database.pragma('busy_timeout = 5000');
-  // Checkpoint the WAL every ~40 MiB instead of every 4 MiB: index pages rewritten by many
-  // ingest batches are copied back once, not once per checkpoint.
-  database.pragma('wal_autocheckpoint = 10000');
-  database.pragma('foreign_keys = ON');
-}
 
 export class SqliteTelemetryWriter {
   readonly #write: (readings: readonly Reading[]) => InsertOutcome;
@@ -45,8 +29,6 @@ export class SqliteTelemetryWriter {
          last = case when excluded.last_ts >= rollups.last_ts then excluded.last else rollups.last end,
          last_ts = case when excluded.last_ts >= rollups.last_ts then excluded.last_ts else rollups.last_ts end`,
     );
-    // Immediate: the write lock is taken at the start, so a write of the other connection waits
-    // for it (busy_timeout) rather than fails.
     this.#write = db.transaction((readings: readonly Reading[]) => {
       const fresh: Reading[] = [];
       const existing: InsertOutcome['existing'] = [];
@@ -60,7 +42,7 @@ export class SqliteTelemetryWriter {
         upsert.run(b.device, b.metric, b.resolution_ms, b.bucket, b.count, b.sum, b.min, b.max, b.last, b.last_ts);
       }
       return { inserted: fresh.length, existing };
-    }).immediate;
+    });
   }
 
   /** Writes a batch in one transaction. */
