@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OnnxRunner } from '@homeostat/inference';
 import { type Clock, type Logger, silentLogger, systemClock } from '@homeostat/kit';
 import { LIVENESS_STATES } from '@homeostat/protocol';
 import type { FastifyInstance } from 'fastify';
@@ -19,6 +20,8 @@ import { LivenessTracker } from './controllers/liveness.js';
 import { RetentionJob } from './controllers/retention.js';
 import { EventLog } from './events.js';
 import { buildHttpServer } from './http/server.js';
+import { HubModels } from './inference/hub-models.js';
+import { ArtifactModelStore, HubPlacement } from './inference/hub-placement.js';
 import { IngestBatcher } from './ingest/batcher.js';
 import { createMetrics, type HubMetrics } from './metrics.js';
 import { MqttEndpoint } from './mqtt/endpoint.js';
@@ -72,6 +75,7 @@ export class Hub {
   #rollouts: RolloutService | undefined;
   #rolloutController: RolloutController | undefined;
   #artifacts: ArtifactStore | undefined;
+  #placement: HubPlacement | undefined;
   /** The artifacts directory of a hub without a data directory. */
   #scratch: string | undefined;
   readonly #injectedStore: Store | undefined;
@@ -165,7 +169,14 @@ export class Hub {
       },
     });
     const enrollment = new EnrollmentService({ store, clock, events, metrics });
-    const ingest = new IngestBatcher({ store, metrics, logger });
+    // Models placed in the hub derive readings from what is stored; set once the artifacts are open.
+    let placement: HubPlacement | undefined;
+    const ingest = new IngestBatcher({
+      store,
+      metrics,
+      logger,
+      onStored: (readings) => placement?.onStored(readings, (derived) => ingest.submit(derived)),
+    });
     this.#retention = new RetentionJob({ store, clock, logger, metrics, retention: config.retention });
     this.#ingest = ingest;
     const endpoint = new MqttEndpoint({ store, clock, logger, metrics, events, liveness, ingest, config, enrollment });
@@ -211,6 +222,14 @@ export class Hub {
     this.#autonomicService = autonomicService;
     const artifacts = await this.#openArtifacts();
     this.#artifacts = artifacts;
+    placement = new HubPlacement({
+      store,
+      events,
+      logger,
+      models: new HubModels({ store: new ArtifactModelStore(artifacts), createRunner: () => new OnnxRunner() }),
+    });
+    this.#placement = placement;
+    await placement.start();
     const rollouts = new RolloutService({ store, clock, artifacts, events });
     const rolloutController = new RolloutController({ store, clock, logger, writer: devices, events });
     rollouts.events.on('changed', ({ name }) => rolloutController.rolloutChanged(name));
@@ -281,6 +300,7 @@ export class Hub {
     await this.#rolloutController?.stop();
     await this.#endpoint?.stop();
     await this.#retention?.stop();
+    await this.#placement?.stop();
     await this.#ingest?.drain();
     await this.#liveness?.stop();
     await this.#events?.drain();

@@ -49,7 +49,12 @@ export function createMetrics() {
     }),
     readingsDuplicate: new Counter({
       name: 'homeostat_telemetry_duplicates_total',
-      help: 'Metric values received again for a (device, seq) already stored, and ignored.',
+      help: 'Metric values received again, in a reading whose (device, seq) is stored already with the same content (a redelivery), and ignored.',
+      registers: r,
+    }),
+    readingsConflict: new Counter({
+      name: 'homeostat_telemetry_seq_conflicts_total',
+      help: 'Readings whose (device, seq) is stored already with another timestamp or other values (a reused seq); the first reading is kept.',
       registers: r,
     }),
     readingsClockCorrected: new Counter({

@@ -29,6 +29,10 @@ export const ERRORS = {
     status: 400,
     summary: "A reading's timestamp was too far in the future; it was stored at the hub's time.",
   },
+  ERR_TELEMETRY_SEQ_CONFLICT: {
+    status: 409,
+    summary: 'A reading reused a seq stored already with another timestamp or other values; the first one is kept.',
+  },
   // Enrollment (zero-touch provisioning)
   ERR_ENROLLMENT_GROUP_NOT_FOUND: { status: 404, summary: 'No enrollment group has this name.' },
   ERR_ENROLLMENT_GROUP_EXISTS: { status: 409, summary: 'An enrollment group with this name exists already.' },

@@ -6,12 +6,12 @@
 // from its twin (desired spec, reported placement) and the difference applied.
 
 import { readFile } from 'node:fs/promises';
-import type { Logger } from '@homeostat/kit';
 import { type ModelBytes, type ModelStore, sha256Hex } from '@homeostat/inference';
+import type { Logger } from '@homeostat/kit';
 import { isPlainObject, type ModelConfig } from '@homeostat/protocol';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { EventLog } from '../events.js';
-import type { Store } from '../store/store.js';
+import type { Reading, Store } from '../store/store.js';
 import type { DerivedReading, HubModels } from './hub-models.js';
 
 /** The model modules of a device that run in the hub: reported placed there at the desired rev. */
@@ -105,9 +105,29 @@ export class HubPlacement {
     return (this.#running.get(device)?.size ?? 0) > 0;
   }
 
-  /** Readings of a device, as stored: what its hub-placed models derive from them. */
-  async derive(device: string, ts: number, metrics: Record<string, number>): Promise<DerivedReading[]> {
-    if (!this.runsFor(device)) return [];
+  /**
+   * Readings just stored: what the hub-placed models of their devices derive from them, handed to
+   * `store` as readings of the device. A derived reading carries seq −ts (a device's own seqs are
+   * never negative, so the two never collide, and a value derived twice for one time is stored
+   * once); derived readings are not fed to models again.
+   */
+  onStored(readings: readonly Reading[], store: (derived: Reading[]) => Promise<unknown>): void {
+    for (const r of readings) {
+      if (r.seq < 0 || !this.runsFor(r.device)) continue;
+      void this.#derive(r.device, r.ts, r.metrics)
+        .then(async (derived) => {
+          if (derived.length === 0) return;
+          const metrics: Record<string, number> = {};
+          for (const d of derived) metrics[d.metric] = d.value;
+          await store([{ device: r.device, seq: -r.ts, ts: r.ts, metrics }]);
+        })
+        .catch((err: Error) =>
+          this.#deps.logger.warn({ err: err.message, device: r.device }, 'could not store a value derived in the hub'),
+        );
+    }
+  }
+
+  async #derive(device: string, ts: number, metrics: Record<string, number>): Promise<DerivedReading[]> {
     try {
       return await this.#deps.models.onReading(device, ts, metrics);
     } catch (err) {
@@ -118,9 +138,11 @@ export class HubPlacement {
 
   reconcile(device: string): Promise<void> {
     const previous = this.#queue.get(device) ?? Promise.resolve();
-    const next = previous.then(() => this.#reconcile(device)).catch((err: Error) => {
-      this.#deps.logger.error({ err: err.message, device }, 'could not place the models of a device in the hub');
-    });
+    const next = previous
+      .then(() => this.#reconcile(device))
+      .catch((err: Error) => {
+        this.#deps.logger.error({ err: err.message, device }, 'could not place the models of a device in the hub');
+      });
     this.#queue.set(device, next);
     void next.finally(() => {
       if (this.#queue.get(device) === next) this.#queue.delete(device);

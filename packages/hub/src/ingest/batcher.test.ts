@@ -3,12 +3,11 @@ import { test } from 'node:test';
 import { silentLogger } from '@homeostat/kit';
 import { createMetrics } from '../metrics.js';
 import { openSqliteStore } from '../store/sql-store.js';
-import type { ReadingRow, Store } from '../store/store.js';
+import type { Reading, Store } from '../store/store.js';
 import { IngestBatcher } from './batcher.js';
 
-const reading = (device: string, seq: number, value = seq): ReadingRow[] => [
-  { device, seq, metric: 'temperature', ts: 1000 + seq, value },
-  { device, seq, metric: 'humidity', ts: 1000 + seq, value: 40 },
+const reading = (device: string, seq: number, value = seq): Reading[] => [
+  { device, seq, ts: 1000 + seq, metrics: { temperature: value, humidity: 40 } },
 ];
 
 /** The real SQLite store, with its telemetry writes counted (and made to fail on demand). */
@@ -18,7 +17,7 @@ async function countingStore() {
   let failNext = false;
   const insertReadings = store.insertReadings.bind(store);
   const counted: Store = Object.assign(Object.create(store) as Store, {
-    insertReadings: async (rows: readonly ReadingRow[]) => {
+    insertReadings: async (rows: readonly Reading[]) => {
       writes.push(rows.length);
       if (failNext) {
         failNext = false;
@@ -34,7 +33,7 @@ test('messages submitted in one turn are written in one transaction, and each re
   const s = await countingStore();
   const b = new IngestBatcher({ store: s.counted, metrics: createMetrics(), logger: silentLogger() });
   await Promise.all([b.submit(reading('a', 1)), b.submit(reading('b', 1)), b.submit(reading('a', 2))]);
-  assert.deepEqual(s.writes, [6]);
+  assert.deepEqual(s.writes, [3]);
   assert.equal((await s.store.queryReadings('a', 'temperature', 0, 1e12, 10)).length, 2);
   await s.store.close();
 });
@@ -46,21 +45,23 @@ test('what arrives while a batch is being written goes into the next one', async
   await new Promise((r) => setImmediate(r)); // the first batch is now being written
   const later = [b.submit(reading('a', 2)), b.submit(reading('a', 3)), b.submit(reading('a', 4))];
   await Promise.all([first, ...later]);
-  assert.deepEqual(s.writes, [2, 6]);
+  assert.deepEqual(s.writes, [1, 3]);
   await s.store.close();
 });
 
-test('within a batch the first message with a (device, seq) wins', async () => {
+test('within a batch the first message with a (device, seq) wins; the later one learns what is stored', async () => {
   const s = await countingStore();
   const metrics = createMetrics();
   const b = new IngestBatcher({ store: s.counted, metrics, logger: silentLogger() });
-  await Promise.all([b.submit(reading('a', 1, 20)), b.submit(reading('a', 1, 99))]);
+  const [first, second] = await Promise.all([b.submit(reading('a', 1, 20)), b.submit(reading('a', 1, 99))]);
+  assert.deepEqual(first, []);
+  assert.deepEqual(second, [{ reading: reading('a', 1, 99)[0], stored: reading('a', 1, 20)[0] }]);
   const points = await s.store.queryReadings('a', 'temperature', 0, 1e12, 10);
   assert.deepEqual(
     points.map((p) => p.value),
     [20],
   );
-  assert.equal((await metrics.readingsDuplicate.get()).values[0]?.value, 2);
+  assert.equal((await metrics.readingsStored.get()).values[0]?.value, 2);
   await s.store.close();
 });
 

@@ -5,22 +5,35 @@
 
 import type { Logger } from '@homeostat/kit';
 import type { HubMetrics } from '../metrics.js';
-import type { ReadingRow, Store } from '../store/store.js';
+import type { Reading, Store } from '../store/store.js';
 
 export interface IngestDeps {
   store: Store;
   metrics: HubMetrics;
   logger: Logger;
+  /**
+   * After each commit, the readings it stored new (not those stored already): what the hub
+   * derives from readings (models placed in the hub) starts here, off the acknowledgement path.
+   */
+  onStored?: (readings: readonly Reading[]) => void;
 }
 
-/** Most metric values one transaction writes; the rest wait for the next one. */
-const MAX_BATCH_VALUES = 20_000;
+/** Most readings one transaction writes; the rest wait for the next one. */
+const MAX_BATCH_READINGS = 10_000;
+
+/** A submitted reading whose (device, seq) was stored already, and the reading stored under it. */
+export interface AlreadyStored {
+  reading: Reading;
+  stored: Reading;
+}
 
 interface Submission {
-  rows: readonly ReadingRow[];
-  resolve: () => void;
+  readings: readonly Reading[];
+  resolve: (existing: AlreadyStored[]) => void;
   reject: (err: unknown) => void;
 }
+
+const NONE: AlreadyStored[] = [];
 
 export class IngestBatcher {
   readonly #deps: IngestDeps;
@@ -33,12 +46,13 @@ export class IngestBatcher {
   }
 
   /**
-   * Queues one message's readings; resolves once they are committed (or found stored already),
-   * rejects if the write failed: the message is then not acknowledged and comes again.
+   * Queues one message's readings; resolves once they are committed, with those found stored
+   * already (usually none); rejects if the write failed: the message is then not acknowledged
+   * and comes again.
    */
-  submit(rows: readonly ReadingRow[]): Promise<void> {
+  submit(readings: readonly Reading[]): Promise<AlreadyStored[]> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ rows, resolve, reject });
+      this.#queue.push({ readings, resolve, reject });
       this.#schedule();
     });
   }
@@ -64,12 +78,12 @@ export class IngestBatcher {
 
   #startWrite(): void {
     const batch: Submission[] = [];
-    let values = 0;
+    let readings = 0;
     while (this.#queue.length > 0) {
       const next = this.#queue[0]!;
-      if (batch.length > 0 && values + next.rows.length > MAX_BATCH_VALUES) break;
+      if (batch.length > 0 && readings + next.readings.length > MAX_BATCH_READINGS) break;
       batch.push(this.#queue.shift()!);
-      values += next.rows.length;
+      readings += next.readings.length;
     }
     if (batch.length === 0) return;
     this.#writing = this.#write(batch).finally(() => {
@@ -80,31 +94,47 @@ export class IngestBatcher {
 
   async #write(batch: Submission[]): Promise<void> {
     const { store, metrics, logger } = this.#deps;
-    // Within a batch, the first message with a (device, seq) wins, as it does across batches.
-    const seen = new Set<string>();
-    const rows: ReadingRow[] = [];
-    for (const submission of batch) {
-      const keys = new Set(submission.rows.map((r) => `${r.device}\u0000${r.seq}`));
-      if ([...keys].some((k) => seen.has(k))) continue;
-      for (const k of keys) seen.add(k);
-      rows.push(...submission.rows);
-    }
-    const total = batch.reduce((n, s) => n + s.rows.length, 0);
+    // One write for the whole batch; a (device, seq) twice in it is stored once, the first time,
+    // as it is across batches.
+    const readings = batch.length === 1 ? batch[0]!.readings : batch.flatMap((s) => s.readings);
     const end = metrics.ingestSeconds.startTimer();
     try {
-      const stored = await store.insertReadings(rows);
+      const outcome = await store.insertReadings(readings);
       end();
-      metrics.ingestBatchValues.observe(total);
-      metrics.readingsStored.inc(stored);
-      if (stored < total) metrics.readingsDuplicate.inc(total - stored);
-      for (const submission of batch) submission.resolve();
+      const found =
+        outcome.existing.length === 0 ? undefined : new Map(outcome.existing.map((e) => [e.index, e.stored]));
+      let values = 0;
+      let duplicateValues = 0;
+      let index = 0;
+      for (const submission of batch) {
+        let existing = NONE;
+        for (const reading of submission.readings) {
+          const n = valueCount(reading);
+          values += n;
+          const stored = found?.get(index++);
+          if (stored === undefined) continue;
+          duplicateValues += n;
+          if (existing === NONE) existing = [];
+          existing.push({ reading, stored });
+        }
+        submission.resolve(existing);
+      }
+      metrics.ingestBatchValues.observe(values);
+      metrics.readingsStored.inc(values - duplicateValues);
+      if (this.#deps.onStored) this.#deps.onStored(found ? readings.filter((_, i) => !found.has(i)) : readings);
     } catch (err) {
       end();
       logger.error(
-        { err, values: rows.length },
+        { err, readings: readings.length },
         'could not store a telemetry batch; its messages are not acknowledged',
       );
       for (const submission of batch) submission.reject(err);
     }
   }
+}
+
+function valueCount(reading: Reading): number {
+  let n = 0;
+  for (const _ in reading.metrics) n++;
+  return n;
 }

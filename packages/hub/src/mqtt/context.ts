@@ -31,8 +31,8 @@ export interface DeviceMessage {
 
 /** A refusal is reported to the device (on `errors`), counted and logged; the message is acknowledged. */
 export type HandlerResult =
-  /** Taken; a `warning` is still told to the device and logged (e.g. a value it sent was corrected). */
-  | { ok: true; warning?: { error: HomeostatError; seq?: number } }
+  /** Taken; each warning is still told to the device and logged (e.g. a value it sent was corrected). */
+  | { ok: true; warnings?: { error: HomeostatError; seq?: number }[] }
   | { ok: false; error: HomeostatError; seq?: number; data?: Record<string, unknown> };
 
 export type Handler = (deps: HandlerDeps, message: DeviceMessage) => Promise<HandlerResult>;

@@ -380,12 +380,8 @@ export class MqttEndpoint {
       return;
     }
     deps.metrics.mqttMessages.inc({ kind: decision.topic.kind });
-    if (result.warning) {
-      this.#tell(device, 'protocol', {
-        ...fromError(result.warning.error),
-        topic: packet.topic,
-        seq: result.warning.seq,
-      });
+    for (const warning of result.warnings ?? []) {
+      this.#tell(device, 'protocol', { ...fromError(warning.error), topic: packet.topic, seq: warning.seq });
     }
     if (decision.topic.kind !== 'heartbeat' && decision.topic.kind !== 'status') {
       deps.liveness.observe(device, { kind: 'message', at: now });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Decision, Incident } from '@homeostat/protocol';
 import { rolloutContract } from './rollouts-contract.js';
-import type { DeploymentRecord, NewDevice, Store } from './store.js';
+import type { DeploymentRecord, NewDevice, Reading, Store } from './store.js';
 
 const device = (name: string, extra: Partial<NewDevice> = {}): NewDevice => ({
   name,
@@ -183,35 +183,63 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     test(
       'readings: stored once per (device, seq), queried by metric and time',
       withStore(async (s) => {
-        const rows = [
-          { device: 'x', seq: 1, metric: 'temperature', ts: 100, value: 20.5 },
-          { device: 'x', seq: 1, metric: 'humidity', ts: 100, value: 40 },
-          { device: 'x', seq: 2, metric: 'temperature', ts: 200, value: 21 },
-          { device: 'y', seq: 1, metric: 'temperature', ts: 150, value: 5 },
+        const rows: Reading[] = [
+          { device: 'x', seq: 1, ts: 100, metrics: { temperature: 20.5, humidity: 40 } },
+          { device: 'x', seq: 2, ts: 200, metrics: { temperature: 21 } },
+          { device: 'y', seq: 1, ts: 150, metrics: { temperature: 5 } },
         ];
-        assert.equal(await s.insertReadings(rows), 4);
-        assert.equal(await s.insertReadings([{ ...rows[0]!, value: 99 }, rows[2]!]), 0);
-        // A stored (device, seq) is a whole reading: a new metric under the same seq is not added.
-        assert.equal(await s.insertReadings([{ device: 'x', seq: 2, metric: 'pressure', ts: 200, value: 1 }]), 0);
-        assert.deepEqual(await s.queryReadings('x', 'pressure', 0, 1000, 10), []);
-        const all = await s.queryReadings('x', 'temperature', 0, 1000, 10);
-        assert.deepEqual(
-          all.map((r) => [r.seq, r.value]),
-          [
-            [1, 20.5],
-            [2, 21],
+        assert.deepEqual(await s.insertReadings(rows), { inserted: 3, existing: [] });
+        // A stored (device, seq) is a whole reading: not stored again whatever it carries, and
+        // reported with the reading stored under it.
+        const again = await s.insertReadings([
+          { ...rows[0]!, metrics: { temperature: 99, pressure: 1 } },
+          { device: 'x', seq: 3, ts: 300, metrics: { humidity: 41 } },
+          rows[1]!,
+        ]);
+        assert.deepEqual(again, {
+          inserted: 1,
+          existing: [
+            { index: 0, stored: rows[0] },
+            { index: 2, stored: rows[1] },
           ],
+        });
+        // Twice in one write: the first is stored.
+        const first = { device: 'w', seq: 7, ts: 1, metrics: { a: 1 } };
+        assert.deepEqual(await s.insertReadings([first, { ...first, ts: 2 }]), {
+          inserted: 1,
+          existing: [{ index: 1, stored: first }],
+        });
+        assert.deepEqual(await s.queryReadings('x', 'pressure', 0, 1000, 10), []);
+        const points = async (metric: string, from: number, to: number, limit: number) =>
+          (await s.queryReadings('x', metric, from, to, limit)).map((p) => [p.seq, p.ts, p.value]);
+        assert.deepEqual(await points('temperature', 0, 1000, 10), [
+          [1, 100, 20.5],
+          [2, 200, 21],
+        ]);
+        assert.deepEqual(await points('humidity', 0, 1000, 10), [
+          [1, 100, 40],
+          [3, 300, 41],
+        ]);
+        assert.deepEqual(await points('temperature', 150, 1000, 10), [[2, 200, 21]]);
+        assert.deepEqual(await points('temperature', 0, 1000, 1), [[2, 200, 21]]);
+        // Many readings, two per millisecond, a rare metric in a few: the newest `limit` points of
+        // a metric, in (ts, seq) order, however many readings without it lie in between.
+        const many = Array.from(
+          { length: 2500 },
+          (_, i): Reading => ({
+            device: 'z',
+            seq: i,
+            ts: Math.floor(i / 2),
+            metrics: i % 1000 === 1 ? { m: i, rare: i } : { m: i },
+          }),
         );
-        assert.deepEqual(
-          (await s.queryReadings('x', 'temperature', 150, 1000, 10)).map((r) => r.seq),
-          [2],
-        );
-        assert.deepEqual(
-          (await s.queryReadings('x', 'temperature', 0, 1000, 1)).map((r) => r.seq),
-          [2],
-        );
-        const many = Array.from({ length: 1200 }, (_, i) => ({ device: 'z', seq: i, metric: 'm', ts: i, value: i }));
-        assert.equal(await s.insertReadings(many), 1200);
+        assert.equal((await s.insertReadings(many)).inserted, 2500);
+        const z = async (metric: string, limit: number) =>
+          (await s.queryReadings('z', metric, 0, 10_000, limit)).map((p) => p.seq);
+        assert.deepEqual(await z('m', 3), [2497, 2498, 2499]);
+        assert.deepEqual(await z('rare', 10), [1, 1001, 2001]);
+        assert.deepEqual(await z('rare', 2), [1001, 2001]);
+        assert.equal((await z('m', 5000)).length, 2500);
       }),
     );
 
@@ -222,13 +250,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         const rows = [0, 10_000, 70_000, 130_000].map((dt, i) => ({
           device: 'r',
           seq: i,
-          metric: 'm',
           ts: t0 + dt,
-          value: i + 1,
+          metrics: { m: i + 1 },
         }));
         await s.insertReadings(rows);
         await s.insertReadings(rows); // redelivery: ignored, rollups unchanged
-        await s.insertReadings([{ device: 'q', seq: 0, metric: 'm', ts: t0 + 5_000, value: 10 }]);
+        await s.insertReadings([{ device: 'q', seq: 0, ts: t0 + 5_000, metrics: { m: 10 } }]);
         // Raw, 30 s buckets.
         const raw = await s.queryBuckets(['r'], 'm', t0, t0 + 200_000, 30_000);
         assert.deepEqual(

@@ -223,6 +223,93 @@ const m0006: Migration = {
   },
 };
 
+// 0007 carries the readings over to one row per reading. It was written beside 0004 to 0006 and
+// is named after them: migrations run in name order, and databases made meanwhile had run those.
+/** Old rows read per query while 0007 carries readings over. */
+const COPY_PAGE = 5000;
+/** New rows per INSERT: 4 parameters each, well under the bound-parameter limits. */
+const COPY_INSERT = 500;
+
+const m0007: Migration = {
+  async up(db: Kysely<unknown>) {
+    // Kysely runs SQLite migrations outside a transaction (PostgreSQL's inside one); this one
+    // drops a table, so it is all or nothing on both.
+    if (db.isTransaction) await oneRowPerReading(db);
+    else await db.transaction().execute(oneRowPerReading);
+  },
+};
+
+/**
+ * One row per reading instead of one per metric value: a 2-metric reading was two rows, each in
+ * the primary key and two indexes; now it is one row, its key and one index, and the primary key
+ * alone tells a new reading from a redelivery. The index by (device, ts) serves the queries by
+ * time and retention (device by device); queries by metric pick the metric out of the JSON.
+ */
+async function oneRowPerReading(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('readings_0007')
+    .addColumn('device', 'text', (c) => c.notNull())
+    .addColumn('seq', 'bigint', (c) => c.notNull())
+    .addColumn('ts', 'bigint', (c) => c.notNull())
+    .addColumn('metrics', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('readings_0007_pk', ['device', 'seq'])
+    .execute();
+  await carryReadingsOver(db);
+  await db.schema.dropTable('readings').execute();
+  await db.schema.alterTable('readings_0007').renameTo('readings').execute();
+  // seq last: a page of a query ordered by (ts, seq) is read straight from the index.
+  await db.schema.createIndex('readings_by_device_time').on('readings').columns(['device', 'ts', 'seq']).execute();
+}
+
+interface OldReading {
+  device: string;
+  seq: number | string;
+  metric: string;
+  ts: number | string;
+  value: number | string;
+}
+
+interface NewReading {
+  device: string;
+  seq: number;
+  ts: number;
+  metrics: Record<string, number>;
+}
+
+/** Copies the per-value rows of 0001 into one row per (device, seq), in pages (any size fits). */
+async function carryReadingsOver(db: Kysely<unknown>): Promise<void> {
+  let after: OldReading | undefined;
+  // The reading being gathered: its values may continue on the next page.
+  let open: NewReading | undefined;
+  const done: NewReading[] = [];
+  const flush = async (all: boolean) => {
+    while (done.length >= (all ? 1 : COPY_INSERT)) {
+      const chunk = done.splice(0, COPY_INSERT);
+      await sql`insert into readings_0007 (device, seq, ts, metrics) values ${sql.join(
+        chunk.map((r) => sql`(${r.device}, ${r.seq}, ${r.ts}, ${JSON.stringify(r.metrics)})`),
+      )}`.execute(db);
+    }
+  };
+  for (;;) {
+    const where = after ? sql`where (device, seq, metric) > (${after.device}, ${after.seq}, ${after.metric})` : sql``;
+    const page = await sql<OldReading>`select device, seq, metric, ts, value from readings ${where}
+      order by device, seq, metric limit ${COPY_PAGE}`.execute(db);
+    for (const row of page.rows) {
+      const seq = Number(row.seq);
+      if (open === undefined || open.device !== row.device || open.seq !== seq) {
+        if (open) done.push(open);
+        open = { device: row.device, seq, ts: Number(row.ts), metrics: {} };
+      }
+      open.metrics[row.metric] = Number(row.value);
+    }
+    await flush(false);
+    if (page.rows.length < COPY_PAGE) break;
+    after = page.rows[page.rows.length - 1];
+  }
+  if (open) done.push(open);
+  await flush(true);
+}
+
 export const migrations: MigrationProvider = {
   async getMigrations() {
     return {
@@ -231,6 +318,7 @@ export const migrations: MigrationProvider = {
       '0004-deployments': m0004,
       '0005-autonomic': m0005,
       '0006-rollouts': m0006,
+      '0007-one-row-per-reading': m0007,
     };
   },
 };

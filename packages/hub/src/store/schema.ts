@@ -33,12 +33,12 @@ export interface DevicesTable {
   liveness: string | null;
 }
 
+/** One row per reading; `metrics` is the JSON object of its values. */
 export interface ReadingsTable {
   device: string;
   seq: number;
-  metric: string;
   ts: number;
-  value: number;
+  metrics: string;
 }
 
 export interface EventsTable {

@@ -31,10 +31,12 @@ import type {
   EventQuery,
   EventRow,
   IncidentQuery,
+  InsertOutcome,
   LivenessRecord,
   NewDevice,
+  Point,
   PolicyRecord,
-  ReadingRow,
+  Reading,
   ReportedUpdate,
   Retention,
   RolloutDeviceRecord,
@@ -249,14 +251,14 @@ export class SqlStore implements Store {
     });
   }
 
-  insertReadings(rows: readonly ReadingRow[]): Promise<number> {
+  insertReadings(readings: readonly Reading[]): Promise<InsertOutcome> {
     const writer = this.#writer;
-    if (writer === undefined || rows.length === 0) return telemetry.insertReadings(this.#db, rows);
+    if (writer === undefined || readings.length === 0) return telemetry.insertReadings(this.#db, readings);
     // Through Kysely's connection lock: the write never lands inside another open transaction.
-    return this.#db.connection().execute(async () => writer.insertReadings(rows));
+    return this.#db.connection().execute(async () => writer.insertReadings(readings));
   }
 
-  queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<ReadingRow[]> {
+  queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<Point[]> {
     return telemetry.queryReadings(this.#db, device, metric, from, to, limit);
   }
 

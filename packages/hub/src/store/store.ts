@@ -65,12 +65,30 @@ export interface NewDevice {
   createdAt: number;
 }
 
-export interface ReadingRow {
+/** One reading of a device: its seq, its time and its metric values. Stored once per (device, seq). */
+export interface Reading {
   device: string;
   seq: number;
-  metric: string;
+  ts: number;
+  metrics: Record<string, number>;
+}
+
+/** One value of one metric, as a query by metric returns it. */
+export interface Point {
+  seq: number;
   ts: number;
   value: number;
+}
+
+/** What a telemetry write did. */
+export interface InsertOutcome {
+  /** Readings stored by this write. */
+  inserted: number;
+  /**
+   * The readings not stored because their (device, seq) was stored already (earlier, or earlier
+   * in the same write): their position in the input and the reading as stored. Usually empty.
+   */
+  existing: { index: number; stored: Reading }[];
 }
 
 /** Resolutions of the rollups kept as readings arrive, in ms: one minute and one hour. */
@@ -221,9 +239,13 @@ export interface Store extends RolloutStore {
   /** Persists liveness transitions and last-seen times in one batch. */
   saveLiveness(entries: { name: string; lastSeen: number | null; liveness: LivenessRecord }[]): Promise<void>;
 
-  /** Stores metric values, ignoring every reading whose (device, seq) is stored already; returns how many were new. */
-  insertReadings(rows: readonly ReadingRow[]): Promise<number>;
-  queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<ReadingRow[]>;
+  /**
+   * Stores readings in one transaction; a reading whose (device, seq) is stored already (or comes
+   * earlier in `readings`) is not stored again and is reported with the stored one instead.
+   */
+  insertReadings(readings: readonly Reading[]): Promise<InsertOutcome>;
+  /** The newest `limit` values of a metric in [from, to], oldest first. */
+  queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<Point[]>;
   /**
    * One metric of some devices downsampled to `stepMs` buckets over [from, to]: from the raw
    * readings when the step is under a minute, else from the coarsest rollup not above the step.

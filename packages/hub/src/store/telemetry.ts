@@ -3,51 +3,92 @@
 // portable between SQLite and PostgreSQL.
 
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { Database, RollupsTable } from './schema.js';
-import { type Bucket, type ReadingRow, type Retention, ROLLUP_RESOLUTIONS, rollupFor } from './store.js';
+import type { Database, ReadingsTable, RollupsTable } from './schema.js';
+import {
+  type Bucket,
+  type InsertOutcome,
+  type Point,
+  type Reading,
+  type Retention,
+  ROLLUP_RESOLUTIONS,
+  rollupFor,
+} from './store.js';
 
 /** Rows per INSERT statement: well under SQLite's bound-parameter limit. */
 const INSERT_CHUNK = 500;
+/** Rows read per page by a query by metric: readings without the metric are skipped in between. */
+const QUERY_PAGE = 1000;
 
-export async function insertReadings(db: Kysely<Database>, rows: readonly ReadingRow[]): Promise<number> {
-  if (rows.length === 0) return 0;
+/** A reading as a row: its values as one JSON object. */
+export function toRow(r: Reading): ReadingsTable {
+  return { device: r.device, seq: r.seq, ts: r.ts, metrics: JSON.stringify(r.metrics) };
+}
+
+export function fromRow(r: Selectable<ReadingsTable>): Reading {
+  return { device: r.device, seq: Number(r.seq), ts: Number(r.ts), metrics: JSON.parse(r.metrics) };
+}
+
+const keyOf = (device: string, seq: number): string => `${device}\u0000${seq}`;
+
+export async function insertReadings(db: Kysely<Database>, readings: readonly Reading[]): Promise<InsertOutcome> {
+  if (readings.length === 0) return { inserted: 0, existing: [] };
   return db.transaction().execute(async (trx) => {
-    // A reading is identified by (device, seq): one whose seq is stored already is a
-    // redelivery (or a reused seq) and is ignored whole, whatever metrics it carries.
-    const fresh: ReadingRow[] = [];
-    const byDevice = new Map<string, ReadingRow[]>();
-    for (const r of rows) {
-      const list = byDevice.get(r.device);
-      if (list) list.push(r);
-      else byDevice.set(r.device, [r]);
-    }
-    for (const [device, list] of byDevice) {
-      const seqs = [...new Set(list.map((r) => r.seq))];
-      const stored = new Set<number>();
-      for (let i = 0; i < seqs.length; i += INSERT_CHUNK) {
-        const found = await trx
-          .selectFrom('readings')
-          .select('seq')
-          .distinct()
-          .where('device', '=', device)
-          .where('seq', 'in', seqs.slice(i, i + INSERT_CHUNK))
-          .execute();
-        for (const f of found) stored.add(Number(f.seq));
-      }
-      for (const r of list) if (!stored.has(r.seq)) fresh.push(r);
-    }
-    let inserted = 0;
-    for (let i = 0; i < fresh.length; i += INSERT_CHUNK) {
-      const r = await trx
+    // The primary key (device, seq) tells a new reading from one stored already: the insert
+    // returns the keys it stored; only the others are looked up.
+    const taken = new Set<string>();
+    for (let i = 0; i < readings.length; i += INSERT_CHUNK) {
+      const rows = await trx
         .insertInto('readings')
-        .values(fresh.slice(i, i + INSERT_CHUNK))
+        .values(readings.slice(i, i + INSERT_CHUNK).map(toRow))
         .onConflict((oc) => oc.doNothing())
-        .executeTakeFirst();
-      inserted += Number(r.numInsertedOrUpdatedRows ?? 0);
+        .returning(['device', 'seq'])
+        .execute();
+      for (const r of rows) taken.add(keyOf(r.device, Number(r.seq)));
+    }
+    const fresh: Reading[] = [];
+    const others: number[] = [];
+    readings.forEach((r, i) => {
+      // A key twice in one write: the first was stored, the second was not.
+      if (taken.delete(keyOf(r.device, r.seq))) fresh.push(r);
+      else others.push(i);
+    });
+    const existing: InsertOutcome['existing'] = [];
+    if (others.length > 0) {
+      const stored = await storedReadings(
+        trx,
+        others.map((i) => readings[i]!),
+      );
+      for (const i of others) {
+        const r = readings[i]!;
+        existing.push({ index: i, stored: stored.get(keyOf(r.device, r.seq))! });
+      }
     }
     await upsertRollups(trx, fresh);
-    return inserted;
+    return { inserted: fresh.length, existing };
   });
+}
+
+/** The stored readings with the (device, seq) of these, by key. */
+async function storedReadings(db: Kysely<Database>, readings: readonly Reading[]): Promise<Map<string, Reading>> {
+  const byDevice = new Map<string, number[]>();
+  for (const r of readings) {
+    const seqs = byDevice.get(r.device);
+    if (seqs) seqs.push(r.seq);
+    else byDevice.set(r.device, [r.seq]);
+  }
+  const found = new Map<string, Reading>();
+  for (const [device, seqs] of byDevice) {
+    for (let i = 0; i < seqs.length; i += INSERT_CHUNK) {
+      const rows = await db
+        .selectFrom('readings')
+        .selectAll()
+        .where('device', '=', device)
+        .where('seq', 'in', seqs.slice(i, i + INSERT_CHUNK))
+        .execute();
+      for (const row of rows) found.set(keyOf(row.device, Number(row.seq)), fromRow(row));
+    }
+  }
+  return found;
 }
 
 export async function queryReadings(
@@ -57,28 +98,44 @@ export async function queryReadings(
   from: number,
   to: number,
   limit: number,
-): Promise<ReadingRow[]> {
-  // The newest `limit` points of the window, returned oldest first.
-  const rows = await db
-    .selectFrom('readings')
-    .selectAll()
-    .where('device', '=', device)
-    .where('metric', '=', metric)
-    .where('ts', '>=', from)
-    .where('ts', '<=', to)
-    .orderBy('ts', 'desc')
-    .orderBy('seq', 'desc')
-    .limit(limit)
-    .execute();
-  return rows
-    .map((r) => ({
-      device: r.device,
-      seq: Number(r.seq),
-      metric: r.metric,
-      ts: Number(r.ts),
-      value: Number(r.value),
-    }))
-    .reverse();
+): Promise<Point[]> {
+  // The newest `limit` points of the window, returned oldest first. Rows are read newest first,
+  // a page at a time, until `limit` of them carry the metric.
+  const points: Point[] = [];
+  let before: { ts: number; seq: number } | undefined;
+  for (;;) {
+    let q = db
+      .selectFrom('readings')
+      .select(['seq', 'ts', 'metrics'])
+      .where('device', '=', device)
+      .where('ts', '>=', from)
+      .orderBy('ts', 'desc')
+      .orderBy('seq', 'desc')
+      .limit(QUERY_PAGE);
+    if (before === undefined) q = q.where('ts', '<=', to);
+    else {
+      const { ts, seq } = before;
+      q = q.where('ts', '<=', ts).where((eb) => eb.or([eb('ts', '<', ts), eb('seq', '<', seq)]));
+    }
+    const rows = await q.execute();
+    for (const r of rows) {
+      const value = metricValue(r.metrics, metric);
+      if (value !== undefined) points.push({ seq: Number(r.seq), ts: Number(r.ts), value });
+      if (points.length === limit) return points.reverse();
+    }
+    const last = rows[rows.length - 1];
+    if (rows.length < QUERY_PAGE || last === undefined) return points.reverse();
+    before = { ts: Number(last.ts), seq: Number(last.seq) };
+  }
+}
+
+/** One metric's value in a stored JSON object of values; undefined when the reading has none. */
+function metricValue(metrics: string, metric: string): number | undefined {
+  // Metric names are plain (letters, digits, `_` and `.`): a reading without the name in its
+  // text does not have the metric, and is not parsed.
+  if (!metrics.includes(`"${metric}"`)) return undefined;
+  const value: unknown = (JSON.parse(metrics) as Record<string, unknown>)[metric];
+  return typeof value === 'number' ? value : undefined;
 }
 
 export async function queryBuckets(
@@ -97,15 +154,15 @@ export async function queryBuckets(
     if (resolution === undefined) {
       const rows = await db
         .selectFrom('readings')
-        .select(['ts', 'value'])
+        .select(['ts', 'metrics'])
         .where('device', 'in', chunk)
-        .where('metric', '=', metric)
         .where('ts', '>=', from)
         .where('ts', '<=', to)
         .execute();
       for (const r of rows) {
-        const v = Number(r.value);
-        folder.add(Number(r.ts), 1, v, v, v, v, Number(r.ts));
+        const v = metricValue(r.metrics, metric);
+        const ts = Number(r.ts);
+        if (v !== undefined) folder.add(ts, 1, v, v, v, v, ts);
       }
     } else {
       const rows = await db
@@ -140,11 +197,25 @@ export async function pruneTelemetry(
   limit: number,
 ): Promise<number> {
   let deleted = 0;
-  const raw =
-    await sql`delete from readings where (device, seq, metric) in (select device, seq, metric from readings where ts < ${now - retention.rawMs} limit ${limit})`.execute(
-      db,
-    );
-  deleted += Number(raw.numAffectedRows ?? 0);
+  // Raw readings, device by device, on the (device, ts) index: there is no index by time alone
+  // (one more B-tree entry for every reading, for a job that runs once a minute). The devices
+  // with readings past their age are found by a skip scan of that index (one seek per device).
+  const cutoff = now - retention.rawMs;
+  const old = await sql<{ device: string }>`with recursive d(device) as (
+      select min(device) from readings
+      union all
+      select (select min(r.device) from readings r where r.device > d.device) from d where d.device is not null
+    )
+    select device from d where device is not null
+      and exists (select 1 from readings r where r.device = d.device and r.ts < ${cutoff})`.execute(db);
+  for (const { device } of old.rows) {
+    if (deleted >= limit) break;
+    const r =
+      await sql`delete from readings where device = ${device} and seq in (select seq from readings where device = ${device} and ts < ${cutoff} limit ${limit - deleted})`.execute(
+        db,
+      );
+    deleted += Number(r.numAffectedRows ?? 0);
+  }
   for (const [resolution, keep] of [
     [60_000, retention.minuteMs],
     [3_600_000, retention.hourMs],
@@ -158,36 +229,38 @@ export async function pruneTelemetry(
   return deleted;
 }
 
-/** Adds fresh readings to the rollups of every resolution, one upsert per bucket. */
 /** Fresh readings folded into one rollup row per (device, metric, resolution, bucket). */
-export function rollupRows(rows: readonly ReadingRow[]): Selectable<RollupsTable>[] {
+export function rollupRows(readings: readonly Reading[]): Selectable<RollupsTable>[] {
   const buckets = new Map<string, Selectable<RollupsTable>>();
-  for (const r of rows) {
+  for (const r of readings) {
     for (const resolution of ROLLUP_RESOLUTIONS) {
       const bucket = Math.floor(r.ts / resolution) * resolution;
-      const key = `${r.device}\u0000${r.metric}\u0000${resolution}\u0000${bucket}`;
-      const b = buckets.get(key);
-      if (!b) {
-        buckets.set(key, {
-          device: r.device,
-          metric: r.metric,
-          resolution_ms: resolution,
-          bucket,
-          count: 1,
-          sum: r.value,
-          min: r.value,
-          max: r.value,
-          last: r.value,
-          last_ts: r.ts,
-        });
-      } else {
-        b.count++;
-        b.sum += r.value;
-        b.min = Math.min(b.min, r.value);
-        b.max = Math.max(b.max, r.value);
-        if (r.ts >= b.last_ts) {
-          b.last = r.value;
-          b.last_ts = r.ts;
+      for (const metric in r.metrics) {
+        const value = r.metrics[metric]!;
+        const key = `${r.device}\u0000${metric}\u0000${resolution}\u0000${bucket}`;
+        const b = buckets.get(key);
+        if (!b) {
+          buckets.set(key, {
+            device: r.device,
+            metric,
+            resolution_ms: resolution,
+            bucket,
+            count: 1,
+            sum: value,
+            min: value,
+            max: value,
+            last: value,
+            last_ts: r.ts,
+          });
+        } else {
+          b.count++;
+          b.sum += value;
+          b.min = Math.min(b.min, value);
+          b.max = Math.max(b.max, value);
+          if (r.ts >= b.last_ts) {
+            b.last = value;
+            b.last_ts = r.ts;
+          }
         }
       }
     }
@@ -195,8 +268,8 @@ export function rollupRows(rows: readonly ReadingRow[]): Selectable<RollupsTable
   return [...buckets.values()];
 }
 
-async function upsertRollups(db: Kysely<Database>, rows: readonly ReadingRow[]): Promise<void> {
-  const values = rollupRows(rows);
+async function upsertRollups(db: Kysely<Database>, readings: readonly Reading[]): Promise<void> {
+  const values = rollupRows(readings);
   for (let i = 0; i < values.length; i += INSERT_CHUNK) {
     await db
       .insertInto('rollups')

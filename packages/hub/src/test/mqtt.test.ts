@@ -25,6 +25,7 @@ describe('mqtt endpoint', () => {
   const readings = async (device: string, metric: string) =>
     (await t.api('GET', `/api/v1/devices/${device}/telemetry?metric=${metric}&from=0`)).body.points as {
       seq: number;
+      ts: number;
       value: number;
     }[];
   const notice = (code: string) =>
@@ -53,18 +54,15 @@ describe('mqtt endpoint', () => {
     );
   });
 
-  test('telemetry is stored once per (device, seq), whatever is redelivered', async () => {
+  test('telemetry is stored once per (device, seq); a redelivery is counted and ignored', async () => {
     const msg = JSON.stringify({ seq: 1, ts: Date.now(), metrics: { temperature: 20.5, humidity: 40 } });
     await a.publishAsync('homeostat/v1/dev-a/telemetry', msg, { qos: 1 });
     await a.publishAsync('homeostat/v1/dev-a/telemetry', msg, { qos: 1 });
-    await a.publishAsync(
-      'homeostat/v1/dev-a/telemetry',
-      JSON.stringify([
-        { seq: 2, metrics: { temperature: 21 } },
-        { seq: 1, metrics: { temperature: 99 } },
-      ]),
-      { qos: 1 },
-    );
+    // Without a ts the hub stamps each arrival with its own time: still the same reading.
+    const unstamped = JSON.stringify({ seq: 2, metrics: { temperature: 21 } });
+    await a.publishAsync('homeostat/v1/dev-a/telemetry', unstamped, { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await a.publishAsync('homeostat/v1/dev-a/telemetry', unstamped, { qos: 1 });
     // PUBACK came back: the readings are stored already.
     assert.deepEqual(
       (await readings('dev-a', 'temperature')).map((p) => [p.seq, p.value]),
@@ -74,6 +72,51 @@ describe('mqtt endpoint', () => {
       ],
     );
     assert.equal(await metric('homeostat_telemetry_duplicates_total'), 3);
+    assert.equal(await metric('homeostat_telemetry_seq_conflicts_total'), 0);
+  });
+
+  test('a seq reused with other values or another ts is a conflict: the first reading kept, the device told', async () => {
+    const first = (await readings('dev-a', 'temperature'))[0]!;
+    await a.publishAsync(
+      'homeostat/v1/dev-a/telemetry',
+      JSON.stringify([
+        { seq: 3, metrics: { temperature: 22 } },
+        { seq: 1, ts: first.ts, metrics: { temperature: 99 } },
+      ]),
+      { qos: 1 },
+    );
+    const conflict = JSON.parse((await notice('ERR_TELEMETRY_SEQ_CONFLICT')).payload);
+    assert.equal(conflict.seq, 1);
+    assert.equal(conflict.topic, 'homeostat/v1/dev-a/telemetry');
+    assert.match(
+      conflict.details[0],
+      /^seq 1: ts \d+ \{"temperature":20.5,"humidity":40\} stored, ts \d+ \{"temperature":99\} received$/,
+    );
+    // The same values at another time: a conflict too.
+    await a.publishAsync(
+      'homeostat/v1/dev-a/telemetry',
+      JSON.stringify({ seq: 1, ts: first.ts + 1, metrics: { humidity: 40, temperature: 20.5 } }),
+      { qos: 1 },
+    );
+    await notices.next((m) => m.payload.includes('SEQ_CONFLICT') && m.payload.includes(`ts ${first.ts + 1}`));
+    assert.deepEqual(
+      (await readings('dev-a', 'temperature')).map((p) => [p.seq, p.value]),
+      [
+        [1, 20.5],
+        [2, 21],
+        [3, 22],
+      ],
+    );
+    assert.equal(await metric('homeostat_telemetry_seq_conflicts_total'), 2);
+    assert.equal(await metric('homeostat_telemetry_duplicates_total'), 3);
+    await until(
+      async () =>
+        (await t.api('GET', '/api/v1/events?device=dev-a&type=protocol')).body.items.filter(
+          (e: { code: string }) => e.code === 'ERR_TELEMETRY_SEQ_CONFLICT',
+        ).length === 2,
+      2000,
+      'conflict events',
+    );
   });
 
   test('a device may not publish as another device, nor publish desired state or commands', async () => {
