@@ -9,6 +9,7 @@ import { inferenceBenchmark } from './inference.js';
 import { ingestBenchmark } from './ingest.js';
 import { moduleRestartBenchmark } from './module-restart.js';
 import { outboxBenchmark } from './outbox.js';
+import { scenariosBenchmark } from './scenarios.js';
 
 const BENCHMARKS: Record<string, Benchmark> = {
   'edge-bytes': edgeBytesBenchmark,
@@ -17,6 +18,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   ingest: ingestBenchmark,
   'module-restart': moduleRestartBenchmark,
   outbox: outboxBenchmark,
+  scenarios: scenariosBenchmark,
 };
 
 function listBenchmarks(): string {

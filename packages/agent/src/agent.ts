@@ -24,6 +24,7 @@ import {
   topics,
 } from '@homeostat/protocol';
 import type { MqttClient } from 'mqtt';
+import { DeviceLoop } from './autonomic/loop.js';
 import { type CommandHandler, CommandRouter } from './commands.js';
 import type { DeviceHardware, Metrics } from './device/hardware.js';
 import { Aggregator } from './edge/aggregate.js';
@@ -138,6 +139,7 @@ interface Running {
   sampler: Timer;
   heartbeat: Timer | null;
   modules: ModuleSupervisor;
+  loop: DeviceLoop;
 }
 
 export class Agent {
@@ -157,6 +159,8 @@ export class Agent {
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #startedAt = 0;
+  /** The desired `modules` as last received (the device loop's watchdog may hold some back). */
+  #desiredModules: Record<string, unknown> = {};
 
   constructor(options: AgentOptions) {
     this.#options = options;
@@ -234,6 +238,7 @@ export class Agent {
     if (this.#state !== 'running' || run === null) return;
     this.#state = 'stopping';
     run.sampler.cancel();
+    run.loop.stop();
     run.heartbeat?.cancel();
     run.drops.close();
     await run.modules.stop();
@@ -286,7 +291,9 @@ export class Agent {
     if (Object.keys(finite).length === 0) return;
     const now = this.#clock.now();
     // Modules first: what a rule decides on this reading is queued ahead of the reading itself.
-    this.#requireRunning().modules.publish({ ts: now, metrics: finite });
+    const run = this.#requireRunning();
+    run.modules.publish({ ts: now, metrics: finite });
+    run.loop.onSample(finite);
     this.#upstream({ ts: now, metrics: finite });
   }
 
@@ -300,7 +307,10 @@ export class Agent {
         this.#enqueueSequenced(topics.telemetry, PRIORITY.summaries, (seq) => ({ seq, ts: s.ts, metrics: s.metrics }));
       }
       if (raw) this.#enqueueSequenced(topics.telemetry, PRIORITY.telemetry, (seq) => ({ seq, ts, metrics: raw }));
-      for (const alarm of alarms) this.raiseEvent(alarm);
+      for (const alarm of alarms) {
+        this.raiseEvent(alarm);
+        this.#run?.loop.onEvent(alarm);
+      }
     } catch (err) {
       // Refused (counted, reported through the twin): sampling goes on.
       if ((err as AgentError).code !== 'ERR_OUTBOX_FULL') throw err;
@@ -429,7 +439,10 @@ export class Agent {
         if (!hardware.actuate) throw new Error(`this device has no actuators (asked for ${actuator})`);
         hardware.actuate(actuator, value, now);
       },
-      raise: (event) => this.raiseEvent(event),
+      raise: (event) => {
+        this.raiseEvent(event);
+        this.#run?.loop.onEvent(event);
+      },
       upstream: (sample) => this.#upstream(sample),
       report: (reported) => {
         if (this.#state === 'running') report(reported);
@@ -458,15 +471,19 @@ export class Agent {
     });
     // The supervisor reports through the twin, debounced: `twin` exists by the time it does.
     const modules = this.#modules(credentials, (reported) => twin.setAgentReported('modules', reported));
+    const loop = this.#deviceLoop(modules, () => twin);
     const twin: TwinSync = new TwinSync({
       outbox,
       hardware: withAgentKeys(this.#options.hardware, {
         telemetry: (settings) => this.#stage.setDefault(settings),
         refuseTelemetry: (problems) => this.#logger.warn({ problems }, 'agent: invalid telemetry settings ignored'),
         modules: (desired) => {
-          modules.apply(desired).catch((err: Error) => {
-            this.#logger.error({ err: err.message }, 'agent: applying the desired modules failed');
-          });
+          this.#desiredModules = desired;
+          this.#applyModules(modules, loop);
+        },
+        loop: (hardwareDesired, loopKeys) => {
+          const problems = loop.setDesired(hardwareDesired, loopKeys);
+          if (problems.length > 0) this.#logger.warn({ problems }, 'agent: invalid device-loop policies ignored');
         },
         refuseModules: (problem) => this.#logger.warn({ problem }, 'agent: desired modules ignored'),
       }),
@@ -491,10 +508,27 @@ export class Agent {
     });
     const sampler = this.#clock.setInterval(() => this.sampleNow(), this.#options.sampleMs ?? 1000);
     modules.events.on('state', (change) => this.events.emit('module-state', change));
-    const run: Running = { deviceId, outbox, drainer, link, twin, drops, commands, sampler, heartbeat: null, modules };
+    const run: Running = {
+      deviceId,
+      outbox,
+      drainer,
+      link,
+      twin,
+      drops,
+      commands,
+      sampler,
+      heartbeat: null,
+      modules,
+      loop,
+    };
 
-    link.events.on('up', (client) => this.#onUp(run, client, heartbeatMs));
+    loop.start();
+    link.events.on('up', (client) => {
+      this.#onUp(run, client, heartbeatMs);
+      loop.onLink(true);
+    });
     link.events.on('down', ({ reason }) => {
+      loop.onLink(false);
       run.heartbeat?.cancel();
       run.heartbeat = null;
       drainer.detach();
@@ -502,6 +536,54 @@ export class Agent {
     });
     link.events.on('message', ({ topic, payload }) => this.#onMessage(run, topic, payload));
     return run;
+  }
+
+  /** The desired modules, minus those the device loop's watchdog stopped at their current rev. */
+  #applyModules(modules: ModuleSupervisor, loop: DeviceLoop): void {
+    const desired = Object.fromEntries(
+      Object.entries(this.#desiredModules).filter(
+        ([name, m]) => !loop.isStopped(name, (m as { rev?: unknown } | null)?.rev),
+      ),
+    );
+    modules.apply(desired).catch((err: Error) => {
+      this.#logger.error({ err: err.message }, 'agent: applying the desired modules failed');
+    });
+  }
+
+  /** The device's own MAPE-K loop, executing through this agent's parts (autonomic/loop.ts). */
+  #deviceLoop(modules: ModuleSupervisor, twin: () => TwinSync): DeviceLoop {
+    const { hardware } = this.#options;
+    let pending: Record<string, unknown> | null = null;
+    const loop: DeviceLoop = new DeviceLoop({
+      clock: this.#clock,
+      logger: this.#logger,
+      heartbeatMs: this.#options.heartbeatMs ?? 1000,
+      sampleMs: this.#options.sampleMs ?? 1000,
+      applyDesired: (state) => hardware.applyDesired(state, this.#clock.now()),
+      actuate: (actuator, value) => {
+        if (!hardware.actuate) throw new Error(`this device has no actuators (asked for ${actuator})`);
+        hardware.actuate(actuator, value, this.#clock.now());
+      },
+      setSampleInterval: (ms) => {
+        const run = this.#run;
+        if (run === null) return;
+        run.sampler.cancel();
+        run.sampler = this.#clock.setInterval(() => this.sampleNow(), ms);
+      },
+      stopModule: () => this.#applyModules(modules, loop),
+      raise: (event) => this.raiseEvent(event),
+      // Reported after the current step (a desired state being applied, a sample) has finished.
+      report: (state) => {
+        const first = pending === null;
+        pending = state;
+        if (!first) return;
+        this.#clock.setTimeout(() => {
+          if (this.#state === 'running' && pending !== null) twin().setAgentReported('autonomic', pending);
+          pending = null;
+        }, 0);
+      },
+    });
+    return loop;
   }
 
   /** Subscribe, announce, report the twin, then drain: MQTT keeps this order on the wire. */

@@ -72,4 +72,5 @@ export {
   ThermostatHardware,
   type ThermostatOptions,
 } from './room.js';
+export { DEVICE_LOOP_POLICIES } from './scenarios/device-policies.js';
 export { DAY_MS, HOUR_MS, SimTime, type SimTimeOptions, steps } from './sim-time.js';

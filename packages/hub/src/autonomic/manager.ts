@@ -249,6 +249,9 @@ export class AutonomicManager {
       const events = await this.#deps.store.listEvents({ device, type: 'action', limit: RECENT_LOCAL_ACTIONS });
       for (const e of events) {
         if (e.source !== 'device') continue;
+        // The device loop marks the decisions that change nothing a fleet action could fight
+        // with (its sampling rate, a battery guard deferring to a module): no reason to wait.
+        if (e.data.holdsFleet === false) continue;
         out.push({ device, at: e.ts, code: e.code, rule: typeof e.data.rule === 'string' ? e.data.rule : null });
       }
     }
