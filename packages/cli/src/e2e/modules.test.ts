@@ -83,7 +83,7 @@ describe('modules on an agent, through the hub', () => {
           const r = await hub.api('GET', '/api/v1/devices/pump-mods/telemetry?metric=flowLpm&from=0');
           return r.status === 200 && r.body.points.length > 0 ? r.body.points : null;
         },
-        { message: 'the derived metric is stored', timeoutMs: 10_000, intervalMs: 50 },
+        { message: 'the derived metric is stored', timeoutMs: 30_000, intervalMs: 50 },
       );
       assert.equal(typeof derived[0].value, 'number');
 
