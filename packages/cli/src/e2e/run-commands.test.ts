@@ -496,8 +496,13 @@ describe('homeostat demo', () => {
         },
         { ...POLL, timeoutMs: 10_000, message: `${name} in sync` },
       );
-      const { telemetry, ...control } = synced.twin.desired.state;
-      assert.deepEqual(control, { mode: 'remote', setpoint: 21 }, 'heaters follow their thermostat');
+      const { telemetry, mode, setpoint, safeMode } = synced.twin.desired.state;
+      assert.deepEqual({ mode, setpoint }, { mode: 'remote', setpoint: 21 }, 'heaters follow their thermostat');
+      assert.deepEqual(
+        safeMode.desired,
+        { mode: 'auto', setpoint: 20 },
+        'and fall back on their own firmware off the hub',
+      );
       assert.equal(telemetry.mode, 'aggregate', 'the demo fleet aggregates at the edge');
       assert.deepEqual(synced.twin.reported.state.telemetry, telemetry, 'and the heater runs those settings');
       assert.ok(synced.twin.desired.version >= 1, 'the demo set a desired state');

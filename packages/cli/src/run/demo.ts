@@ -37,7 +37,7 @@ export function registerDemo(program: Command, io: CliIo): void {
       if (flags.fresh) rmSync(flags.data, { recursive: true, force: true });
       const [
         { Hub, DEFAULT_CONFIG, DEMO_POLICIES, DEMO_AUTONOMY },
-        { SimFleet, DEMO_DESIRED, HEATER_REMOTE, demoDeployments, loadPumpModel },
+        { SimFleet, DEMO_DESIRED, DEVICE_LOOP_POLICIES, HEATER_REMOTE, demoDeployments, loadPumpModel },
         { createLogger },
       ] = await Promise.all([import('@homeostat/hub'), import('@homeostat/sim'), import('@homeostat/kit')]);
       const httpPort = await portOrFree(8080, HOST);
@@ -90,8 +90,13 @@ export function registerDemo(program: Command, io: CliIo): void {
           async provide(device) {
             const put = await devices.put(device.name, {
               labels: device.labels,
-              // Heaters follow their room's thermostat, whose room-heating rule calls for heat.
-              desired: { ...DEMO_DESIRED[device.kind], ...(device.kind === 'heater' ? HEATER_REMOTE : {}) },
+              // Heaters follow their room's thermostat, whose room-heating rule calls for heat; each
+              // kind runs its device loop (safe mode off the hub, battery guard, adaptive sampling).
+              desired: {
+                ...DEMO_DESIRED[device.kind],
+                ...(device.kind === 'heater' ? HEATER_REMOTE : {}),
+                ...DEVICE_LOOP_POLICIES[device.kind],
+              },
             });
             const token = put.created ? put.token : (await devices.rotateToken(device.name)).token;
             return { id: device.name, token };
