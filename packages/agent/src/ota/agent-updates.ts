@@ -300,7 +300,6 @@ export class AgentUpdates {
     if (step === 'switch') {
       run.pastSwitch = true;
       this.#switchedAt = this.#o.clock.now();
-      this.#reportFirmware();
       if (this.#activeImage()?.health === 'crash-on-boot') run.abort.abort(CRASHED);
     }
     if (step === 'commit') return; // the outcome reports it
@@ -394,9 +393,10 @@ export class AgentUpdates {
     this.#o.report('update', report);
   }
 
+  /** The committed version: one on trial shows in `update` (probing), and the hub counts `firmware` as done. */
   #reportFirmware(): void {
     const state = this.#o.slots.read();
-    const active = state.slots[state.active];
+    const active = state.slots[state.trial?.previous ?? state.active];
     const firmware = active !== null ? { name: active.name, version: active.version } : this.#o.factory;
     if (firmware !== null) this.#o.report('firmware', firmware);
   }
