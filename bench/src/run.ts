@@ -9,14 +9,17 @@ import { inferenceBenchmark } from './inference.js';
 import { ingestBenchmark } from './ingest.js';
 import { moduleRestartBenchmark } from './module-restart.js';
 import { outboxBenchmark } from './outbox.js';
+import { badUpdateBenchmark, rolloutBenchmark } from './rollout.js';
 
 const BENCHMARKS: Record<string, Benchmark> = {
+  'bad-update': badUpdateBenchmark,
   'edge-bytes': edgeBytesBenchmark,
   fleet: fleetBenchmark,
   inference: inferenceBenchmark,
   ingest: ingestBenchmark,
   'module-restart': moduleRestartBenchmark,
   outbox: outboxBenchmark,
+  rollout: rolloutBenchmark,
 };
 
 function listBenchmarks(): string {
