@@ -40,6 +40,8 @@ const MODELS = ['th-100', 'ht-200', 'mw-300', 'pm-400'];
 /** Heartbeats every 5 s: the fleet is alive, and the load measured is the rollout's. */
 const HEARTBEAT_MS = 5000;
 const POLL_MS = 250;
+/** Agents started per second. */
+const CONNECT_PER_S = 400;
 /**
  * The probe, scaled down from a field device's minutes: the new version is judged after 2 s up
  * (link back, modules started), and has 10 s to pass before it is rolled back.
@@ -118,6 +120,8 @@ async function measure(health: FirmwareHealth, n: number, deadlineS: number, cle
     32,
   );
   progress(`provisioned ${n} devices`);
+  let paced = 0;
+  const t0 = performance.now();
   const fleet = new SimFleet({
     hubUrl: hub.mqttUrl,
     apiUrl: hub.httpUrl,
@@ -125,7 +129,12 @@ async function measure(health: FirmwareHealth, n: number, deadlineS: number, cle
     seed: SEED,
     provisioning: {
       kind: 'credentials',
-      provide: async (d) => ({ id: d.name, token: tokens.get(d.name) ?? '' }),
+      // Paced: a storm of 10,000 connections at once overflowed the hub broker's stack (mqemitter)
+      // in a first run; a fleet comes up over time, and the rollout, not the storm, is measured.
+      provide: async (d) => {
+        await sleep(Math.max(0, t0 + (paced++ * 1000) / CONNECT_PER_S - performance.now()));
+        return { id: d.name, token: tokens.get(d.name) ?? '' };
+      },
     },
     dataDir: null,
     heartbeatMs: HEARTBEAT_MS,
@@ -150,8 +159,8 @@ async function measure(health: FirmwareHealth, n: number, deadlineS: number, cle
   const cpu = new CpuMeter(hub.pid);
   cpu.start();
   let rssMax = rssBytes(hub.pid);
-  const t0 = performance.now();
-  const seconds = () => (performance.now() - t0) / 1000;
+  const rolloutStart = performance.now();
+  const seconds = () => (performance.now() - rolloutStart) / 1000;
   const res = await fetch(`${hub.httpUrl}/api/v1/rollouts/fw`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/json' },
