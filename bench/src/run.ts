@@ -9,9 +9,11 @@ import { inferenceBenchmark } from './inference.js';
 import { ingestBenchmark } from './ingest.js';
 import { moduleRestartBenchmark } from './module-restart.js';
 import { outboxBenchmark } from './outbox.js';
+import { badUpdateBenchmark, rolloutBenchmark } from './rollout.js';
 import { scenariosBenchmark } from './scenarios.js';
 
 const BENCHMARKS: Record<string, Benchmark> = {
+  'bad-update': badUpdateBenchmark,
   'edge-bytes': edgeBytesBenchmark,
   fleet: fleetBenchmark,
   inference: inferenceBenchmark,
@@ -19,6 +21,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   'module-restart': moduleRestartBenchmark,
   outbox: outboxBenchmark,
   scenarios: scenariosBenchmark,
+  rollout: rolloutBenchmark,
 };
 
 function listBenchmarks(): string {

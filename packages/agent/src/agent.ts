@@ -17,8 +17,10 @@ import {
   type CommandResultMessage,
   ErrorNotice,
   type HeartbeatMessage,
+  type PublicKey,
   parseJson,
   parser,
+  type ReportedFirmware,
   type ReportedModule,
   type StatusMessage,
   topics,
@@ -38,7 +40,9 @@ import { builtInKinds } from './modules/kinds.js';
 import type { Sample } from './modules/module.js';
 import { StreamStore } from './modules/streams.js';
 import { type AnyModuleKind, ModuleSupervisor, type SupervisorEvents } from './modules/supervisor.js';
+import { type AgentUpdates, agentUpdates, type UpdateProbeOptions, withUpdateKeys } from './ota/agent-updates.js';
 import { fetchBlob } from './ota/http-source.js';
+import type { BootSlots } from './ota/slots.js';
 import { Drainer } from './outbox/drainer.js';
 import { type DropAlarm, DropMonitor } from './outbox/drop-monitor.js';
 import { MemoryOutbox } from './outbox/memory-outbox.js';
@@ -94,6 +98,16 @@ export interface AgentOptions {
    * offers on this machine, or none when it cannot be loaded.
    */
   executionProviders?: () => readonly string[];
+  /** The root public key the device is provisioned with; without it every update is refused. */
+  rootKey?: PublicKey;
+  /** The A/B slots updates install into. Default: files under `<dataDir>/slots`, memory when dataDir is null. */
+  slots?: BootSlots;
+  /** The device model update manifests must target (its `model` label). Default: the hardware's kind. */
+  model?: string;
+  /** What the device runs while no slot holds an installed update (its factory image). */
+  firmware?: ReportedFirmware;
+  /** The probe of a new version after the switch (window, period, time up before it is judged). */
+  updateProbe?: UpdateProbeOptions;
 }
 
 export type AgentEvents = {
@@ -140,6 +154,7 @@ interface Running {
   heartbeat: Timer | null;
   modules: ModuleSupervisor;
   loop: DeviceLoop;
+  updates: AgentUpdates;
 }
 
 export class Agent {
@@ -213,9 +228,12 @@ export class Agent {
       this.#startAbort = null;
     }
     this.#state = 'running';
+    // The slots count this boot before anything runs (a second start on trial rolls back).
+    this.#run.updates.boot();
     this.#run.twin.restore();
     this.#run.drops.prune();
     this.#run.link.start();
+    this.#run.updates.start();
     this.#logger.info({ deviceId: this.#run.deviceId, pending: outbox.size() }, 'agent: started');
   }
 
@@ -241,6 +259,7 @@ export class Agent {
     run.loop.stop();
     run.heartbeat?.cancel();
     run.drops.close();
+    await run.updates.stop();
     await run.modules.stop();
     // Stop feeding the connection, or a big backlog would hold the graceful disconnect open;
     // acks of what is already in flight still remove those entries.
@@ -472,21 +491,32 @@ export class Agent {
     // The supervisor reports through the twin, debounced: `twin` exists by the time it does.
     const modules = this.#modules(credentials, (reported) => twin.setAgentReported('modules', reported));
     const loop = this.#deviceLoop(modules, () => twin);
+    const updates = agentUpdates(this.#options, {
+      credentials,
+      agent: () => ({ connected: link.connected, modules: modules.reported() }),
+      report: (key, value) => twin.setAgentReported(key, value),
+      raise: (event) => this.raiseEvent(event),
+      clock: this.#clock,
+      logger: this.#logger,
+    });
     const twin: TwinSync = new TwinSync({
       outbox,
-      hardware: withAgentKeys(this.#options.hardware, {
-        telemetry: (settings) => this.#stage.setDefault(settings),
-        refuseTelemetry: (problems) => this.#logger.warn({ problems }, 'agent: invalid telemetry settings ignored'),
-        modules: (desired) => {
-          this.#desiredModules = desired;
-          this.#applyModules(modules, loop);
+      hardware: withAgentKeys(
+        withUpdateKeys(this.#options.hardware, (u, t) => updates.desired(u, t)),
+        {
+          telemetry: (settings) => this.#stage.setDefault(settings),
+          refuseTelemetry: (problems) => this.#logger.warn({ problems }, 'agent: invalid telemetry settings ignored'),
+          modules: (desired) => {
+            this.#desiredModules = desired;
+            this.#applyModules(modules, loop);
+          },
+          loop: (hardwareDesired, loopKeys) => {
+            const problems = loop.setDesired(hardwareDesired, loopKeys);
+            if (problems.length > 0) this.#logger.warn({ problems }, 'agent: invalid device-loop policies ignored');
+          },
+          refuseModules: (problem) => this.#logger.warn({ problem }, 'agent: desired modules ignored'),
         },
-        loop: (hardwareDesired, loopKeys) => {
-          const problems = loop.setDesired(hardwareDesired, loopKeys);
-          if (problems.length > 0) this.#logger.warn({ problems }, 'agent: invalid device-loop policies ignored');
-        },
-        refuseModules: (problem) => this.#logger.warn({ problem }, 'agent: desired modules ignored'),
-      }),
+      ),
       report: (message) => link.publish(topics.twinReported(deviceId), JSON.stringify(message), { qos: 1 }),
       onApplied: (version) => this.events.emit('desired-applied', { version }),
       clock: this.#clock,
@@ -520,6 +550,7 @@ export class Agent {
       heartbeat: null,
       modules,
       loop,
+      updates,
     };
 
     loop.start();

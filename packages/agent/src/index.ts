@@ -30,7 +30,10 @@ export {
   type SupervisorEvents,
   type SupervisorOptions,
 } from './modules/supervisor.js';
+export type { UpdateProbeOptions } from './ota/agent-updates.js';
+export { FIRMWARE_HEALTH, type FirmwareHealth, firmwareImage, readFirmwareImage } from './ota/firmware-image.js';
 export { HttpArtifactSource, type HttpSourceOptions } from './ota/http-source.js';
+export { MemoryBootSlots } from './ota/memory-slots.js';
 export {
   type BootOutcome,
   type BootSlots,

@@ -132,6 +132,14 @@ export const ERRORS = {
     status: 409,
     summary: 'The device restarted while the new version was on trial, before it committed; it rolled back.',
   },
+  ERR_UPDATE_WITHDRAWN: {
+    status: 409,
+    summary: 'The desired update was removed or replaced before the switch; the device stopped installing it.',
+  },
+  ERR_UPDATE_UNAVAILABLE: {
+    status: 503,
+    summary: 'The agent has nowhere to download the artifact from (it was started without the hub API URL).',
+  },
   // The autonomic manager
   ERR_POLICY_NOT_FOUND: { status: 404, summary: 'No policy has this name.' },
   ERR_POLICY_INVALID: {

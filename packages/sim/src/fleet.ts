@@ -2,8 +2,9 @@
 // outbox and credentials, running on simulated hardware in one process.
 
 import { join } from 'node:path';
-import { Agent } from '@homeostat/agent';
+import { Agent, type UpdateProbeOptions } from '@homeostat/agent';
 import { type Clock, type Logger, silentLogger, systemClock } from '@homeostat/kit';
+import type { PublicKey, ReportedFirmware } from '@homeostat/protocol';
 import { type FleetPlanOptions, type PlannedDevice, planFleet } from './fleet-plan.js';
 
 /** How a planned device gets its identity. */
@@ -26,6 +27,12 @@ export interface SimFleetOptions extends Omit<FleetPlanOptions, 'clockNow'> {
   logger?: Logger;
   /** Agents started at once; the rest wait, so a large fleet does not stampede the hub. */
   startConcurrency?: number;
+  /** The root public key the devices trust updates under; without it they refuse every update. */
+  rootKey?: PublicKey;
+  /** What every device runs before an update (its factory image). */
+  firmware?: ReportedFirmware;
+  /** The probe of a new version after an update's switch. */
+  updateProbe?: UpdateProbeOptions;
 }
 
 export class SimFleet {
@@ -77,6 +84,11 @@ export class SimFleet {
           logger: logger.child({ device: device.name }),
           ...(o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {}),
           ...(o.sampleMs !== undefined ? { sampleMs: o.sampleMs } : {}),
+          // Updates target the device's model label.
+          ...(device.labels.model !== undefined ? { model: device.labels.model } : {}),
+          ...(o.rootKey !== undefined ? { rootKey: o.rootKey } : {}),
+          ...(o.firmware !== undefined ? { firmware: o.firmware } : {}),
+          ...(o.updateProbe !== undefined ? { updateProbe: o.updateProbe } : {}),
         });
         this.#agents.push(agent);
         await agent.start();

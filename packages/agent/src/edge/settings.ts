@@ -22,33 +22,41 @@ export interface AgentKeys {
   loop(hardwareDesired: State, loopKeys: State): void;
 }
 
-export function withAgentKeys(hardware: DeviceHardware, keys: AgentKeys): DeviceHardware {
+/** The hardware as it is, but for how a desired state is applied. */
+export function withApplyDesired(
+  hardware: DeviceHardware,
+  applyDesired: (desired: State, now: number) => State,
+): DeviceHardware {
   return {
     kind: hardware.kind,
     capabilities: () => hardware.capabilities(),
     sample: (now) => hardware.sample(now),
     ...(hardware.actuate ? { actuate: hardware.actuate.bind(hardware) } : {}),
-    applyDesired(desired: State, now: number): State {
-      const { telemetry, modules, ...others } = desired;
-      const rest: State = {};
-      const loopKeys: State = {};
-      for (const [key, value] of Object.entries(others)) {
-        if ((LOOP_KEYS as readonly string[]).includes(key)) loopKeys[key] = value;
-        else rest[key] = value;
-      }
-      const reported = hardware.applyDesired(rest, now);
-      keys.loop(rest, loopKeys);
-      if (modules === undefined || modules === null) keys.modules({});
-      else if (isPlainObject(modules)) keys.modules(modules);
-      else keys.refuseModules('desired modules must be an object of modules by name');
-      if (telemetry === undefined) return reported;
-      const parsed = settingsParser.parse(telemetry);
-      if (!parsed.ok) {
-        keys.refuseTelemetry(parsed.errors);
-        return { ...reported, telemetry: { error: parsed.errors } };
-      }
-      keys.telemetry(parsed.value);
-      return { ...reported, telemetry: parsed.value };
-    },
+    applyDesired,
   };
+}
+
+export function withAgentKeys(hardware: DeviceHardware, keys: AgentKeys): DeviceHardware {
+  return withApplyDesired(hardware, (desired, now) => {
+    const { telemetry, modules, ...others } = desired;
+    const rest: State = {};
+    const loopKeys: State = {};
+    for (const [key, value] of Object.entries(others)) {
+      if ((LOOP_KEYS as readonly string[]).includes(key)) loopKeys[key] = value;
+      else rest[key] = value;
+    }
+    const reported = hardware.applyDesired(rest, now);
+    keys.loop(rest, loopKeys);
+    if (modules === undefined || modules === null) keys.modules({});
+    else if (isPlainObject(modules)) keys.modules(modules);
+    else keys.refuseModules('desired modules must be an object of modules by name');
+    if (telemetry === undefined) return reported;
+    const parsed = settingsParser.parse(telemetry);
+    if (!parsed.ok) {
+      keys.refuseTelemetry(parsed.errors);
+      return { ...reported, telemetry: { error: parsed.errors } };
+    }
+    keys.telemetry(parsed.value);
+    return { ...reported, telemetry: parsed.value };
+  });
 }

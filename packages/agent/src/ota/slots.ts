@@ -55,8 +55,8 @@ export type BootOutcome =
 
 export interface BootSlots {
   read(): BootState;
-  /** Path of the artifact file of a slot (for the installed version's own checks). */
-  artifactPath(slot: SlotName): string;
+  /** The artifact bytes a slot holds (for the installed version's own checks); null when empty. */
+  artifact(slot: SlotName): Buffer | null;
   /**
    * Copies the file into the inactive slot. Throws ERR_UPDATE_DISK_FULL when it does not fit;
    * the slot is then empty and the active one untouched. Refused while on trial.
@@ -104,6 +104,11 @@ export class FileBootSlots implements BootSlots {
 
   artifactPath(slot: SlotName): string {
     return join(this.#dir, `slot-${slot}`, 'artifact');
+  }
+
+  artifact(slot: SlotName): Buffer | null {
+    if (this.#content(slot) === null) return null;
+    return readFileSync(this.artifactPath(slot));
   }
 
   stage(file: string, content: SlotContent): void {

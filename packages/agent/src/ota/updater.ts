@@ -98,6 +98,18 @@ export class Updater {
     }
   }
 
+  /**
+   * Drops the journal's update when it has not switched yet (it was withdrawn); false, keeping it,
+   * when it is past the switch: a version on trial finishes its probe.
+   */
+  abandon(): boolean {
+    const journal = this.journal();
+    if (journal === null) return true;
+    if (journal.done !== null && UPDATE_STEPS.indexOf(journal.done) >= UPDATE_STEPS.indexOf('switch')) return false;
+    this.#finish({ result: 'refused', manifest: journal.manifest.signed, code: 'ERR_UPDATE_WITHDRAWN', reason: '' });
+    return true;
+  }
+
   /** Starts installing a signed manifest (its checks come first). */
   async install(manifest: SignedManifest, signal: AbortSignal): Promise<UpdateOutcome> {
     if (this.journal() !== null) throw new Error('updater: an update is in progress already');
@@ -122,6 +134,8 @@ export class Updater {
       });
     }
     for (const step of plan) {
+      // Stopped between two steps: the journal says where to carry on.
+      signal.throwIfAborted();
       try {
         const outcome = await this.#run(step, journal.manifest, signal);
         if (outcome !== null) return this.#finish(outcome);

@@ -85,3 +85,19 @@ export class E2eHub {
 export function agent(options: Omit<AgentOptions, 'hardware'> & { hardware: DeviceHardware }): Agent {
   return new Agent({ heartbeatMs: 200, sampleMs: 3_600_000, backoff: { initialMs: 50, maxMs: 300 }, ...options });
 }
+
+/** `homeostat artifacts sign FILE` then `artifacts push FILE`, through `cli`; fails the test on a non-zero exit. */
+export async function signAndPush(
+  cli: (...args: string[]) => Promise<{ code: number; stderr: string }>,
+  file: string,
+  o: { name: string; version: string; model: string; key: string },
+): Promise<void> {
+  const signArgs = ['--name', o.name, '--version', o.version, '--target-model', o.model, '--key', o.key];
+  for (const args of [
+    ['artifacts', 'sign', file, ...signArgs],
+    ['artifacts', 'push', file],
+  ]) {
+    const r = await cli(...args);
+    if (r.code !== 0) throw new Error(`homeostat ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+  }
+}

@@ -1,6 +1,7 @@
 // `homeostat agent`: runs one real agent until Ctrl-C. Without hardware drivers on this
 // machine, it runs on a simulated device of the chosen kind.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
@@ -21,6 +22,10 @@ interface AgentFlags {
   reconnectMaxMs?: number;
   logLevel?: string;
   allowCommand: string[];
+  rootKey?: string;
+  firmware?: string;
+  model?: string;
+  probeWindowMs?: number;
 }
 
 const KINDS = ['thermostat', 'heater', 'mower', 'pump'];
@@ -57,6 +62,17 @@ export function registerAgent(program: Command, io: CliIo): void {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option(
+      '--root-key <file>',
+      'the root public key updates are trusted under (root.pub.json of `homeostat keys init`)',
+    )
+    .option('--model <model>', 'the device model update manifests must target (default: the --kind)')
+    .option('--firmware <name@version>', 'what the device runs before any update is installed (its factory image)')
+    .option(
+      '--probe-window-ms <n>',
+      'how long a new version has to prove healthy before it is rolled back, ms (default 60000)',
+      intFlag('--probe-window-ms', 1000, 3_600_000),
+    )
     .action(async (flags: AgentFlags, command: Command) => {
       if (!KINDS.includes(flags.kind)) throw new UsageError(`--kind must be one of ${KINDS.join(', ')}`);
       // `--token` is also the program-wide API token option, which takes the value wherever it
@@ -76,6 +92,7 @@ export function registerAgent(program: Command, io: CliIo): void {
           'give --id and --token, or --claim (or run once with them: credentials are kept in --data)',
         );
       }
+      const updates = await updateOptions(flags);
       const { createLogger } = await import('@homeostat/kit');
       const logger = createLogger({ name: 'agent', level: flags.logLevel ?? 'info', destination: process.stderr });
       const agent = new Agent({
@@ -92,6 +109,7 @@ export function registerAgent(program: Command, io: CliIo): void {
         ...(flags.sampleMs !== undefined ? { sampleMs: flags.sampleMs } : {}),
         ...(flags.reconnectMaxMs !== undefined ? { backoff: { maxMs: flags.reconnectMaxMs } } : {}),
         allowCommands: flags.allowCommand,
+        ...updates,
       });
       agent.events.on('connected', () => io.stdout(`connected to ${flags.hub} as ${agent.id}\n`));
       agent.events.on('disconnected', ({ reason }) => io.stdout(`disconnected: ${reason}\n`));
@@ -100,6 +118,33 @@ export function registerAgent(program: Command, io: CliIo): void {
       io.stdout(`${signal}: stopping\n`);
       await agent.stop();
     });
+}
+
+/** The agent's update options from the flags: the root key file, the model, the factory image, the probe. */
+async function updateOptions(flags: AgentFlags) {
+  const { parser, PublicKey } = await import('@homeostat/protocol');
+  let rootKey: import('@homeostat/protocol').PublicKey | undefined;
+  if (flags.rootKey !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(flags.rootKey, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`--root-key ${flags.rootKey}: ${(err as Error).message}`);
+    }
+    const parsed = parser(PublicKey).parse(json);
+    if (!parsed.ok) throw new UsageError(`--root-key ${flags.rootKey}: ${parsed.errors.join('; ')}`);
+    rootKey = parsed.value;
+  }
+  const [name, version] = flags.firmware?.split('@') ?? [];
+  if (flags.firmware !== undefined && (!name || !version)) throw new UsageError('--firmware must be name@version');
+  const windowMs = flags.probeWindowMs;
+  return {
+    ...(rootKey ? { rootKey } : {}),
+    ...(flags.model ? { model: flags.model } : {}),
+    ...(name && version ? { firmware: { name, version } } : {}),
+    // A short window (tests, demos) judges the new version after a quarter of it.
+    ...(windowMs !== undefined ? { updateProbe: { windowMs, minUpMs: Math.min(5000, windowMs / 4) } } : {}),
+  };
 }
 
 async function simulatedHardware(kind: string) {

@@ -1,0 +1,137 @@
+// A rollout end to end over real agents: `keys init`, a simulated firmware image signed and
+// pushed with the CLI, devices provisioned with the root key (and the trusted-keys list in their
+// desired `trust`), a Rollout applied with `apply -f`. A good release reaches every device and
+// `rollout status` says complete; a release that fails its probe is rolled back by the canary
+// itself, the rollout halts, and every device runs the good version still.
+
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Agent, type FirmwareHealth, firmwareImage } from '@homeostat/agent';
+import { PumpHardware } from '@homeostat/sim';
+import { waitFor } from '@homeostat/testing';
+import { runCli } from '../testing/run-cli.js';
+import { ADMIN, agent, E2eHub, signAndPush, tempDir } from './harness.js';
+
+const DEVICES = ['pump-r1', 'pump-r2', 'pump-r3', 'pump-r4'];
+
+describe('rollouts of signed firmware over real agents', () => {
+  const hub = new E2eHub();
+  const home = tempDir('rollout-agents');
+  const keys = join(home, 'keys');
+  const env = () => ({ HOMEOSTAT_CONFIG: join(home, 'config.json') });
+  const cli = (...args: string[]) => runCli(args, { env: env(), now: Date.now(), homeDir: home });
+  const agents: Agent[] = [];
+  let signingKey = '';
+
+  before(async () => {
+    await hub.start();
+    assert.equal((await cli('login', '--server', hub.url, '--token', ADMIN)).code, 0);
+    assert.equal((await cli('keys', 'init', '--dir', keys)).code, 0);
+    const trust = JSON.parse(readFileSync(join(keys, 'trusted-keys.json'), 'utf8'));
+    signingKey = join(keys, `signing-${trust.signed.keys[0].keyId}.key`);
+    const rootKey = JSON.parse(readFileSync(join(keys, 'root.pub.json'), 'utf8'));
+    for (const name of DEVICES) {
+      const created = await hub.api('POST', '/api/v1/devices', {
+        name,
+        labels: { model: 'pump' },
+        desired: { trust },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const a = agent({
+        hubUrl: hub.started!.mqttUrl,
+        apiUrl: hub.url,
+        id: name,
+        token: created.body.token,
+        dataDir: tempDir(name),
+        hardware: new PumpHardware(),
+        rootKey,
+        firmware: { name: 'pump-fw', version: '1.0.0' },
+        updateProbe: { windowMs: 3000, everyMs: 200, minUpMs: 300 },
+      });
+      agents.push(a);
+      await a.start();
+    }
+    await waitFor(() => agents.every((a) => a.connected), { message: 'agents connected', timeoutMs: 15_000 });
+  });
+  after(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await hub.close();
+  });
+
+  /** Signs and pushes a pump-fw image of `version` that behaves as `health` says. */
+  const release = async (version: string, health: FirmwareHealth) => {
+    const file = join(home, `pump-fw-${version}.json`);
+    writeFileSync(file, firmwareImage('pump-fw', version, health));
+    await signAndPush(cli, file, { name: 'pump-fw', version, model: 'pump', key: signingKey });
+  };
+  const apply = async (version: string) => {
+    const file = join(home, `rollout-${version}.yaml`);
+    writeFileSync(
+      file,
+      [
+        'apiVersion: homeostat/v1',
+        'kind: Rollout',
+        'metadata: {name: pump-fw}',
+        'spec:',
+        '  selector: model=pump',
+        `  artifact: {name: pump-fw, version: ${version}}`,
+        '  strategy: {canary: 1, waves: [0.5, 1], maxUnavailable: 2, soakMs: 0, deviceTimeoutMs: 30000}',
+        '  abort: {failureRate: 0.5, minDevices: 1}',
+        '',
+      ].join('\n'),
+    );
+    const applied = await cli('apply', '-f', file);
+    assert.equal(applied.code, 0, applied.stderr);
+  };
+  const finished = (revision: number) =>
+    waitFor(
+      async () => {
+        const r = await cli('rollout', 'status', 'pump-fw', '-o', 'json');
+        const { status } = JSON.parse(r.stdout);
+        return status.revision === revision && (status.phase === 'complete' || status.phase === 'halted')
+          ? status
+          : null;
+      },
+      { message: 'the rollout finished', timeoutMs: 60_000, intervalMs: 250 },
+    );
+  const firmware = async () =>
+    Promise.all(
+      DEVICES.map(
+        async (d) => (await hub.api('GET', `/api/v1/devices/${d}`)).body.twin.reported.state.firmware?.version,
+      ),
+    );
+
+  test('a good release reaches every device; rollout status says complete', async () => {
+    await release('1.1.0', 'ok');
+    await apply('1.1.0');
+    const status = await finished(1);
+    assert.equal(status.phase, 'complete');
+    assert.equal(status.counts.succeeded, DEVICES.length);
+    const shown = await cli('rollout', 'status', 'pump-fw');
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /complete/);
+    assert.deepEqual(
+      await firmware(),
+      DEVICES.map(() => '1.1.0'),
+    );
+  });
+
+  test('a release that fails its probe: the canary rolls back, the rollout halts, no device leaves 1.1.0', async () => {
+    await release('1.2.0', 'fail-probe');
+    await apply('1.2.0');
+    const status = await finished(2);
+    assert.equal(status.phase, 'halted');
+    assert.equal(status.counts.failed, 1, 'only the canary tried it');
+    assert.equal(status.counts.rolledBack, 1);
+    const device = (await hub.api('GET', `/api/v1/devices/${DEVICES[0]}`)).body.twin.reported.state;
+    assert.equal(device.update.code, 'ERR_UPDATE_PROBE_FAILED');
+    assert.deepEqual(
+      await firmware(),
+      DEVICES.map(() => '1.1.0'),
+    );
+    const shown = await cli('rollout', 'status', 'pump-fw');
+    assert.match(shown.stdout, /halted/);
+  });
+});
