@@ -7,6 +7,7 @@
 // it and exits cleanly (so that `node --cpu-prof` writes its profile).
 
 import { createServer, type Socket } from 'node:net';
+import { listenOnFreePort } from '@homeostat/testing';
 import { Aedes } from 'aedes';
 
 const aedes = await Aedes.createBroker({
@@ -19,16 +20,8 @@ const server = createServer({ noDelay: true }, (socket) => {
   aedes.handle(socket);
 });
 
-await new Promise<void>((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(0, '127.0.0.1', () => {
-    server.off('error', reject);
-    resolve();
-  });
-});
-const address = server.address();
-if (address === null || typeof address !== 'object') throw new Error('raw broker: no address');
-process.stdout.write(`raw broker mqtt://127.0.0.1:${address.port}\n`);
+const port = await listenOnFreePort(server, 'raw broker');
+process.stdout.write(`raw broker mqtt://127.0.0.1:${port}\n`);
 
 let stopping = false;
 process.on('SIGTERM', () => {

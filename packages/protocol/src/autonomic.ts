@@ -6,7 +6,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { EVENT_CODE_PATTERN } from './modules.js';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, NAME_PATTERN } from './names.js';
-import { API_VERSION, Labels, Name } from './resources.js';
+import { API_VERSION, Labels, Metadata, Name } from './resources.js';
 
 const Strict = <T extends Record<string, TSchema>>(properties: T, description?: string) =>
   Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) });
@@ -183,13 +183,7 @@ export type PolicySpec = Static<typeof PolicySpec>;
 export const Policy = Type.Object({
   apiVersion: Type.Literal(API_VERSION),
   kind: Type.Literal('Policy'),
-  metadata: Type.Object({
-    name: Type.String(),
-    uid: Type.String(),
-    labels: Labels,
-    createdAt: Millis,
-    resourceVersion: Type.Integer(),
-  }),
+  metadata: Metadata,
   spec: PolicySpec,
 });
 export type Policy = Static<typeof Policy>;

@@ -9,7 +9,7 @@ import { isPlainObject } from './merge-patch.js';
 import { DesiredModule, MODULE_KINDS, MODULE_STATES, ModuleSpec, type ModuleState, ReportedModule } from './modules.js';
 import { parseSelector } from './names.js';
 import { type Parsed, parser } from './parse.js';
-import { API_VERSION, Labels } from './resources.js';
+import { API_VERSION, Labels, Metadata } from './resources.js';
 
 const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -81,15 +81,11 @@ export type DeploymentStatus = Static<typeof DeploymentStatus>;
 export const Deployment = Type.Object({
   apiVersion: Type.Literal(API_VERSION),
   kind: Type.Literal('Deployment'),
-  metadata: Type.Object({
-    name: Type.String(),
-    uid: Type.String(),
-    labels: Labels,
-    createdAt: Millis,
-    resourceVersion: Type.Integer(),
+  metadata: Type.Composite([
+    Metadata,
     /** Grows by one each time the spec changes (labels do not count). */
-    generation: Type.Integer({ minimum: 1 }),
-  }),
+    Type.Object({ generation: Type.Integer({ minimum: 1 }) }),
+  ]),
   spec: Type.Object({ selector: Type.String(), priority: Type.Integer(), modules: Type.Array(ModuleSpec) }),
   status: DeploymentStatus,
 });

@@ -9,7 +9,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { VERSION_PATTERN } from './artifacts.js';
 import { METRIC_PATTERN, NAME_PATTERN, parseSelector } from './names.js';
 import { type Parsed, parser } from './parse.js';
-import { API_VERSION, Labels } from './resources.js';
+import { API_VERSION, Labels, Metadata } from './resources.js';
 
 const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -241,13 +241,7 @@ export type RolloutStatus = Static<typeof RolloutStatus>;
 export const Rollout = Type.Object({
   apiVersion: Type.Literal(API_VERSION),
   kind: Type.Literal('Rollout'),
-  metadata: Type.Object({
-    name: Type.String(),
-    uid: Type.String(),
-    labels: Labels,
-    createdAt: Millis,
-    resourceVersion: Type.Integer(),
-  }),
+  metadata: Metadata,
   /** The current revision's spec. */
   spec: RolloutSpecFull,
   status: RolloutStatus,

@@ -3,4 +3,5 @@
 export { FakeClock } from '@homeostat/kit';
 export { startTestBroker, type TestBroker, type TestBrokerOptions } from './broker.js';
 export { type FaultyProxy, type FaultyProxyOptions, startFaultyProxy } from './faulty-proxy.js';
+export { listenOnFreePort } from './listen.js';
 export { type WaitForOptions, waitFor } from './wait-for.js';

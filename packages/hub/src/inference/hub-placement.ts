@@ -6,6 +6,7 @@
 // from its twin (desired spec, reported placement) and the difference applied.
 
 import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { type ModelBytes, type ModelStore, sha256Hex } from '@homeostat/inference';
 import type { Logger } from '@homeostat/kit';
 import { isPlainObject, type ModelConfig } from '@homeostat/protocol';
@@ -41,7 +42,6 @@ export class ArtifactModelStore implements ModelStore {
 
   async put(model: ModelBytes): Promise<void> {
     if (await this.has(model.sha256)) return;
-    const { Readable } = await import('node:stream');
     await this.#artifacts.putBlob(model.sha256, Readable.from([Buffer.from(model.bytes)]));
   }
 
@@ -112,6 +112,8 @@ export class HubPlacement {
    * once); derived readings are not fed to models again.
    */
   onStored(readings: readonly Reading[], store: (derived: Reading[]) => Promise<unknown>): void {
+    // The usual case, on every telemetry commit: no device has a model in the hub.
+    if (this.#running.size === 0) return;
     for (const r of readings) {
       if (r.seq < 0 || !this.runsFor(r.device)) continue;
       void this.#derive(r.device, r.ts, r.metrics)
