@@ -7,7 +7,7 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { describe, test } from 'node:test';
 import { Aedes, type Client } from 'aedes';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { guardConnection, PacketScanner, type PacketViolation } from './packet-guard.js';
+import { type GuardedConnection, guardConnection, PacketScanner, type PacketViolation } from './packet-guard.js';
 
 /** A Remaining Length as a variable byte integer [MQTT-2.2.3]. */
 function varint(n: number): number[] {
@@ -145,6 +145,83 @@ describe('GuardedConnection', () => {
       peer.destroy();
       accepted?.destroy();
       await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+/** A guarded server-side socket and its peer, over real TCP. */
+async function socketPair(): Promise<{ conn: GuardedConnection; peer: Socket; close(): Promise<void> }> {
+  let accepted: Socket | undefined;
+  const server = createServer((s) => {
+    accepted = s;
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const peer = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(peer, 'connect');
+  while (!accepted) await new Promise((r) => setImmediate(r));
+  const conn = guardConnection(accepted, { maxPacketBytes: 1024, onViolation: () => assert.fail('no violation') });
+  return {
+    conn,
+    peer,
+    close: async () => {
+      peer.destroy();
+      accepted?.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** Resolves what the peer has received once `ms` of quiet have passed. */
+async function receivedAfter(peer: Socket, got: Buffer[], ms = 50): Promise<string> {
+  await new Promise((r) => setTimeout(r, ms));
+  return Buffer.concat(got).toString();
+}
+
+describe('GuardedConnection holds', () => {
+  test('bytes written after a hold wait for it, and holds release in the order they were taken', async () => {
+    const { conn, peer, close } = await socketPair();
+    try {
+      const got: Buffer[] = [];
+      peer.on('data', (c: Buffer) => got.push(c));
+      conn.write('a');
+      let commitFirst!: () => void;
+      let commitSecond!: () => void;
+      conn.hold(new Promise<void>((r) => (commitFirst = r)));
+      conn.write('b');
+      conn.hold(new Promise<void>((r) => (commitSecond = r)));
+      conn.write('c');
+      assert.equal(conn.holds, 2);
+      assert.equal(await receivedAfter(peer, got), 'a');
+      // The second commit ends first: nothing written after the first hold may pass it.
+      commitSecond();
+      assert.equal(await receivedAfter(peer, got), 'a');
+      commitFirst();
+      assert.equal(await receivedAfter(peer, got), 'abc');
+      assert.equal(conn.holds, 0);
+      conn.write('d');
+      assert.equal(await receivedAfter(peer, got), 'abcd');
+    } finally {
+      await close();
+    }
+  });
+
+  test('a failed commit closes the connection and what it held is never sent', async () => {
+    const { conn, peer, close } = await socketPair();
+    try {
+      const got: Buffer[] = [];
+      peer.on('data', (c: Buffer) => got.push(c));
+      conn.on('error', () => {});
+      let fail!: (err: Error) => void;
+      conn.hold(new Promise<void>((_, reject) => (fail = reject)));
+      conn.write('puback');
+      const ended = once(peer, 'close');
+      fail(new Error('disk full'));
+      await ended;
+      assert.equal(Buffer.concat(got).toString(), '');
+      assert.equal(conn.destroyed, true);
+    } finally {
+      await close();
     }
   });
 });
