@@ -105,50 +105,6 @@ describe('PacketScanner', () => {
   });
 });
 
-describe('GuardedConnection', () => {
-  test('writes keep the socket backpressure and arrive unchanged, in order', async () => {
-    let accepted: Socket | undefined;
-    const server = createServer((s) => {
-      accepted = s;
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const peer = connect((server.address() as AddressInfo).port, '127.0.0.1');
-    try {
-      await once(peer, 'connect');
-      while (!accepted) await new Promise((r) => setImmediate(r));
-      const conn = guardConnection(accepted, { maxPacketBytes: 1024, onViolation: () => assert.fail('no violation') });
-      peer.pause();
-      const received: Buffer[] = [];
-      let sent = 0;
-      const block = Buffer.alloc(256 * 1024);
-      // The peer does not read: write() must say stop long before 256 MB.
-      while (sent < 256 * 1024 * 1024) {
-        block.fill(sent / block.length);
-        sent += block.length;
-        if (!conn.write(Buffer.from(block))) break;
-      }
-      assert.ok(sent < 256 * 1024 * 1024, 'write() never returned false');
-      const drained = once(conn, 'drain');
-      peer.on('data', (chunk: Buffer) => received.push(chunk));
-      peer.resume();
-      await drained;
-      conn.end();
-      await once(peer, 'end');
-      const all = Buffer.concat(received);
-      assert.equal(all.length, sent);
-      for (let i = 0; i < sent; i += block.length) assert.equal(all[i], (i / block.length) & 0xff, `block at ${i}`);
-      conn.destroy();
-      await once(conn, 'close');
-      assert.equal(accepted.destroyed, true);
-    } finally {
-      peer.destroy();
-      accepted?.destroy();
-      await new Promise((r) => server.close(r));
-    }
-  });
-});
-
 /** A guarded server-side socket and its peer, over real TCP. */
 async function socketPair(): Promise<{ conn: GuardedConnection; peer: Socket; close(): Promise<void> }> {
   let accepted: Socket | undefined;
@@ -172,8 +128,41 @@ async function socketPair(): Promise<{ conn: GuardedConnection; peer: Socket; cl
   };
 }
 
-/** Resolves what the peer has received once `ms` of quiet have passed. */
-async function receivedAfter(peer: Socket, got: Buffer[], ms = 50): Promise<string> {
+describe('GuardedConnection', () => {
+  test('writes keep the socket backpressure and arrive unchanged, in order', async () => {
+    const { conn, peer, close } = await socketPair();
+    try {
+      peer.pause();
+      const received: Buffer[] = [];
+      let sent = 0;
+      const block = Buffer.alloc(256 * 1024);
+      // The peer does not read: write() must say stop long before 256 MB.
+      while (sent < 256 * 1024 * 1024) {
+        block.fill(sent / block.length);
+        sent += block.length;
+        if (!conn.write(Buffer.from(block))) break;
+      }
+      assert.ok(sent < 256 * 1024 * 1024, 'write() never returned false');
+      const drained = once(conn, 'drain');
+      peer.on('data', (chunk: Buffer) => received.push(chunk));
+      peer.resume();
+      await drained;
+      conn.end();
+      await once(peer, 'end');
+      const all = Buffer.concat(received);
+      assert.equal(all.length, sent);
+      for (let i = 0; i < sent; i += block.length) assert.equal(all[i], (i / block.length) & 0xff, `block at ${i}`);
+      conn.destroy();
+      await once(conn, 'close');
+      assert.equal(conn.socket.destroyed, true);
+    } finally {
+      await close();
+    }
+  });
+});
+
+/** What the peer has received (chunks collected in `got`) after `ms` of waiting. */
+async function receivedAfter(got: Buffer[], ms = 50): Promise<string> {
   await new Promise((r) => setTimeout(r, ms));
   return Buffer.concat(got).toString();
 }
@@ -192,15 +181,15 @@ describe('GuardedConnection holds', () => {
       conn.hold(new Promise<void>((r) => (commitSecond = r)));
       conn.write('c');
       assert.equal(conn.holds, 2);
-      assert.equal(await receivedAfter(peer, got), 'a');
+      assert.equal(await receivedAfter(got), 'a');
       // The second commit ends first: nothing written after the first hold may pass it.
       commitSecond();
-      assert.equal(await receivedAfter(peer, got), 'a');
+      assert.equal(await receivedAfter(got), 'a');
       commitFirst();
-      assert.equal(await receivedAfter(peer, got), 'abc');
+      assert.equal(await receivedAfter(got), 'abc');
       assert.equal(conn.holds, 0);
       conn.write('d');
-      assert.equal(await receivedAfter(peer, got), 'abcd');
+      assert.equal(await receivedAfter(got), 'abcd');
     } finally {
       await close();
     }
