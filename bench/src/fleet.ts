@@ -8,7 +8,9 @@
 // the HTTP API before anything is timed; the agents then get their tokens from that table, so the
 // connect time is only connecting. Sampling is every 60 s: the load is the heartbeats.
 
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { planFleet, SimFleet } from '@homeostat/sim';
 import {
@@ -27,7 +29,7 @@ import {
 } from './harness.js';
 import { provisionDevices, type Samples, sample, scrapeMetrics } from './hub-api.js';
 import { type HubProcess, startHubProcess } from './hub-process.js';
-import { CpuMeter, rssBytes } from './proc.js';
+import { CpuMeter, machineBusySeconds, rssBytes } from './proc.js';
 
 const HEARTBEAT_MS = 1000;
 const SAMPLE_MS = 60_000;
@@ -45,12 +47,15 @@ const CONNECTIONS = 'homeostat_mqtt_connections';
 const SUSPECT = 'homeostat_liveness_transitions_total{state="suspect"}';
 const OFFLINE = 'homeostat_liveness_transitions_total{state="offline"}';
 const HEARTBEATS = 'homeostat_mqtt_messages_received_total{kind="heartbeat"}';
+const MESSAGES = 'homeostat_mqtt_messages_received_total{';
+/** Wait for the hub to write a heap snapshot, in ms. */
+const HEAP_SNAPSHOT_TIMEOUT_MS = 120_000;
 
 const USAGE =
   '--devices N (default 1000) --window-s S (default 30) --settle-s S (default 5) --connect-timeout-s S (default 300) ' +
   '--provision-concurrency N (default 32) --start-concurrency N (default 64) ' +
   '--connect-rate N (agents started per second, default 0: as fast as they start) ' +
-  '--online-grace-s S (default 60) --hub-cpu-prof DIR';
+  '--online-grace-s S (default 60) --hub-cpu-prof DIR --hub-heap-snapshot DIR';
 
 interface FleetFlags {
   devices: number;
@@ -62,6 +67,7 @@ interface FleetFlags {
   connectRate: number;
   onlineGraceS: number;
   hubCpuProf: string | undefined;
+  hubHeapSnapshot: string | undefined;
 }
 
 function parseFlags(argv: readonly string[]): FleetFlags {
@@ -75,6 +81,7 @@ function parseFlags(argv: readonly string[]): FleetFlags {
     'connect-rate',
     'online-grace-s',
     'hub-cpu-prof',
+    'hub-heap-snapshot',
   ]);
   return {
     devices: intFlag('devices', values.devices, 1000, 1, 50_000),
@@ -86,6 +93,7 @@ function parseFlags(argv: readonly string[]): FleetFlags {
     connectRate: intFlag('connect-rate', values['connect-rate'], 0, 0, 100_000),
     onlineGraceS: intFlag('online-grace-s', values['online-grace-s'], 60, 0, 3600),
     hubCpuProf: values['hub-cpu-prof'],
+    hubHeapSnapshot: values['hub-heap-snapshot'],
   };
 }
 
@@ -119,10 +127,14 @@ async function measureFleet(flags: FleetFlags, cleanups: Cleanups, figures: Figu
   const n = flags.devices;
   progress(`fleet: ${n} devices, heartbeat ${HEARTBEAT_MS} ms, window ${flags.windowS} s`);
 
+  if (flags.hubHeapSnapshot) mkdirSync(flags.hubHeapSnapshot, { recursive: true });
+  const nodeFlags = [
+    ...(flags.hubCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${flags.hubCpuProf}`] : []),
+    // The hub writes a heap snapshot on SIGUSR2 (sent at the end of the window) into this directory.
+    ...(flags.hubHeapSnapshot ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${flags.hubHeapSnapshot}`] : []),
+  ];
   const hub = await startHubProcess(
-    flags.hubCpuProf
-      ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${flags.hubCpuProf}`], stopGraceMs: PROFILED_STOP_GRACE_MS }
-      : {},
+    flags.hubCpuProf ? { nodeFlags, stopGraceMs: PROFILED_STOP_GRACE_MS } : { nodeFlags },
   );
   cleanups.add('stop the hub', () => hub.stop(), hub.kill);
   progress(`hub: pid ${hub.pid}, ${hub.httpUrl}, ${hub.mqttUrl}`);
@@ -154,6 +166,7 @@ async function measureFleet(flags: FleetFlags, cleanups: Cleanups, figures: Figu
 
   // Connect: from starting the agents until the hub counts all N online. With --connect-rate the
   // agents are started at that pace (to tell the steady state from a connection storm).
+  const benchIdleRss = process.memoryUsage().rss;
   const pace = pacer(flags.connectRate);
   const fleet = new SimFleet({
     hubUrl: hub.mqttUrl,
@@ -215,8 +228,14 @@ async function measureFleet(flags: FleetFlags, cleanups: Cleanups, figures: Figu
 
   // The steady window.
   const w = await steadyWindow(hub, n, flags.windowS);
+  const benchRss = process.memoryUsage().rss;
   Object.assign(figures, {
     hubCpuPercent: round(w.hubCpuPercent, 1),
+    // Robust to the machine's speed of the day, unlike the percentage: CPU per unit of work.
+    hubCpuUsPerHeartbeat: w.heartbeats > 0 ? round((w.hubCpuSeconds * 1e6) / w.heartbeats, 1) : null,
+    hubSystemCpuShare: w.hubCpuSeconds > 0 ? round(w.hubSystemCpuSeconds / w.hubCpuSeconds, 2) : null,
+    otherMessages: w.otherMessages,
+    machineOtherCpuPercent: round(w.machineOtherCpuPercent, 1),
     hubRssMiB: round(w.hubRssEnd / MiB, 1),
     hubMaxRssMiB: round(w.hubRssMax / MiB, 1),
     hubRssKiBPerDevice: round((w.hubRssEnd - hubIdleRss) / 1024 / n, 1),
@@ -228,10 +247,14 @@ async function measureFleet(flags: FleetFlags, cleanups: Cleanups, figures: Figu
     mqttConnections: w.connectionsEnd,
     benchCpuPercent: round(w.benchCpuPercent, 1),
     benchLoopDelayP99Ms: round(w.benchLoopDelayP99Ms, 1),
-    benchRssMiB: round(process.memoryUsage().rss / MiB, 1),
+    benchRssMiB: round(benchRss / MiB, 1),
+    // The load generator's memory per agent (the real agent code, one MQTT connection each).
+    benchRssKiBPerDevice: round((benchRss - benchIdleRss) / 1024 / n, 1),
   });
+  if (flags.hubHeapSnapshot) figures.hubHeapSnapshot = await heapSnapshot(hub, flags.hubHeapSnapshot);
   progress(
-    `window: hub CPU ${w.hubCpuPercent.toFixed(1)} %, RSS ${(w.hubRssEnd / MiB).toFixed(0)} MiB, ` +
+    `window: hub CPU ${w.hubCpuPercent.toFixed(1)} % (${figures.hubCpuUsPerHeartbeat} µs per heartbeat), ` +
+      `RSS ${(w.hubRssEnd / MiB).toFixed(0)} MiB, ` +
       `${w.suspect} suspect / ${w.offline} offline transitions, min online ${w.minOnline}/${n}`,
   );
 }
@@ -328,6 +351,12 @@ class ConnectWatch {
 interface WindowFigures {
   seconds: number;
   hubCpuPercent: number;
+  hubCpuSeconds: number;
+  hubSystemCpuSeconds: number;
+  /** Device messages other than heartbeats the hub accepted in the window (the steady load is heartbeats). */
+  otherMessages: number;
+  /** CPU used on the machine by everything but the hub and this process, % of one core. */
+  machineOtherCpuPercent: number;
   hubRssEnd: number;
   hubRssMax: number;
   heartbeats: number;
@@ -347,6 +376,7 @@ async function steadyWindow(hub: HubProcess, n: number, windowS: number): Promis
   loopDelay.enable();
   hubCpu.start();
   benchCpu.start();
+  const machine0 = machineBusySeconds();
   const started = performance.now();
   let hubRssMax = rssBytes(hub.pid);
   let minOnline = n;
@@ -360,14 +390,23 @@ async function steadyWindow(hub: HubProcess, n: number, windowS: number): Promis
   // CPU first, so the last /metrics read is not counted in it.
   const hubCpuPercent = hubCpu.percent();
   const benchCpuPercent = benchCpu.percent();
+  const hubUsed = hubCpu.used();
+  const benchUsed = benchCpu.used();
+  const machineBusy = machineBusySeconds() - machine0;
   const seconds = (performance.now() - started) / 1000;
   const hubRssEnd = rssBytes(hub.pid);
   loopDelay.disable();
   const after = await scrapeMetrics(hub.httpUrl);
   const delta = (key: string) => sample(after, key) - sample(before, key);
+  let otherMessages = 0;
+  for (const key of after.keys()) if (key.startsWith(MESSAGES) && key !== HEARTBEATS) otherMessages += delta(key);
   return {
     seconds,
     hubCpuPercent,
+    hubCpuSeconds: hubUsed.seconds,
+    hubSystemCpuSeconds: hubUsed.systemSeconds,
+    otherMessages,
+    machineOtherCpuPercent: (100 * Math.max(0, machineBusy - hubUsed.seconds - benchUsed.seconds)) / seconds,
     hubRssEnd,
     hubRssMax: Math.max(hubRssMax, hubRssEnd),
     heartbeats: delta(HEARTBEATS),
@@ -378,4 +417,25 @@ async function steadyWindow(hub: HubProcess, n: number, windowS: number): Promis
     benchCpuPercent,
     benchLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
   };
+}
+
+/**
+ * Asks the hub (started with --heapsnapshot-signal) for a heap snapshot and waits until the file
+ * is complete (its size stops changing); returns its path.
+ */
+async function heapSnapshot(hub: HubProcess, dir: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  process.kill(hub.pid, 'SIGUSR2');
+  progress(`hub heap snapshot: writing into ${dir}`);
+  const deadline = performance.now() + HEAP_SNAPSHOT_TIMEOUT_MS;
+  let lastSize = -1;
+  while (performance.now() < deadline) {
+    await sleep(1000);
+    const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (file === undefined) continue;
+    const size = statSync(join(dir, file)).size;
+    if (size > 0 && size === lastSize) return join(dir, file);
+    lastSize = size;
+  }
+  throw new Error(`hub heap snapshot: none complete in ${dir} after ${HEAP_SNAPSHOT_TIMEOUT_MS / 1000} s`);
 }

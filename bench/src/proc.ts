@@ -21,6 +21,12 @@ export function clockTicks(): number {
 
 /** User plus system CPU time of `pid` so far, in seconds. */
 export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** User and system (kernel: sockets, I/O) CPU time of `pid` so far, in seconds. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is in parentheses and may hold spaces: count from after it.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -28,7 +34,7 @@ export function cpuSeconds(pid: number): number {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unexpected /proc/${pid}/stat: ${stat}`);
-  return (utime + stime) / clockTicks();
+  return { user: utime / clockTicks(), system: stime / clockTicks() };
 }
 
 /** Resident set size of `pid` (VmRSS), in bytes. */
@@ -43,6 +49,7 @@ export function rssBytes(pid: number): number {
 export class CpuMeter {
   readonly #pid: number;
   #cpu0 = 0;
+  #system0 = 0;
   #wall0 = 0;
 
   constructor(pid: number) {
@@ -50,8 +57,16 @@ export class CpuMeter {
   }
 
   start(): void {
-    this.#cpu0 = cpuSeconds(this.#pid);
+    const { user, system } = cpuTimes(this.#pid);
+    this.#cpu0 = user + system;
+    this.#system0 = system;
     this.#wall0 = performance.now();
+  }
+
+  /** CPU seconds used since start(): all, and the kernel's share of them. */
+  used(): { seconds: number; systemSeconds: number } {
+    const { user, system } = cpuTimes(this.#pid);
+    return { seconds: user + system - this.#cpu0, systemSeconds: system - this.#system0 };
   }
 
   /** Percent of one core since start() (200 = both cores of a 2-core machine). */
