@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export function createMetrics() {
   const registry = new Registry();
   const r = [registry];
+  const messageCounts = new Map<string, number>();
   return {
     registry,
     mqttConnections: new Gauge({
@@ -24,7 +25,16 @@ export function createMetrics() {
       help: 'Device messages accepted, by topic kind.',
       labelNames: ['kind'],
       registers: r,
+      // Counted in a plain map on the hot path (every heartbeat), handed over when read.
+      collect() {
+        for (const [kind, n] of messageCounts) this.inc({ kind }, n);
+        messageCounts.clear();
+      },
     }),
+    /** Counts one accepted device message of a topic kind (`homeostat_mqtt_messages_received_total`). */
+    countMessage(kind: string): void {
+      messageCounts.set(kind, (messageCounts.get(kind) ?? 0) + 1);
+    },
     mqttRejected: new Counter({
       name: 'homeostat_mqtt_messages_rejected_total',
       help: 'Device messages refused, by error code.',

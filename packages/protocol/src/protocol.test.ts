@@ -26,6 +26,11 @@ test('device topics parse back to their kind and device', () => {
   assert.equal(parseDeviceTopic('other/a/telemetry'), null);
   assert.equal(topicDeviceSegment('homeostat/v1/+/telemetry'), null);
   assert.equal(topicDeviceSegment('homeostat/v1/dev/#'), 'dev');
+  assert.equal(topicDeviceSegment('homeostat/v1/dev'), 'dev');
+  assert.equal(topicDeviceSegment('homeostat/v1/'), null);
+  assert.equal(topicDeviceSegment('homeostat/v1//telemetry'), null);
+  assert.equal(topicDeviceSegment('homeostat/v1/#'), null);
+  assert.equal(topicDeviceSegment('homeostat/v2/dev/telemetry'), null);
 });
 
 test('telemetry parser accepts one reading or a batch and names each problem by path', () => {
@@ -53,6 +58,12 @@ test('parseJson refuses malformed text and non-finite numbers', () => {
   const inf = parseJson('{"metrics":{"x":1e999}}');
   assert.deepEqual(inf, { ok: false, errors: ['/metrics/x: number is not finite'] });
   assert.deepEqual(parseJson('{"a":1}'), { ok: true, value: { a: 1 } });
+  assert.deepEqual(parseJson('-1e999'), { ok: false, errors: ['/: number is not finite'] });
+  assert.deepEqual(parseJson('[1,{"b":[2,1e400]}]'), { ok: false, errors: ['/1/b/1: number is not finite'] });
+  assert.deepEqual(parseJson('{"__proto__":{"x":1e999}}'), {
+    ok: false,
+    errors: ['/__proto__/x: number is not finite'],
+  });
 });
 
 test('merge patch follows RFC 7396', () => {

@@ -4,6 +4,8 @@
 import { isName } from './names.js';
 
 export const TOPIC_ROOT = 'homeostat/v1';
+/** Every device's subtree starts with this. */
+const ROOT_PREFIX = `${TOPIC_ROOT}/`;
 
 /** MQTT username of a provisioning client (not a valid device name, so it can never collide). */
 export const CLAIM_USERNAME = '_claim';
@@ -118,9 +120,8 @@ const BY_SUFFIX = new Map<string, DeviceTopicKind>(
 
 /** Splits a device topic; `null` for anything outside the contract. */
 export function parseDeviceTopic(topic: string): ParsedTopic | null {
-  const prefix = `${TOPIC_ROOT}/`;
-  if (!topic.startsWith(prefix)) return null;
-  const rest = topic.slice(prefix.length);
+  if (!topic.startsWith(ROOT_PREFIX)) return null;
+  const rest = topic.slice(ROOT_PREFIX.length);
   const slash = rest.indexOf('/');
   if (slash <= 0) return null;
   const deviceId = rest.slice(0, slash);
@@ -137,8 +138,9 @@ export function parseDeviceTopic(topic: string): ParsedTopic | null {
 
 /** The device id a topic or topic filter names, if it is under the root; wildcards give none. */
 export function topicDeviceSegment(topic: string): string | null {
-  const prefix = `${TOPIC_ROOT}/`;
-  if (!topic.startsWith(prefix)) return null;
-  const segment = topic.slice(prefix.length).split('/', 1)[0] ?? '';
+  // On every message: one slice, no split.
+  if (!topic.startsWith(ROOT_PREFIX)) return null;
+  const slash = topic.indexOf('/', ROOT_PREFIX.length);
+  const segment = slash < 0 ? topic.slice(ROOT_PREFIX.length) : topic.slice(ROOT_PREFIX.length, slash);
   return segment === '' || segment === '+' || segment === '#' ? null : segment;
 }

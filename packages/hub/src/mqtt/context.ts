@@ -39,4 +39,5 @@ export type HandlerResult =
   | { ok: true; warnings?: { error: HomeostatError; seq?: number }[]; committed?: Promise<HandlerResult> }
   | { ok: false; error: HomeostatError; seq?: number; data?: Record<string, unknown> };
 
-export type Handler = (deps: HandlerDeps, message: DeviceMessage) => Promise<HandlerResult>;
+/** A handler that needs no I/O (a heartbeat) answers at once: the PUBACK waits for no promise. */
+export type Handler = (deps: HandlerDeps, message: DeviceMessage) => HandlerResult | Promise<HandlerResult>;

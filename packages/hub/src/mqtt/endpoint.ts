@@ -4,7 +4,14 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { hashToken, sameHash } from '@homeostat/kit';
-import { CLAIM_USERNAME, type ErrorCode, type ErrorNotice, type HomeostatError, topics } from '@homeostat/protocol';
+import {
+  CLAIM_USERNAME,
+  type DeviceTopicKind,
+  type ErrorCode,
+  type ErrorNotice,
+  type HomeostatError,
+  topics,
+} from '@homeostat/protocol';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { EnrollmentService } from '../services/enrollment.js';
 import { decidePublish, type Identity, maySubscribe } from './acl.js';
@@ -114,14 +121,21 @@ export class MqttEndpoint {
           done(null);
           return;
         }
-        this.#authorizePublish(client, packet).then(
-          () => done(null),
-          (err: unknown) => {
-            // A failure of the hub (not of the message): no acknowledgement, so the device sends it again.
-            this.#deps.logger.error({ err, topic: packet.topic }, 'could not handle a message');
-            done(err as Error);
-          },
-        );
+        const fail = (err: unknown) => {
+          // A failure of the hub (not of the message): no acknowledgement, so the device sends it again.
+          this.#deps.logger.error({ err, topic: packet.topic }, 'could not handle a message');
+          done(err as Error);
+        };
+        let handling: Promise<void> | undefined;
+        try {
+          handling = this.#authorizePublish(client, packet);
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        // Handled already (a heartbeat): acknowledged without a round through the promise queue.
+        if (handling === undefined) done(null);
+        else handling.then(() => done(null), fail);
       },
       authorizeSubscribe: (client, sub, done) => {
         const identity = this.#identities.get(client);
@@ -332,23 +346,32 @@ export class MqttEndpoint {
     return { name, ...cached };
   }
 
-  async #authorizePublish(client: Client, packet: PublishPacket): Promise<void> {
+  /**
+   * Handles a device's message before it is acknowledged: undefined when done at once (no I/O),
+   * else a promise of the handling.
+   */
+  #authorizePublish(client: Client, packet: PublishPacket): Promise<void> | undefined {
     const identity = this.#identities.get(client);
     const deps = this.#deps;
     if (!identity) {
       this.#sink(packet);
-      return;
+      return undefined;
     }
     const device = identity.kind === 'device' ? identity.id : null;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     if (payload.length > deps.config.maxPayloadBytes) {
-      if (identity.kind === 'claim')
-        await this.#respondToClaim(identity, claimRefusal('ERR_PAYLOAD_TOO_LARGE', 'claim request too large'));
-      this.#reject(packet, device, {
-        code: 'ERR_PAYLOAD_TOO_LARGE',
-        message: `payload of ${payload.length} bytes is over the limit of ${deps.config.maxPayloadBytes}`,
-      });
-      return;
+      const refuse = () =>
+        this.#reject(packet, device, {
+          code: 'ERR_PAYLOAD_TOO_LARGE',
+          message: `payload of ${payload.length} bytes is over the limit of ${deps.config.maxPayloadBytes}`,
+        });
+      if (identity.kind !== 'claim') {
+        refuse();
+        return undefined;
+      }
+      return this.#respondToClaim(identity, claimRefusal('ERR_PAYLOAD_TOO_LARGE', 'claim request too large')).then(
+        refuse,
+      );
     }
     const decision = decidePublish(identity, packet.topic);
     if (!decision.allow) {
@@ -356,42 +379,60 @@ export class MqttEndpoint {
         code: decision.code,
         message: `publish to ${packet.topic} refused: ${decision.reason}`,
       });
-      return;
+      return undefined;
     }
     if ('claim' in decision) {
       this.#sink(packet);
-      if (identity.kind === 'claim') {
-        await this.#respondToClaim(identity, await this.#claims.answer(identity.group, identity.clientId, payload));
-      }
-      return;
+      if (identity.kind !== 'claim') return undefined;
+      return this.#claims
+        .answer(identity.group, identity.clientId, payload)
+        .then((response) => this.#respondToClaim(identity, response));
     }
     // Only status is retained (it is the device's presence); anything else would pile up in the broker.
     if (decision.topic.kind !== 'status') packet.retain = false;
     const handler = handlerFor(decision.topic.kind);
     if (!handler || device === null) {
       this.#reject(packet, device, { code: 'ERR_MQTT_TOPIC_DENIED', message: `publish to ${packet.topic} refused` });
-      return;
+      return undefined;
     }
     const isWill = client.closed;
     // A will from a connection that was taken over speaks for nobody any more.
     if (isWill && (this.#superseded.has(client) || this.#current.get(device) !== client)) {
       this.#sink(packet);
-      return;
+      return undefined;
     }
     const now = deps.clock.now();
-    const result = await handler(deps, { deviceId: device, topic: packet.topic, payload, isWill, now });
+    const kind = decision.topic.kind;
+    const result = handler(deps, { deviceId: device, topic: packet.topic, payload, isWill, now });
+    if (result instanceof Promise) return result.then((r) => this.#handled(client, packet, device, kind, now, r));
+    return this.#handled(client, packet, device, kind, now, result);
+  }
+
+  /**
+   * What follows a handler's answer: the refusal or the count, liveness, and the warnings (once
+   * stored, for a message taken but not stored yet). Undefined when nothing is left to wait for.
+   */
+  #handled(
+    client: Client,
+    packet: PublishPacket,
+    device: string,
+    kind: DeviceTopicKind,
+    now: number,
+    result: HandlerResult,
+  ): Promise<void> | undefined {
+    const deps = this.#deps;
     if (!result.ok) {
       this.#reject(packet, device, { ...fromError(result.error), seq: result.seq, data: result.data });
-      return;
+      return undefined;
     }
-    deps.metrics.mqttMessages.inc({ kind: decision.topic.kind });
-    if (decision.topic.kind !== 'heartbeat' && decision.topic.kind !== 'status') {
+    deps.metrics.countMessage(kind);
+    if (kind !== 'heartbeat' && kind !== 'status') {
       deps.liveness.observe(device, { kind: 'message', at: now });
     }
     const topic = packet.topic;
     if (result.committed === undefined) {
       this.#warn(device, topic, result);
-      return;
+      return undefined;
     }
     // Taken, not stored yet. Rather than keep the broker from reading this connection's next
     // packets until the commit (they would miss the batch being gathered), the connection holds
@@ -399,9 +440,9 @@ export class MqttEndpoint {
     const conn: unknown = client.conn;
     if (conn instanceof GuardedConnection && conn.holds < MAX_HELD_PER_CONNECTION) {
       conn.hold(result.committed.then((r) => this.#warn(device, topic, r)));
-      return;
+      return undefined;
     }
-    this.#warn(device, topic, await result.committed);
+    return result.committed.then((r) => this.#warn(device, topic, r));
   }
 
   /** Tells the device what its message's result warns of. */

@@ -17,6 +17,7 @@ import { migrations } from './migrations.js';
 import * as rollouts from './rollouts.js';
 import type { Database, DevicesTable, EnrollmentGroupsTable } from './schema.js';
 import { SqliteTelemetryWriter } from './sqlite-writer.js';
+import { StatementCache } from './statement-cache.js';
 import type {
   Bucket,
   ClaimOutcome,
@@ -638,7 +639,7 @@ export async function openSqliteStore(path: string, options: { portableWrites?: 
   // ingest batches are copied back once, not once per checkpoint (fewer stalls of the loop).
   database.pragma('wal_autocheckpoint = 10000');
   database.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(database) }) });
   // Migrate first: the writer prepares statements on the tables.
   await new SqlStore(db).migrate();
   return options.portableWrites ? new SqlStore(db) : new SqlStore(db, new SqliteTelemetryWriter(database));

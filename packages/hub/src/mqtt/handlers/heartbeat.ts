@@ -6,7 +6,8 @@ import { decode } from './decode.js';
 
 const heartbeat = parser(HeartbeatMessage);
 
-export const handleHeartbeat: Handler = async (deps, m) => {
+// Synchronous: the most frequent message of all waits for nothing.
+export const handleHeartbeat: Handler = (deps, m) => {
   deps.liveness.observe(m.deviceId, { kind: 'heartbeat', at: m.now });
   if (m.payload.length === 0) return { ok: true };
   const decoded = decode(heartbeat, m.payload);
