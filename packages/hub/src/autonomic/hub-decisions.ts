@@ -17,8 +17,6 @@ export interface HubLoop {
   deps: ManagerDeps;
   autonomy: AutonomySpec | undefined;
   policies: readonly PolicyRecord[];
-  /** Decisions awaiting a person's approval. */
-  awaiting: readonly Decision[];
   /** Stores the decision and carries it out when it acts now. */
   carryOut(d: Decision): Promise<Decision>;
 }
@@ -100,19 +98,13 @@ async function planFor(loop: HubLoop, oldName: string, newName: string, allowRet
   const { store } = loop.deps;
   const [old, neu] = await Promise.all([store.getDevice(oldName), store.getDevice(newName)]);
   checkReplacement(oldName, newName, old, neu, allowRetired);
-  const [fleet, handOvers, incidents] = await Promise.all([
+  const [fleet, handOvers, incidents, awaiting] = await Promise.all([
     store.listDevices(),
     store.listHandOvers({ device: oldName, state: 'active' }),
     store.listIncidents({ device: oldName, state: 'open', limit: 1000 }),
+    store.listDecisions({ device: oldName, states: ['awaiting-approval'], limit: 1000 }),
   ]);
-  return planReplacement({
-    old,
-    neu: neu as NonNullable<typeof neu>,
-    fleet,
-    handOvers,
-    incidents,
-    awaiting: loop.awaiting,
-  });
+  return planReplacement({ old, neu: neu as NonNullable<typeof neu>, fleet, handOvers, incidents, awaiting });
 }
 
 /** Devices back and stable get their duties back; their incident resolves when nothing else is wrong. */

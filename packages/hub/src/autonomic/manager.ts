@@ -143,7 +143,6 @@ export class AutonomicManager {
       deps: this.#deps,
       autonomy: this.#autonomy,
       policies: this.#policies,
-      awaiting: [...this.#open.values()].filter((d) => d.state === 'awaiting-approval'),
       carryOut: (d) => this.#carryOut(d),
     };
   }

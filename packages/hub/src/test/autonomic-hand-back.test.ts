@@ -30,11 +30,8 @@ describe('autonomic: hand-back and post-mortem', () => {
   });
   afterEach(() => t.close());
 
-  async function device(name: string, labels: Record<string, string>, desired?: Record<string, unknown>) {
-    const r = await t.api('POST', '/api/v1/devices', { name, labels, ...(desired ? { desired } : {}) });
-    assert.equal(r.status, 201, JSON.stringify(r.body));
-    return r.body.token as string;
-  }
+  const device = (name: string, labels: Record<string, string>, desired?: Record<string, unknown>) =>
+    t.createDevice(name, labels, desired);
 
   async function online(name: string, token: string): Promise<MqttClient> {
     const c = await t.mqtt({ clientId: name, username: name, password: token });
