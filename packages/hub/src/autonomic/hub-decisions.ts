@@ -3,7 +3,13 @@
 // by a claim that names a slot (self-configuration). They run in the manager's turn, pass the
 // degree of their property like any decision, and are recorded and explained the same way.
 
-import { type AutonomySpec, type Decision, type ReplaceDeviceResponse, SLOT_LABEL } from '@homeostat/protocol';
+import {
+  type AutonomySpec,
+  type Decision,
+  HUB_POLICIES,
+  type ReplaceDeviceResponse,
+  SLOT_LABEL,
+} from '@homeostat/protocol';
 import type { PolicyRecord } from '../store/store.js';
 import { chooseDegree } from './degree.js';
 import { DEFAULT_STABLE_INTERVALS, dueHandBacks, handBackDecision } from './hand-back.js';
@@ -109,7 +115,7 @@ async function planFor(loop: HubLoop, oldName: string, newName: string, allowRet
 
 /** Devices back and stable get their duties back; their incident resolves when nothing else is wrong. */
 export async function handBackDue(loop: HubLoop, now: number): Promise<void> {
-  const { store, liveness, incidents } = loop.deps;
+  const { store, liveness } = loop.deps;
   const active = await store.listHandOvers({ state: 'active' });
   if (active.length === 0) return;
   const due = dueHandBacks({
@@ -133,18 +139,29 @@ export async function handBackDue(loop: HubLoop, now: number): Promise<void> {
       incident: original?.incident ?? null,
     });
     for (const h of one.handOvers) await store.saveHandOver({ ...h, returning: draft.id });
-    const d = await loop.carryOut(gateHub(loop, draft));
-    if (d.incident === null) continue;
-    const done = d.actions.filter((a) => a.state === 'done').length;
-    await incidents.note(
-      d.incident,
-      `${d.id}: ${one.device} is back and stable; ${done} of ${d.actions.length} duties handed back (${d.state})`,
-      d.id,
-    );
-    const outcome = await incidents.resolveIfClear(
-      d.incident,
-      `${one.device} is back and its duties were handed back (decision ${d.id}); nothing else is wrong`,
-    );
-    if (!outcome.resolved) await incidents.note(d.incident, `still open: ${outcome.reason}`);
+    await settleHandBack(loop.deps, await loop.carryOut(gateHub(loop, draft)));
   }
+}
+
+/**
+ * After a hand-back decision is made, and again once it is carried out (at once, or when a
+ * person approves it): its incident's timeline tells it, and the incident resolves when nothing
+ * else is wrong.
+ */
+export async function settleHandBack(deps: Pick<ManagerDeps, 'incidents'>, d: Decision): Promise<void> {
+  if (d.policy !== HUB_POLICIES.handBack || d.incident === null || d.trigger.device === null) return;
+  const { incidents } = deps;
+  const device = d.trigger.device;
+  const done = d.actions.filter((a) => a.state === 'done').length;
+  await incidents.note(
+    d.incident,
+    `${d.id}: ${device} is back and stable; ${done} of ${d.actions.length} duties handed back (${d.state})`,
+    d.id,
+  );
+  if (done === 0 && d.actions.length > 0) return;
+  const outcome = await incidents.resolveIfClear(
+    d.incident,
+    `${device} is back and its duties were handed back (decision ${d.id}); nothing else is wrong`,
+  );
+  if (!outcome.resolved) await incidents.note(d.incident, `still open: ${outcome.reason}`);
 }

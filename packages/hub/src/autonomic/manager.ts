@@ -26,7 +26,7 @@ import {
   type PartitionVerdict,
 } from './analyze.js';
 import { type ActionDeps, runAction } from './execute.js';
-import { fillSlot, type HubLoop, handBackDue, requestReplacement } from './hub-decisions.js';
+import { fillSlot, type HubLoop, handBackDue, requestReplacement, settleHandBack } from './hub-decisions.js';
 import { newId } from './incidents.js';
 import {
   DEFAULT_COOLDOWN_MS,
@@ -176,7 +176,10 @@ export class AutonomicManager {
       const approval = { ...d.approval, by, at: now, reason };
       const note = `${outcome} by ${by}${reason ? `: ${reason}` : ''}`;
       const decided = await this.#save(transition({ ...d, approval }, outcome, now, note));
-      return outcome === 'approved' ? this.#execute(decided) : decided;
+      if (outcome === 'rejected') return decided;
+      const done = await this.#execute(decided);
+      await settleHandBack(this.#deps, done);
+      return done;
     });
   }
 
@@ -421,7 +424,7 @@ export class AutonomicManager {
         const fallback = d.approval.default;
         const note = `no answer by the deadline: the stated default, ${fallback}, applies`;
         const decided = await this.#save(transition(d, fallback === 'approve' ? 'approved' : 'expired', now, note));
-        if (fallback === 'approve') await this.#execute(decided);
+        if (fallback === 'approve') await settleHandBack(this.#deps, await this.#execute(decided));
       } else if (d.state === 'held' && d.hold?.until != null && now >= d.hold.until) {
         await this.#resume(d);
       } else if (d.verification?.outcome === 'pending') {

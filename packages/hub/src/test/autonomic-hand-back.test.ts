@@ -250,4 +250,46 @@ describe('autonomic: hand-back and post-mortem', () => {
     }
     assert.equal((await decisionsOf('hub-hand-back')).length, 1);
   });
+
+  test('at degree approve the hand-back waits for a person; approved, the duties go back and the incident resolves', async () => {
+    const { th, heater, backup } = await room();
+    const others: [MqttClient, string][] = [
+      [heater, 'room-01-heater'],
+      [backup, 'room-01-backup'],
+    ];
+    for (let i = 0; i < 3; i++) await second(others);
+    const [over] = (await t.api('GET', '/api/v1/decisions?policy=room-thermostat-silent')).body.items;
+    await reportApplied(heater, 'room-01-heater', 1);
+    await reportApplied(backup, 'room-01-backup', 1);
+    const rules = { rules: [{ scope: 'fleet', property: 'self-healing', degree: 'approve' }] };
+    assert.equal((await t.api('PUT', '/api/v1/autonomy', rules)).status, 200);
+    await beat(th, 'room-01-thermostat', 'status');
+    while (clock.now() < over.createdAt + HOLD_DOWN_MS + 3000) {
+      await second(others);
+      await beat(th, 'room-01-thermostat');
+    }
+    const waiting = await decisionsOf('hub-hand-back');
+    assert.equal(waiting.length, 1);
+    assert.equal(waiting[0]?.state, 'awaiting-approval');
+    assert.deepEqual((await t.api('GET', '/api/v1/devices/room-01-heater')).body.twin.desired.state, { mode: 'auto' });
+    assert.equal((await t.api('GET', `/api/v1/incidents/${over.incident}`)).body.state, 'open');
+    // Not asked twice while it waits.
+    await second(others);
+    await beat(th, 'room-01-thermostat');
+    assert.equal((await decisionsOf('hub-hand-back')).length, 1);
+
+    const approved = (await t.api('POST', `/api/v1/decisions/${waiting[0]?.id}/approve`, {})).body;
+    assert.equal(approved.state, 'succeeded', approved.explanation);
+    assert.deepEqual((await t.api('GET', '/api/v1/devices/room-01-heater')).body.twin.desired.state, {
+      mode: 'remote',
+    });
+    const incident = (await t.api('GET', `/api/v1/incidents/${over.incident}`)).body;
+    assert.equal(incident.state, 'resolved', JSON.stringify(incident.timeline));
+    const pm = (await t.api('GET', `/api/v1/incidents/${incident.id}/postmortem`)).body;
+    assert.ok(
+      pm.timeline.some(
+        (e: { kind: string; message: string }) => e.kind === 'approval' && e.message === 'a person approved the plan',
+      ),
+    );
+  });
 });
