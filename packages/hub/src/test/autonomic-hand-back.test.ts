@@ -96,7 +96,19 @@ describe('autonomic: hand-back and post-mortem', () => {
       display: 'on',
     });
     const backup = await online('room-01-backup', backupToken);
-    return { th, heater, backup };
+    const others: [MqttClient, string][] = [
+      [heater, 'room-01-heater'],
+      [backup, 'room-01-backup'],
+    ];
+    return { th, heater, backup, others };
+  }
+
+  /** The thermostat stays silent (offline after 1.8 s, then the site's settle time): the hand-over decision. */
+  async function handedOver(others: [MqttClient, string][]) {
+    for (let i = 0; i < 3; i++) await second(others);
+    const [over] = (await t.api('GET', '/api/v1/decisions?policy=room-thermostat-silent')).body.items;
+    assert.ok(over, 'a hand-over decision');
+    return over;
   }
 
   /** Every device but the thermostat keeps beating while the clock moves a second. */
@@ -106,14 +118,8 @@ describe('autonomic: hand-back and post-mortem', () => {
   }
 
   test('silent, handed over, back and stable: handed back, the incident resolves, the post-mortem tells it', async () => {
-    const { th, heater, backup } = await room();
-    const others: [MqttClient, string][] = [
-      [heater, 'room-01-heater'],
-      [backup, 'room-01-backup'],
-    ];
-    // Silent: offline after 1.8 s, then the site's settle time, and the plan runs.
-    for (let i = 0; i < 3; i++) await second(others);
-    const [over] = (await t.api('GET', '/api/v1/decisions?policy=room-thermostat-silent')).body.items;
+    const { th, heater, backup, others } = await room();
+    const over = await handedOver(others);
     assert.equal(over.state, 'succeeded', over.explanation);
     assert.deepEqual((await t.api('GET', '/api/v1/devices/room-01-heater')).body.twin.desired.state, { mode: 'auto' });
     assert.deepEqual((await t.api('GET', '/api/v1/devices/room-01-backup')).body.twin.desired.state, {
@@ -207,14 +213,8 @@ describe('autonomic: hand-back and post-mortem', () => {
   });
 
   test('a flapping thermostat: one hand-over, no hand-back while it flaps, one once it is stable', async () => {
-    const { th, heater, backup } = await room();
-    const others: [MqttClient, string][] = [
-      [heater, 'room-01-heater'],
-      [backup, 'room-01-backup'],
-    ];
-    for (let i = 0; i < 3; i++) await second(others);
-    const [over] = await decisionsOf('room-thermostat-silent');
-    assert.ok(over);
+    const { th, others } = await room();
+    const over = await handedOver(others);
     // Flaps within the hold-down: back for three seconds (stable enough on its own), then silent
     // for two (offline again), over and over.
     let flaps = 0;
@@ -252,13 +252,8 @@ describe('autonomic: hand-back and post-mortem', () => {
   });
 
   test('at degree approve the hand-back waits for a person; approved, the duties go back and the incident resolves', async () => {
-    const { th, heater, backup } = await room();
-    const others: [MqttClient, string][] = [
-      [heater, 'room-01-heater'],
-      [backup, 'room-01-backup'],
-    ];
-    for (let i = 0; i < 3; i++) await second(others);
-    const [over] = (await t.api('GET', '/api/v1/decisions?policy=room-thermostat-silent')).body.items;
+    const { th, heater, backup, others } = await room();
+    const over = await handedOver(others);
     await reportApplied(heater, 'room-01-heater', 1);
     await reportApplied(backup, 'room-01-backup', 1);
     const rules = { rules: [{ scope: 'fleet', property: 'self-healing', degree: 'approve' }] };
