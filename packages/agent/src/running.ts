@@ -63,7 +63,7 @@ export interface WireDeps {
   raise: (event: RaiseEventInput) => void;
 }
 
-/** Builds the parts of a run and connects them; nothing is started but the device loop's timer. */
+/** Builds the parts of a run and connects them; only the sampling timer and the device loop's tick start here. */
 export function wire(deps: WireDeps): Running {
   const { options, credentials, outbox, clock, logger, events, stage } = deps;
   const { deviceId } = credentials;
