@@ -18,6 +18,7 @@ import {
 } from '@homeostat/sim';
 import mqtt from 'mqtt';
 import { BenchFailure, type Benchmark, type Figures, progress, sleep } from './harness.js';
+import { wornBearing } from './scenarios-pump.js';
 import {
   doneActions,
   HEARTBEAT_MS,
@@ -250,6 +251,7 @@ const SCENARIOS: Record<string, (rig: Rig) => Promise<Scorecard>> = {
   'site-partition': sitePartition,
   'rogue-flood': rogueFlood,
   'battery-drain': batteryDrain,
+  'worn-bearing': wornBearing,
 };
 
 function table(cards: readonly Scorecard[]): string {
@@ -293,6 +295,7 @@ export const scenariosBenchmark: Benchmark = {
       figures[`${key}Actions`] = c.actions;
       figures[`${key}WrongActions`] = c.wrongActions;
       figures[`${key}GoalKept`] = c.goalKept;
+      for (const [k, v] of Object.entries(c.figures ?? {})) figures[`${key}${k[0]?.toUpperCase()}${k.slice(1)}`] = v;
     }
     const dead = cards.find((c) => c.scenario === 'dead-thermostat');
     const partition = cards.find((c) => c.scenario === 'site-partition');
