@@ -18,6 +18,7 @@ import type { EventLog } from '../events.js';
 import type { DeviceService } from '../services/devices.js';
 import type { Store } from '../store/store.js';
 import type { IncidentBook } from './incidents.js';
+import { rollbackModule } from './rollback.js';
 
 /** What the executors need from the MQTT side. */
 export interface ActionChannel {
@@ -130,12 +131,7 @@ const EXECUTORS: Record<ActionKind, Executor> = {
     };
   },
 
-  async 'rollback-module'() {
-    return {
-      state: 'skipped',
-      result: 'not executed by the hub: deployments own the modules of the desired state; roll it back there',
-    };
-  },
+  'rollback-module': rollbackModule,
 };
 
 /**
