@@ -97,7 +97,7 @@ describe('partition guard, at detection and while it waits', () => {
     const step = guardPartition(silent, siteAt(clock, [300, 400, 500, 600, 700, 800, 900, 1000]), clock.now(), SETTLE);
     // Heard at 1300..1800 (after 1100): six; the two heard at 900 and 1000 might be cut with it,
     // but three of nine is under half the site.
-    assert.deepEqual(step, { kind: 'device', heard: ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'], total: 9 });
+    assert.deepEqual(step, { kind: 'device', heard: ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'], possible: 3, total: 9 });
   });
 
   test('siblings not heard since yet: wait for their next heartbeat, then decide, before the settle time', async () => {
@@ -113,7 +113,7 @@ describe('partition guard, at detection and while it waits', () => {
     await clock.advance(2050 - clock.now());
     step = guardPartition(silent, siteAt(clock, phases), clock.now(), SETTLE);
     // Five heard (at 2010..2050), four of nine left: not a partition, 550 ms before the settle time.
-    assert.deepEqual(step, { kind: 'device', heard: ['d1', 'd2', 'd3', 'd4', 'd5'], total: 9 });
+    assert.deepEqual(step, { kind: 'device', heard: ['d1', 'd2', 'd3', 'd4', 'd5'], possible: 4, total: 9 });
   });
 
   test('a whole site cut at once: it waits out the settle time, then the judgement holds it', async () => {
@@ -145,12 +145,14 @@ describe('partition guard, at detection and while it waits', () => {
     assert.deepEqual(guardPartition({ ...silent, labels: {} }, [], clock.now(), SETTLE), {
       kind: 'device',
       heard: [],
+      possible: 1,
       total: 0,
     });
     // Two devices, both silent: under the three a partition needs.
     assert.deepEqual(guardPartition(silent, [sib('th', 0, 'offline'), sib('d1', 100, 'suspect')], 1800, SETTLE), {
       kind: 'device',
       heard: [],
+      possible: 2,
       total: 2,
     });
     // Never-heard devices and devices silent for an hour are not part of this silence.

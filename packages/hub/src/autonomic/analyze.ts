@@ -153,7 +153,7 @@ export function judgePartition(
 
 export type GuardStep =
   /** Enough of the site was heard after the silence began: the device, not the network. */
-  | { kind: 'device'; heard: string[]; total: number }
+  | { kind: 'device'; heard: string[]; possible: number; total: number }
   /** The settle time is over: judge with `judgePartition`. */
   | { kind: 'judge' }
   /** Not known yet: look again at `until` (when a sibling's next heartbeat is due, or the settle time ends). */
@@ -175,7 +175,9 @@ export function guardPartition(
   rule: PartitionRule = DEFAULT_PARTITION_RULE,
 ): GuardStep {
   const last = device.lastSeen;
-  if (device.labels[SITE_LABEL] === undefined || last === null) return { kind: 'device', heard: [], total: 0 };
+  if (device.labels[SITE_LABEL] === undefined || last === null) {
+    return { kind: 'device', heard: [], possible: 1, total: siteDevices.length };
+  }
   const windowMs = rule.withinIntervals * device.heartbeatMs;
   const cutBy = last + rule.heardAfterIntervals * device.heartbeatMs;
   const heard: string[] = [];
@@ -196,7 +198,7 @@ export function guardPartition(
   }
   const total = siteDevices.length;
   if (possible < rule.minDevices || possible < rule.minShare * total) {
-    return { kind: 'device', heard: heard.sort(), total };
+    return { kind: 'device', heard: heard.sort(), possible, total };
   }
   if (now >= settleUntil) return { kind: 'judge' };
   // A heartbeat due already but not in yet may come any moment: look again a tenth of an interval on.

@@ -230,7 +230,7 @@ export class AutonomicManager {
     }
     const guard =
       step.kind === 'device'
-        ? `partition guard: ${step.heard.length} of the ${step.total} devices of site ${site} heard since, too many for a cut`
+        ? `partition guard: at most ${step.possible} of the ${step.total} devices of site ${site} went silent with it (${step.heard.length} heard since): not a partition`
         : `partition guard: site ${site} did not go silent with it`;
     const evidence = { ...signal.evidence, detail: `${signal.evidence.detail}; ${guard}` };
     await this.#evaluate(policy, { ...signal, evidence }, device);
