@@ -8,6 +8,7 @@ import {
   type AutonomySpec,
   type Decision,
   type DecisionAction,
+  type DecisionActionKind,
   type DecisionState,
   matchesSelector,
   type Peer,
@@ -63,7 +64,8 @@ export interface PlanInput {
 export type PlanOutcome = { kind: 'skip'; reason: string } | { kind: 'decision'; decision: Decision };
 
 /** What gating a decision needs to know; `triggerRule` is the device rule that raised the trigger, if any. */
-export type GateInput = Pick<PlanInput, 'now' | 'policy' | 'recent' | 'localActions' | 'autonomy'> & {
+export type GateInput = Pick<PlanInput, 'now' | 'recent' | 'localActions' | 'autonomy'> & {
+  policy: { name: string; spec: Pick<PolicySpec, 'rateLimit' | 'cooldownMs'> };
   triggerRule: string | null;
 };
 
@@ -136,6 +138,48 @@ export function draftDecision(input: PlanInput): PlanOutcome {
     explanation: '',
   };
   return { kind: 'decision', decision };
+}
+
+/** An action as planned, not carried out yet. */
+export function plannedAction(
+  action: DecisionActionKind,
+  device: string | null,
+  params: Record<string, unknown>,
+): DecisionAction {
+  return { action, device, params, state: 'planned', result: null, startedAt: null, finishedAt: null };
+}
+
+/** A decision the hub makes itself (no policy fired it), before gating: state `proposed`. */
+export function hubDecision(
+  d: Pick<
+    Decision,
+    | 'id'
+    | 'policy'
+    | 'property'
+    | 'devices'
+    | 'createdAt'
+    | 'trigger'
+    | 'analysis'
+    | 'degree'
+    | 'degreeSource'
+    | 'actions'
+  > &
+    Partial<Pick<Decision, 'incident' | 'follows'>>,
+): Decision {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Decision',
+    updatedAt: d.createdAt,
+    state: 'proposed',
+    approval: null,
+    hold: null,
+    verification: null,
+    incident: null,
+    follows: null,
+    history: [],
+    explanation: '',
+    ...d,
+  };
 }
 
 /** The one held decision that stands for a site gone silent: no action on any of its devices. */
