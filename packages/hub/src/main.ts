@@ -182,7 +182,7 @@ export class Hub {
     const endpoint = new MqttEndpoint({ store, clock, logger, metrics, events, liveness, ingest, config, enrollment });
     const devices = new DeviceService({ store, clock, liveness, channel: endpoint, events });
     const deployments = new DeploymentService({ store, clock });
-    const deploymentController = new DeploymentController({ store, clock, logger, metrics, writer: devices });
+    const deploymentController = new DeploymentController({ store, clock, logger, metrics, writer: devices, events });
     // Level-based: an event only says which key to look at again.
     devices.events.on('changed', ({ name }) => deploymentController.deviceChanged(name));
     enrollment.events.on('enrolled', ({ name }) => deploymentController.deviceChanged(name));

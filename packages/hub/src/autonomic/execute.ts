@@ -20,6 +20,7 @@ import type { Store } from '../store/store.js';
 import { handBack, recordHandOver } from './hand-back.js';
 import type { IncidentBook } from './incidents.js';
 import { replaceDevice } from './replace.js';
+import { rollbackModule } from './rollback.js';
 
 /** What the executors need from the MQTT side. */
 export interface ActionChannel {
@@ -141,12 +142,7 @@ const EXECUTORS: Record<DecisionActionKind, Executor> = {
 
   'replace-device': (deps, decision, action) => replaceDevice(deps, decision, action),
 
-  async 'rollback-module'() {
-    return {
-      state: 'skipped',
-      result: 'not executed by the hub: deployments own the modules of the desired state; roll it back there',
-    };
-  },
+  'rollback-module': rollbackModule,
 };
 
 /**

@@ -20,6 +20,7 @@ import {
   DEFAULT_PARTITION_RULE,
   type DeviceFacts,
   firesTrigger,
+  guardPartition,
   inScope,
   judgePartition,
   type PartitionRule,
@@ -49,9 +50,10 @@ export interface ManagerDeps extends ActionDeps {
   tickMs?: number;
   partition?: PartitionRule;
   /**
-   * How long a silent device of a site waits before it is judged, in heartbeat intervals: long
+   * How long a silent device of a site may wait before it is judged, in heartbeat intervals: long
    * enough for the rest of a site cut off at the same moment to be seen silent too (a device
-   * turns suspect 1.5 intervals after its last heartbeat, offline after 1.8). Default 0.8.
+   * turns suspect 1.5 intervals after its last heartbeat, offline after 1.8). The guard decides
+   * sooner, often at once, when enough of the site was heard since (analyze.ts). Default 0.8.
    */
   settleIntervals?: number;
   /** Heartbeat intervals a returned device stays online before its duties go back. Default 2. */
@@ -226,21 +228,21 @@ export class AutonomicManager {
       await this.#evaluate(policy, signal, device);
       return;
     }
-    // Held for the policy's intervals, and long enough for a site cut off at once to show.
+    // Held for the policy's intervals first; then the partition guard, which may wait too.
     const trigger = policy.spec.trigger;
     const hold = (trigger.kind === 'liveness' ? (trigger.forIntervals ?? 0) : 0) * signal.heartbeatMs;
-    const settle =
-      device.labels[SITE_LABEL] !== undefined ? (this.#deps.settleIntervals ?? 0.8) * signal.heartbeatMs : 0;
-    const wait = Math.max(hold, settle) - (this.#deps.clock.now() - signal.since);
-    if (wait <= 0) {
-      await this.#evaluateSilence(policy, signal);
-      return;
-    }
+    await this.#after(hold - (this.#deps.clock.now() - signal.since), () => this.#evaluateSilence(policy, signal));
+  }
+
+  /** Runs `fn` in turn now, or after `ms` on the clock. */
+  #after(ms: number, fn: () => Promise<void>): Promise<void> | undefined {
+    if (ms <= 0) return fn();
     const timer = this.#deps.clock.setTimeout(() => {
       this.#timers.delete(timer);
-      this.#enqueue(() => this.#evaluateSilence(policy, signal));
-    }, wait);
+      this.#enqueue(fn);
+    }, ms);
     this.#timers.add(timer);
+    return undefined;
   }
 
   async #evaluateSilence(policy: PolicyRecord, signal: Extract<Signal, { kind: 'liveness' }>): Promise<void> {
@@ -250,21 +252,40 @@ export class AutonomicManager {
     const device = await this.#deps.store.getDevice(signal.device);
     if (!device) return;
     const site = device.labels[SITE_LABEL];
-    if (site !== undefined) {
-      const siteDevices = (await this.#deps.store.listDevices())
-        .filter((d) => d.labels[SITE_LABEL] === site && d.lifecycle !== 'retired')
-        .map((d) => ({ name: d.name, ...pick(this.#deps.liveness.get(d.name)) }));
-      const verdict = judgePartition(
-        { name: device.name, labels: device.labels, lastSeen: signal.lastSeen, heartbeatMs: signal.heartbeatMs },
-        siteDevices,
-        this.#deps.partition ?? DEFAULT_PARTITION_RULE,
-      );
+    if (site === undefined) {
+      await this.#evaluate(policy, signal, device);
+      return;
+    }
+    const siteDevices = (await this.#deps.store.listDevices())
+      .filter((d) => d.labels[SITE_LABEL] === site && d.lifecycle !== 'retired')
+      .map((d) => ({ name: d.name, ...pick(this.#deps.liveness.get(d.name)) }));
+    const silent = {
+      name: device.name,
+      labels: device.labels,
+      lastSeen: signal.lastSeen,
+      heartbeatMs: signal.heartbeatMs,
+    };
+    const rule = this.#deps.partition ?? DEFAULT_PARTITION_RULE;
+    const settleUntil = signal.since + (this.#deps.settleIntervals ?? 0.8) * signal.heartbeatMs;
+    const clock = this.#deps.clock.now();
+    const step = guardPartition(silent, siteDevices, clock, settleUntil, rule);
+    if (step.kind === 'wait') {
+      await this.#after(step.until - clock, () => this.#evaluateSilence(policy, signal));
+      return;
+    }
+    if (step.kind === 'judge') {
+      const verdict = judgePartition(silent, siteDevices, rule);
       if (verdict.partition) {
         await this.#holdPartition(policy, signal, verdict);
         return;
       }
     }
-    await this.#evaluate(policy, signal, device);
+    const guard =
+      step.kind === 'device'
+        ? `partition guard: at most ${step.possible} of the ${step.total} devices of site ${site} went silent with it (${step.heard.length} heard since): not a partition`
+        : `partition guard: site ${site} did not go silent with it`;
+    const evidence = { ...signal.evidence, detail: `${signal.evidence.detail}; ${guard}` };
+    await this.#evaluate(policy, { ...signal, evidence }, device);
   }
 
   async #evaluate(policy: PolicyRecord, signal: Signal, device: DeviceRecord): Promise<void> {
@@ -529,6 +550,6 @@ function facts(d: DeviceRecord): DeviceFacts {
   return { name: d.name, labels: d.labels };
 }
 
-function pick(l: LivenessEntry): { state: LivenessEntry['state']; lastSeen: number | null } {
-  return { state: l.state, lastSeen: l.lastSeen };
+function pick(l: LivenessEntry): { state: LivenessEntry['state']; lastSeen: number | null; heartbeatMs: number } {
+  return { state: l.state, lastSeen: l.lastSeen, heartbeatMs: l.heartbeatMs };
 }

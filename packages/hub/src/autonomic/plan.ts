@@ -97,22 +97,20 @@ export function draftDecision(input: PlanInput): PlanOutcome {
     return { kind: 'skip', reason: `cooling down: decision ${last.id} was ${now - last.createdAt} ms ago` };
   }
 
-  const actions = spec.plan.flatMap((a) => resolveAction(a, device, input.fleet));
-  let choice = chooseDegree(
+  // A rollback acts on the module the trigger names, unless the policy names one.
+  const actions = spec.plan
+    .flatMap((a) => resolveAction(a, device, input.fleet))
+    .map((a) =>
+      a.action === 'rollback-module' && a.params.module === undefined && signal.kind === 'module-crash-loop'
+        ? { ...a, params: { ...a.params, module: signal.module } }
+        : a,
+    );
+  const choice = chooseDegree(
     input.autonomy,
     spec.property,
     device,
     spec.plan.map((a) => a.action),
   );
-  if (
-    spec.plan.some((a) => a.action === 'rollback-module') &&
-    (choice.degree === 'approve' || choice.degree === 'act')
-  ) {
-    choice = {
-      degree: 'recommend',
-      source: `${choice.source}, lowered to recommend: the hub cannot roll a module back yet (deployments own the modules of the desired state); a person applies it`,
-    };
-  }
   const { summary, evidence } = describeSignal(signal, spec.trigger);
   const decision: Decision = {
     apiVersion: API_VERSION,
