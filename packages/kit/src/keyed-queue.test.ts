@@ -108,3 +108,33 @@ test('keyed queue: concurrency bounds the keys worked on at once; stop waits for
   await stopping;
   assert.deepEqual(started, ['a', 'b'], 'nothing new starts once stopping');
 });
+
+test('keyed queue: stats give the keys in it and the age of the oldest, a failing key still counting', async () => {
+  const clock = new FakeClock(1000);
+  const g = gate();
+  let fail = true;
+  const q = new KeyedQueue<string>({
+    clock,
+    retryInitialMs: 100,
+    work: async (k) => {
+      if (k === 'slow') await g.opened;
+      if (k === 'bad' && fail) throw new Error('not yet');
+    },
+  });
+  assert.deepEqual(q.stats(), { depth: 0, oldestMs: 0 });
+  q.add('slow');
+  q.add('bad');
+  q.start();
+  await clock.advance(500);
+  assert.deepEqual(q.stats(), { depth: 2, oldestMs: 500 });
+  g.open();
+  await q.idle();
+  // 'bad' failed and waits for its retry: it is still behind, since it was first added.
+  await clock.advance(50);
+  assert.deepEqual(q.stats(), { depth: 1, oldestMs: 550 });
+  fail = false;
+  await clock.advance(100);
+  await q.idle();
+  assert.deepEqual(q.stats(), { depth: 0, oldestMs: 0 });
+  await q.stop();
+});

@@ -29,6 +29,8 @@ export class KeyedQueue<K> {
   readonly #processing = new Set<K>();
   readonly #failures = new Map<K, number>();
   readonly #retries = new Map<K, Timer>();
+  /** When each key waiting or being worked on was first added, for the age of the oldest. */
+  readonly #since = new Map<K, number>();
   #running = false;
   #active = 0;
   #idleWaiters: (() => void)[] = [];
@@ -42,6 +44,14 @@ export class KeyedQueue<K> {
     return this.#dirty.size + this.#processing.size;
   }
 
+  /** Keys waiting, being worked on or waiting for a retry, and how long the oldest has been there, ms (0: none). */
+  stats(): { depth: number; oldestMs: number } {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const at of this.#since.values()) if (at < oldest) oldest = at;
+    const now = this.#options.clock.now();
+    return { depth: this.#since.size, oldestMs: oldest === Number.POSITIVE_INFINITY ? 0 : Math.max(0, now - oldest) };
+  }
+
   start(): void {
     this.#running = true;
     this.#pump();
@@ -50,7 +60,10 @@ export class KeyedQueue<K> {
   /** Stops taking keys and waits for the ones being worked on; retries are dropped. */
   async stop(): Promise<void> {
     this.#running = false;
-    for (const t of this.#retries.values()) t.cancel();
+    for (const [key, t] of this.#retries) {
+      t.cancel();
+      if (!this.#dirty.has(key)) this.#since.delete(key);
+    }
     this.#retries.clear();
     await this.#whenSettled(() => this.#active === 0);
   }
@@ -58,6 +71,7 @@ export class KeyedQueue<K> {
   add(key: K): void {
     if (this.#dirty.has(key)) return;
     this.#dirty.add(key);
+    if (!this.#since.has(key)) this.#since.set(key, this.#options.clock.now());
     // Being worked on: it is queued again when that finishes.
     if (!this.#processing.has(key)) this.#queue.push(key);
     this.#pump();
@@ -89,6 +103,8 @@ export class KeyedQueue<K> {
       this.#processing.delete(key);
       this.#active--;
       if (this.#dirty.has(key)) this.#queue.push(key);
+      // A key waiting for its retry is still behind: its age keeps counting.
+      else if (!this.#retries.has(key)) this.#since.delete(key);
       this.#pump();
       this.#notifyIdle();
     }
