@@ -8,6 +8,7 @@ import {
   type ActionKind,
   type Decision,
   type DecisionAction,
+  HUB_ACTIONS,
   isHomeostatError,
   isPlainObject,
   jsonEqual,
@@ -17,6 +18,7 @@ import {
 import type { EventLog } from '../events.js';
 import type { DeviceService } from '../services/devices.js';
 import type { Store } from '../store/store.js';
+import type { HubModes } from './hub-modes.js';
 import type { IncidentBook } from './incidents.js';
 
 /** What the executors need from the MQTT side. */
@@ -32,6 +34,8 @@ export interface ActionDeps {
   channel: ActionChannel;
   events: EventLog;
   incidents: IncidentBook;
+  /** The hub's own modes, for the actions of policies of scope hub. */
+  hub?: HubModes;
 }
 
 export interface ActionOutcome {
@@ -130,6 +134,10 @@ const EXECUTORS: Record<ActionKind, Executor> = {
     };
   },
 
+  'tighten-retention': onHub,
+  backpressure: onHub,
+  'shed-work': onHub,
+
   async 'rollback-module'() {
     return {
       state: 'skipped',
@@ -137,6 +145,16 @@ const EXECUTORS: Record<ActionKind, Executor> = {
     };
   },
 };
+
+/** A hub action, or its undo (`params.undo`): through the hub's modes. */
+async function onHub(deps: ActionDeps, decision: Decision, action: DecisionAction): Promise<ActionOutcome> {
+  if (!deps.hub) return { state: 'failed', result: 'this hub does not run its own loop' };
+  const result =
+    action.params.undo === true
+      ? await deps.hub.release(decision.id, action)
+      : await deps.hub.apply(decision.id, action);
+  return { state: 'done', result };
+}
 
 /**
  * Sets a device's lifecycle and returns the one it had (null: no such device). A quarantined or
@@ -172,7 +190,7 @@ export async function runAction(
 ): Promise<{ action: DecisionAction; incident?: string }> {
   const startedAt = deps.clock.now();
   let outcome: ActionOutcome;
-  if (action.device === null && action.action !== 'open-incident') {
+  if (action.device === null && action.action !== 'open-incident' && !HUB_ACTIONS.includes(action.action)) {
     outcome = { state: 'skipped', result: action.result ?? 'no device to act on' };
   } else {
     try {

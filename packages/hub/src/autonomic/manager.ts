@@ -19,6 +19,7 @@ import {
   type PartitionVerdict,
 } from './analyze.js';
 import { type ActionDeps, runAction } from './execute.js';
+import { HubLoop } from './hub-loop.js';
 import { newId } from './incidents.js';
 import {
   DEFAULT_COOLDOWN_MS,
@@ -31,7 +32,7 @@ import {
   partitionDecision,
   transition,
 } from './plan.js';
-import type { Monitor, Signal } from './signals.js';
+import type { DeviceSignal, Monitor, Signal } from './signals.js';
 
 export interface ManagerDeps extends ActionDeps {
   logger: Logger;
@@ -72,9 +73,21 @@ export class AutonomicManager {
   #tick: Timer | undefined;
   #queue: Promise<void> = Promise.resolve();
   #unsubscribe: (() => void) | undefined;
+  /** The policies of scope hub: the hub's loop on itself. */
+  readonly #hub: HubLoop;
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
+    this.#hub = new HubLoop({
+      deps,
+      policies: () => this.#policies,
+      autonomy: () => this.#autonomy,
+      enqueue: (fn) => this.#enqueue(fn),
+      save: (d) => this.#save(d),
+      execute: (d) => this.#execute(d),
+      recent: (policy) => deps.store.listDecisions({ policy, limit: RECENT_DECISIONS }),
+      log: (obj, msg) => deps.logger.debug(obj, msg),
+    });
   }
 
   async start(): Promise<void> {
@@ -146,6 +159,10 @@ export class AutonomicManager {
   }
 
   #onSignal(signal: Signal): void {
+    if (signal.kind === 'hub') {
+      this.#hub.onSignal(signal);
+      return;
+    }
     // Cheap checks first: a flood of refusals must not queue a store read per message.
     for (const policy of this.#policies) {
       if (!firesTrigger(policy.spec.trigger, signal)) continue;
@@ -167,7 +184,7 @@ export class AutonomicManager {
     return false;
   }
 
-  async #consider(policy: PolicyRecord, signal: Signal): Promise<void> {
+  async #consider(policy: PolicyRecord, signal: DeviceSignal): Promise<void> {
     const device = await this.#deps.store.getDevice(signal.device);
     if (!device || device.lifecycle === 'retired' || !inScope(policy.spec.scope, device)) return;
     if (signal.kind !== 'liveness') {
@@ -215,7 +232,7 @@ export class AutonomicManager {
     await this.#evaluate(policy, signal, device);
   }
 
-  async #evaluate(policy: PolicyRecord, signal: Signal, device: DeviceRecord): Promise<void> {
+  async #evaluate(policy: PolicyRecord, signal: DeviceSignal, device: DeviceRecord): Promise<void> {
     const { store, clock } = this.#deps;
     const fleet = (await store.listDevices()).map(facts);
     const input: PlanInput = {
@@ -427,6 +444,15 @@ export class AutonomicManager {
       detail = ok
         ? `applied by ${written.map((a) => a.device).join(', ') || 'no device'}`
         : `not applied by ${pending.join(', ')}`;
+    } else if (v.check === 'cleared') {
+      // Verified when the symptom clears (hub-loop.ts); here only the deadline is watched.
+      if (now < v.deadline || !this.#hub.firing(d.policy)) return;
+      const last = this.#hub.lastSignal(d.policy);
+      await this.#escalate(
+        d,
+        `the symptom did not clear by the deadline${last ? `: ${last.metric} is ${last.value}` : ''}`,
+      );
+      return;
     } else if (v.check === 'online') {
       ok = device !== null && this.#deps.liveness.get(device).state === 'online';
       detail = ok

@@ -38,6 +38,9 @@ export const handleTelemetry: Handler = async (deps, m) => {
       future.push({ seq: r.seq, ts: r.ts });
     }
   }
+  // Under backpressure the message waits before it is queued, unacknowledged: the device keeps it.
+  const held = deps.backpressure?.admit();
+  if (held !== undefined) await held;
   // Resolves once the batch holding these readings is committed: only then is the PUBACK written.
   const existing = await deps.ingest.submit(readings);
   if (future === undefined && existing.length === 0) return { ok: true };
