@@ -81,6 +81,7 @@ export class Hub {
   #artifacts: ArtifactStore | undefined;
   #placement: HubPlacement | undefined;
   #sampler: HubSampler | undefined;
+  #backpressure: Backpressure | undefined;
   /** The artifacts directory of a hub without a data directory. */
   #scratch: string | undefined;
   readonly #injectedStore: Store | undefined;
@@ -187,6 +188,7 @@ export class Hub {
     this.#retention = retention;
     this.#ingest = ingest;
     const backpressure = new Backpressure({ clock, batcher: ingest, metrics });
+    this.#backpressure = backpressure;
     const endpoint = new MqttEndpoint({
       store,
       clock,
@@ -356,6 +358,8 @@ export class Hub {
     this.#monitor?.stop();
     await this.#autonomic?.stop();
     await this.#rolloutController?.stop();
+    // Held telemetry goes on to the writer (and is acknowledged) rather than wait out its hold.
+    this.#backpressure?.off();
     await this.#endpoint?.stop();
     await this.#retention?.stop();
     await this.#placement?.stop();

@@ -138,3 +138,25 @@ test('keyed queue: stats give the keys in it and the age of the oldest, a failin
   assert.deepEqual(q.stats(), { depth: 0, oldestMs: 0 });
   await q.stop();
 });
+
+test('keyed queue: a key added again while it is worked on is behind from then, not from its first add', async () => {
+  const clock = new FakeClock(0);
+  let g = gate();
+  const q = new KeyedQueue<string>({ clock, work: () => g.opened });
+  q.start();
+  q.add('busy');
+  await clock.advance(1000);
+  q.add('busy'); // changed again while being worked on
+  await clock.advance(1000);
+  assert.deepEqual(q.stats(), { depth: 1, oldestMs: 2000 });
+  const first = g;
+  g = gate();
+  first.open();
+  await new Promise((r) => setImmediate(r));
+  // Worked on again, since the second add: 1000 ms behind, not 2000.
+  assert.deepEqual(q.stats(), { depth: 1, oldestMs: 1000 });
+  g.open();
+  await q.idle();
+  assert.deepEqual(q.stats(), { depth: 0, oldestMs: 0 });
+  await q.stop();
+});

@@ -73,7 +73,7 @@ function setup(autonomy?: AutonomySpec) {
     loop.onSignal({ kind: 'hub', metric: 'controller-lag-ms', value, at: clock.now(), evidence: {} });
     await Promise.all(work.splice(0));
   };
-  return { loop, decisions, paused, sample, metrics };
+  return { loop, decisions, paused, sample, modes: hub };
 }
 
 test('hub loop: fires once held for forMs, holds its mode through the hysteresis band, undoes and verifies when cleared', async () => {
@@ -134,17 +134,7 @@ test('hub loop: at degree observe the decision is recorded and the hub is left a
 });
 
 test('hub modes: a mode held by two decisions lifts when the last lets go', async () => {
-  const { paused } = setup();
-  const metrics = createMetrics();
-  const modes = new HubModes({
-    metrics,
-    retention: {} as RetentionJob,
-    backpressure: {} as Backpressure,
-    work: {
-      'hub-placement': { setPaused: (p) => void (paused.placement = p) },
-      'controller-resync': { setPaused: () => {} },
-    },
-  });
+  const { paused, modes } = setup();
   const shed = { action: 'shed-work' as const, params: { work: 'hub-placement' } };
   await modes.apply('dec-1', shed);
   await modes.apply('dec-2', shed);
