@@ -32,7 +32,11 @@ function setup(autonomy?: AutonomySpec) {
     retention: {} as RetentionJob,
     backpressure: {} as Backpressure,
     work: {
-      'hub-placement': { setPaused: (p) => void (paused.placement = p) },
+      'hub-placement': {
+        setPaused: (p) => {
+          paused.placement = p;
+        },
+      },
       'controller-resync': { setPaused: () => {} },
     },
   });
