@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { FakeClock } from '@homeostat/kit';
 import { MAX_READINGS_PER_MESSAGE } from '@homeostat/protocol';
-import { openSqliteStore } from '../store/sql-store.js';
+import { openSqliteStore, type SqlStore } from '../store/sql-store.js';
 import type { Store } from '../store/store.js';
 import { startTestHub, type TestHub, until } from './harness.js';
 
@@ -37,6 +37,56 @@ function readings(from: number, count: number, ts: number) {
 describe('autonomic: the hub on itself', () => {
   let t: TestHub | undefined;
   const cleanup: (() => Promise<void> | void)[] = [];
+
+  /** A real SQLite store whose telemetry writes wait until `release`: a disk that stops answering. */
+  async function stallableStore(): Promise<{ store: Store; real: SqlStore; release: () => void }> {
+    const dir = mkdtempSync(join(tmpdir(), 'homeostat-hub-'));
+    const real = await openSqliteStore(join(dir, 'hub.db'));
+    cleanup.push(async () => {
+      await real.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    let release: () => void = () => {};
+    let stalled: Promise<void> | null = new Promise((r) => {
+      release = r;
+    });
+    const store = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop === 'insertReadings') {
+          return async (...args: Parameters<Store['insertReadings']>) => {
+            if (stalled) await stalled;
+            return target.insertReadings(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as Store;
+    return {
+      store,
+      real,
+      release: () => {
+        stalled = null;
+        release();
+      },
+    };
+  }
+
+  /** Applies a backlog policy small enough for a few readings, as an operator would over the shipped one. */
+  async function backlogPolicy(hub: TestHub, withinMs: number): Promise<void> {
+    const put = await hub.api('PUT', '/api/v1/policies/hub-ingest-backlog', {
+      spec: {
+        property: 'self-optimization',
+        scope: 'hub',
+        trigger: { kind: 'hub', metric: 'ingest-backlog', above: 15, clearAt: 0 },
+        analysis: { symptom: 'ingest-backlog' },
+        plan: [{ action: 'backpressure', maxHoldMs: 30_000, admitBelow: 5 }],
+        verify: { check: 'cleared', withinMs },
+        cooldownMs: 60_000,
+      },
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+  }
   afterEach(async () => {
     await t?.close();
     t = undefined;
@@ -123,43 +173,10 @@ describe('autonomic: the hub on itself', () => {
 
   test('a stalled writer: backpressure holds telemetry acknowledgements, alarms pass, all stored once it lets go', async () => {
     const clock = new FakeClock(NOW);
-    const dir = mkdtempSync(join(tmpdir(), 'homeostat-hub-'));
-    const real = await openSqliteStore(join(dir, 'hub.db'));
-    cleanup.push(async () => {
-      await real.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    // The real store, whose telemetry writes wait while `stalled` is set: a disk that stops answering.
-    let release: () => void = () => {};
-    let stalled: Promise<void> | null = new Promise((r) => {
-      release = r;
-    });
-    const store = new Proxy(real, {
-      get(target, prop, receiver) {
-        if (prop === 'insertReadings') {
-          return async (...args: Parameters<Store['insertReadings']>) => {
-            if (stalled) await stalled;
-            return target.insertReadings(...args);
-          };
-        }
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    }) as Store;
+    const { store, real, release } = await stallableStore();
     t = await startTestHub({ hubSampleMs: 3_600_000 }, { clock, store });
     // The shipped policy, tuned down to this test's few readings by applying one of the same name.
-    const put = await t.api('PUT', '/api/v1/policies/hub-ingest-backlog', {
-      spec: {
-        property: 'self-optimization',
-        scope: 'hub',
-        trigger: { kind: 'hub', metric: 'ingest-backlog', above: 15, clearAt: 0 },
-        analysis: { symptom: 'ingest-backlog' },
-        plan: [{ action: 'backpressure', maxHoldMs: 30_000, admitBelow: 5 }],
-        verify: { check: 'cleared', withinMs: 600_000 },
-        cooldownMs: 60_000,
-      },
-    });
-    assert.equal(put.status, 200, JSON.stringify(put.body));
+    await backlogPolicy(t, 600_000);
     const sensor = await t.mqtt({
       clientId: 'sensor-01',
       username: 'sensor-01',
@@ -203,7 +220,6 @@ describe('autonomic: the hub on itself', () => {
 
     // The writer recovers: a and b are written, the queue is short, c goes on; all acknowledged.
     release();
-    stalled = null;
     await Promise.all([a, b, c]);
     assert.deepEqual(acked.sort(), ['a', 'b', 'c']);
     assert.equal(await metric(t, 'homeostat_ingest_backpressure_held_total'), 1);
@@ -225,5 +241,42 @@ describe('autonomic: the hub on itself', () => {
     function backlog(): number {
       return Number(t?.hub.ingestBacklog ?? -1);
     }
+  });
+
+  test('a backlog that does not clear in time escalates; the backpressure is still undone once it clears', async () => {
+    const clock = new FakeClock(NOW);
+    const { store, release } = await stallableStore();
+    t = await startTestHub({ hubSampleMs: 3_600_000 }, { clock, store });
+    await backlogPolicy(t, 1000);
+    const token = await t.createDevice('sensor-02');
+    const sensor = await t.mqtt({ clientId: 'sensor-02', username: 'sensor-02', password: token });
+    const sent = [0, 10].map((seq) =>
+      sensor.publishAsync('homeostat/v1/sensor-02/telemetry', JSON.stringify(readings(seq, 10, NOW - 1000)), {
+        qos: 1,
+      }),
+    );
+    await until(() => (t?.hub.ingestBacklog ?? 0) >= 20, 10_000, 'the backlog to build');
+    await t.hub.sampleSelf();
+    await t.hub.autonomic.idle();
+    const [d] = (await t.api('GET', '/api/v1/decisions?policy=hub-ingest-backlog')).body.items;
+    assert.equal(d.state, 'succeeded');
+    await clock.advance(2000); // past the verification deadline, on the manager's tick
+    await t.hub.autonomic.idle();
+    const escalated = (await t.api('GET', `/api/v1/decisions/${d.id}`)).body;
+    assert.equal(escalated.state, 'escalated', escalated.explanation);
+    assert.match(escalated.verification.detail, /the symptom did not clear by the deadline: ingest-backlog is 20/);
+    const incident = (await t.api('GET', `/api/v1/incidents/${escalated.incident}`)).body;
+    assert.equal(incident.severity, 'critical');
+
+    release();
+    await Promise.all(sent);
+    await until(() => t?.hub.ingestBacklog === 0, 10_000, 'the backlog to drain');
+    await t.hub.sampleSelf();
+    await t.hub.autonomic.idle();
+    const undone = (await t.api('GET', `/api/v1/decisions/${d.id}`)).body;
+    assert.equal(undone.state, 'escalated');
+    assert.equal(undone.actions.at(-1).params.undo, true);
+    assert.match(undone.actions.at(-1).result, /^backpressure released/);
+    assert.equal(await metric(t, 'homeostat_hub_mode', '{mode="backpressure"}'), 0);
   });
 });
