@@ -49,7 +49,7 @@ function setup(autonomy?: AutonomySpec) {
     else decisions.unshift(d);
     return d;
   };
-  const loop = new HubLoop({
+  const host: ConstructorParameters<typeof HubLoop>[0] = {
     deps,
     policies: () => [{ name: 'shed', spec }],
     autonomy: () => autonomy,
@@ -71,17 +71,25 @@ function setup(autonomy?: AutonomySpec) {
     },
     recent: async () => [...decisions],
     log: () => {},
-  });
+  };
+  let loop = new HubLoop(host);
   const sample = async (value: number, afterMs = 0) => {
     await clock.advance(afterMs);
     loop.onSignal({ kind: 'hub', metric: 'controller-lag-ms', value, at: clock.now(), evidence: {} });
     await Promise.all(work.splice(0));
   };
-  return { loop, decisions, paused, sample, modes: hub };
+  /** The hub restarted: a new loop over the same records, nothing held. */
+  const restart = async () => {
+    paused.placement = false;
+    loop = new HubLoop(host);
+    await loop.reset();
+  };
+  return { loop: () => loop, decisions, paused, sample, modes: hub, restart };
 }
 
 test('hub loop: fires once held for forMs, holds its mode through the hysteresis band, undoes and verifies when cleared', async () => {
-  const { loop, decisions, paused, sample } = setup();
+  const { loop: current, decisions, paused, sample } = setup();
+  const loop = current();
   await sample(1500);
   assert.equal(decisions.length, 0, 'not held long enough yet');
   await sample(1500, 499);
@@ -148,4 +156,21 @@ test('hub modes: a mode held by two decisions lifts when the last lets go', asyn
   assert.equal(await modes.release('dec-2', shed), 'models placed in the hub resumed');
   assert.equal(paused.placement, false);
   assert.match(await modes.release('dec-2', shed), /was not held by dec-2 \(the hub restarted since\)/);
+});
+
+test('hub loop: after a restart a decision holds nothing; a symptom still there makes a new one', async () => {
+  const { decisions, paused, sample, restart } = setup();
+  await sample(1500);
+  await sample(1500, 500);
+  assert.equal(paused.placement, true);
+  await restart();
+  const [before] = decisions;
+  assert.equal(before?.actions.at(-1)?.result, 'the hub restarted: it starts as configured');
+  assert.equal(before?.actions.at(-1)?.params.undo, true);
+  assert.match(before?.history.at(-1)?.note ?? '', /the hub restarted: shed-work no longer held/);
+  // Still behind: the restarted hub sheds the work again, in a decision of its own.
+  await sample(1500, 1000);
+  await sample(1500, 500);
+  assert.equal(decisions.length, 2);
+  assert.equal(paused.placement, true);
 });

@@ -51,6 +51,42 @@ export class HubLoop {
     return this.#episodes.get(policy)?.last ?? null;
   }
 
+  /**
+   * At start: the hub's modes live in memory, so a decision recorded as holding one holds
+   * nothing after a restart. Its record says so (an undo), and a new decision may act.
+   */
+  async reset(): Promise<void> {
+    const { clock } = this.#host.deps;
+    for (const policy of this.#host.policies()) {
+      if (policy.spec.scope !== 'hub') continue;
+      for (const d of await this.#host.recent(policy.name)) {
+        const held = heldHubActions(d);
+        if (held.length === 0) continue;
+        const now = clock.now();
+        const undone = held.map((a) => ({
+          ...a,
+          params: { ...a.params, undo: true },
+          state: 'done' as const,
+          result: 'the hub restarted: it starts as configured',
+          startedAt: now,
+          finishedAt: now,
+        }));
+        const note = `the hub restarted: ${held.map((a) => a.action).join(', ')} no longer held`;
+        await this.#host.save(transition({ ...d, actions: [...d.actions, ...undone] }, d.state, now, note));
+      }
+    }
+  }
+
+  /**
+   * Whether the symptom showed cleared in a sample since `since` (a restarted hub has not seen it
+   * fire, so it cannot see it clear: it judges the samples).
+   */
+  clearedSince(policy: { spec: PolicySpec }, name: string, since: number): boolean {
+    const last = this.lastSignal(name);
+    const trigger = policy.spec.trigger;
+    return last !== null && last.at > since && trigger.kind === 'hub' && isCleared(trigger, last.value);
+  }
+
   onSignal(signal: HubSignal): void {
     for (const policy of this.#host.policies()) {
       const trigger = policy.spec.trigger;

@@ -92,6 +92,7 @@ export class AutonomicManager {
 
   async start(): Promise<void> {
     await this.reload();
+    await this.#hub.reset();
     const open = await this.#deps.store.listDecisions({ states: [...OPEN_STATES, 'succeeded'], limit: 10_000 });
     for (const d of open) if (isOpenDecision(d)) this.#open.set(d.id, d);
     this.#unsubscribe = this.#deps.monitor.signals.on('signal', (s) => this.#onSignal(s));
@@ -445,14 +446,13 @@ export class AutonomicManager {
         ? `applied by ${written.map((a) => a.device).join(', ') || 'no device'}`
         : `not applied by ${pending.join(', ')}`;
     } else if (v.check === 'cleared') {
-      // Verified when the symptom clears (hub-loop.ts); here only the deadline is watched.
-      if (now < v.deadline || !this.#hub.firing(d.policy)) return;
+      // Verified when the symptom clears (hub-loop.ts), or here from the samples after a restart.
+      const policy = this.#policies.find((p) => p.name === d.policy);
+      const since = d.history.find((h) => h.state === 'succeeded')?.at ?? d.updatedAt;
+      ok = !this.#hub.firing(d.policy) && policy !== undefined && this.#hub.clearedSince(policy, d.policy, since);
       const last = this.#hub.lastSignal(d.policy);
-      await this.#escalate(
-        d,
-        `the symptom did not clear by the deadline${last ? `: ${last.metric} is ${last.value}` : ''}`,
-      );
-      return;
+      const value = last ? `: ${last.metric} is ${last.value}` : '';
+      detail = ok ? `the symptom cleared${value}` : `the symptom has not cleared${value}`;
     } else if (v.check === 'online') {
       ok = device !== null && this.#deps.liveness.get(device).state === 'online';
       detail = ok

@@ -143,7 +143,9 @@ export function draftHubDecision(input: {
   const { now, policy, signal } = input;
   const spec = policy.spec;
   const mine = input.recent.filter((d) => d.policy === policy.name);
-  const open = mine.find((d) => isOpenDecision(d) || holdsHubModes(d));
+  // Verifying alone does not block: a decision whose modes the hub no longer holds (it restarted)
+  // is waiting for the symptom to clear, and the hub may need to act again meanwhile.
+  const open = mine.find((d) => (isOpenDecision(d) && d.verification?.outcome !== 'pending') || holdsHubModes(d));
   if (open) return { kind: 'skip', reason: `decision ${open.id} is still ${open.state}` };
   const last = mine.reduce<Decision | undefined>((a, d) => (a && a.createdAt >= d.createdAt ? a : d), undefined);
   const cooldownMs = spec.cooldownMs ?? DEFAULT_COOLDOWN_MS;

@@ -264,7 +264,10 @@ describe('autonomic: the hub on itself', () => {
     await t.hub.autonomic.idle();
     const escalated = (await t.api('GET', `/api/v1/decisions/${d.id}`)).body;
     assert.equal(escalated.state, 'escalated', escalated.explanation);
-    assert.match(escalated.verification.detail, /the symptom did not clear by the deadline: ingest-backlog is 20/);
+    assert.match(
+      escalated.verification.detail,
+      /expected effect not seen by the deadline: the symptom has not cleared: ingest-backlog is 20/,
+    );
     const incident = (await t.api('GET', `/api/v1/incidents/${escalated.incident}`)).body;
     assert.equal(incident.severity, 'critical');
 
