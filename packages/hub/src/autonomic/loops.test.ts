@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PolicySpec } from '@homeostat/protocol';
+import { checkPolicy } from './check-policy.js';
 import { DEMO_POLICIES } from './demo-policies.js';
 import { HUB_POLICIES } from './hub-policies.js';
 import { pingPong, selfLoops } from './loops.js';
@@ -131,4 +132,9 @@ test('loops: the demo and hub policies loop neither alone nor together', () => {
     assert.deepEqual(selfLoops(p, fleet), [], p.name);
     assert.deepEqual(pingPong(p, all, fleet), [], p.name);
   }
+});
+
+test('the hub policies shipped pass every check they would meet if applied', () => {
+  for (const p of HUB_POLICIES)
+    assert.deepEqual(checkPolicy(p.name, p.spec, [...DEMO_POLICIES, ...HUB_POLICIES], fleet), [], p.name);
 });
