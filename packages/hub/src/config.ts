@@ -15,6 +15,8 @@ export interface HubConfig {
   suspectAfterIntervals: number;
   /** Silence after which a device is offline, in heartbeat intervals (below 2: detection within 2). */
   offlineAfterIntervals: number;
+  /** A device whose duties were handed over gets them back once online this many heartbeat intervals. */
+  handBackAfterIntervals: number;
   /** Largest MQTT payload accepted, in bytes. */
   maxPayloadBytes: number;
   /** Largest HTTP body accepted, in bytes. */
@@ -46,6 +48,7 @@ export const DEFAULT_CONFIG: HubConfig = {
   heartbeatMs: 1000, // ms
   suspectAfterIntervals: 1.5,
   offlineAfterIntervals: 1.8,
+  handBackAfterIntervals: 2, // heartbeat intervals
   maxPayloadBytes: 256 * 1024, // bytes
   maxBodyBytes: 1024 * 1024, // bytes
   maxArtifactBytes: 1024 * 1024 * 1024, // bytes: 1 GiB
@@ -92,6 +95,7 @@ export function configFromEnv(env: Env, base: HubConfig = DEFAULT_CONFIG): HubCo
     mqttPort: int('HOMEOSTAT_MQTT_PORT', base.mqttPort, 0, 65535),
     dataDir: env.HOMEOSTAT_DATA || base.dataDir,
     heartbeatMs: int('HOMEOSTAT_HEARTBEAT_MS', base.heartbeatMs, 100, 3_600_000),
+    handBackAfterIntervals: int('HOMEOSTAT_HAND_BACK_AFTER_INTERVALS', base.handBackAfterIntervals, 1, 1000),
     maxPayloadBytes: int('HOMEOSTAT_MAX_PAYLOAD_BYTES', base.maxPayloadBytes, 1024, 256 * 1024 * 1024),
     maxArtifactBytes: int('HOMEOSTAT_MAX_ARTIFACT_BYTES', base.maxArtifactBytes, 1, Number.MAX_SAFE_INTEGER),
     retention: {

@@ -238,7 +238,10 @@ export class Hub {
       devices,
       channel: endpoint,
       incidents,
+      stableIntervals: config.handBackAfterIntervals,
     });
+    // A claim that names a slot may replace the device that held it.
+    enrollment.events.on('enrolled', ({ name, group }) => autonomic.enrolled(name, group));
     this.#monitor = monitor;
     this.#autonomic = autonomic;
     if (config.hubPolicies) await installHubPolicies(store, clock);

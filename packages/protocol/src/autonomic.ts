@@ -152,6 +152,24 @@ export const ACTION_KINDS = [
 ] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
 
+/**
+ * Actions only the hub plans (never written in a policy): handing duties back to a device that
+ * returned, and replacing a device with another.
+ */
+export const HUB_ACTION_KINDS = ['hand-back', 'replace-device'] as const;
+export const DECISION_ACTION_KINDS = [...ACTION_KINDS, ...HUB_ACTION_KINDS] as const;
+export type DecisionActionKind = (typeof DECISION_ACTION_KINDS)[number];
+
+/**
+ * What starts a decision: a policy's trigger, or for the hub's own decisions a device back and
+ * stable (`recovery`), a person's request (`request`), or a claim through an enrollment group
+ * that names a slot (`enrollment`).
+ */
+export const DECISION_TRIGGER_KINDS = [...TRIGGER_KINDS, 'recovery', 'request', 'enrollment'] as const;
+
+/** The names the hub's own decisions carry as their policy; no Policy may take them. */
+export const HUB_POLICIES = { handBack: 'hub-hand-back', replacement: 'hub-device-replacement' } as const;
+
 /** Actions that take something away from a device: by default they wait for a person's approval. */
 export const DESTRUCTIVE_ACTIONS: readonly ActionKind[] = ['quarantine', 'rotate-credentials', 'rollback-module'];
 
@@ -220,8 +238,13 @@ export const PolicyAction = Type.Union([
   ),
 ]);
 
-/** Actions of scope hub: they change the hub, never a device. */
-export const HUB_ACTIONS: readonly ActionKind[] = ['tighten-retention', 'backpressure', 'shed-work'];
+/** Actions of policies of scope hub: they change the hub itself, never a device. */
+export const ON_HUB_ACTIONS: readonly ActionKind[] = ['tighten-retention', 'backpressure', 'shed-work'];
+
+/** Whether an action (of a policy or a decision) changes the hub itself. */
+export function actsOnHub(kind: string): boolean {
+  return (ON_HUB_ACTIONS as readonly string[]).includes(kind);
+}
 export type PolicyAction = Static<typeof PolicyAction>;
 
 export const VERIFY_CHECKS = ['desired-applied', 'quiet', 'online', 'cleared'] as const;
@@ -293,7 +316,7 @@ export type DecisionState = (typeof DECISION_STATES)[number];
 export const ACTION_STATES = ['planned', 'done', 'failed', 'skipped', 'not-executed'] as const;
 
 export const DecisionAction = Type.Object({
-  action: Literals(ACTION_KINDS),
+  action: Literals(DECISION_ACTION_KINDS),
   /** The device it applies to, resolved when planned; null when it applies to no device. */
   device: Nullable(Type.String()),
   params: AnyObject,
@@ -314,7 +337,7 @@ export const Decision = Type.Object({
   createdAt: Millis,
   updatedAt: Millis,
   trigger: Type.Object({
-    kind: Literals(TRIGGER_KINDS),
+    kind: Literals(DECISION_TRIGGER_KINDS),
     device: Nullable(Type.String()),
     at: Millis,
     summary: Type.String(),
@@ -346,6 +369,8 @@ export const Decision = Type.Object({
     }),
   ),
   incident: Nullable(Type.String()),
+  /** The decision this one follows up: a hand-back names the hand-over it undoes. */
+  follows: Type.Optional(Nullable(Type.String())),
   /** Every state the decision went through, with when and why. */
   history: Type.Array(Type.Object({ at: Millis, state: Literals(DECISION_STATES), note: Type.String() })),
   /** What the system did and why, in plain language. */
@@ -385,6 +410,8 @@ export const Incident = Type.Object({
   timeline: Type.Array(Type.Object({ at: Millis, message: Type.String() })),
   /** Work orders: the device's recent history (events, liveness, twin) when it was written. */
   history: Nullable(AnyObject),
+  /** Who resolved it (a token name, or `autonomic-loop`) and why. */
+  resolution: Type.Optional(Nullable(Type.Object({ at: Millis, by: Type.String(), note: Type.String() }))),
 });
 export type Incident = Static<typeof Incident>;
 export const IncidentList = Type.Object({ items: Type.Array(Incident) });
@@ -395,6 +422,65 @@ export const IncidentsQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 });
 export type IncidentsQuery = Static<typeof IncidentsQuery>;
+
+export const ResolveIncidentRequest = Strict({
+  note: Type.String({ minLength: 1, maxLength: 2000, description: 'what was done, for the record' }),
+});
+export type ResolveIncidentRequest = Static<typeof ResolveIncidentRequest>;
+
+/** Who resolves an incident when the loop does it itself. */
+export const LOOP_RESOLVER = 'autonomic-loop';
+
+// ---- Post-mortem -------------------------------------------------------------------------
+
+export const POSTMORTEM_ENTRY_KINDS = [
+  'onset',
+  'detection',
+  'decision',
+  'action',
+  'approval',
+  'verification',
+  'escalation',
+  'hand-back',
+  'note',
+  'resolution',
+] as const;
+
+/** The blameless post-mortem the hub writes when an incident resolves: about the system, never a person. */
+export const PostMortem = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('PostMortem'),
+  incident: Type.String(),
+  title: Type.String(),
+  writtenAt: Millis,
+  summary: Type.String(),
+  impact: Type.Object({
+    devices: Type.Array(Type.String()),
+    severity: Literals(['warning', 'critical'] as const),
+    startedAt: Millis,
+    resolvedAt: Millis,
+    durationMs: Type.Integer({ minimum: 0 }),
+  }),
+  /** From the onset (the last sign of health) to the first decision, the first action done, and the resolution, ms. */
+  figures: Type.Object({
+    timeToDetectMs: Nullable(Type.Integer({ minimum: 0 })),
+    timeToMitigateMs: Nullable(Type.Integer({ minimum: 0 })),
+    timeToResolveMs: Type.Integer({ minimum: 0 }),
+  }),
+  timeline: Type.Array(
+    Type.Object({
+      at: Millis,
+      kind: Literals(POSTMORTEM_ENTRY_KINDS),
+      decision: Nullable(Type.String()),
+      message: Type.String(),
+    }),
+  ),
+  wentWell: Type.Array(Type.String()),
+  wentWrong: Type.Array(Type.String()),
+  followUps: Type.Array(Type.Object({ id: Nullable(Type.String()), action: Type.String() })),
+  resolution: Type.Object({ by: Literals(['a person', 'the autonomic loop'] as const), note: Type.String() }),
+});
+export type PostMortem = Static<typeof PostMortem>;
 
 // ---- Autonomy ----------------------------------------------------------------------------
 
@@ -459,6 +545,43 @@ export type PutAutonomyRequest = Static<typeof PutAutonomyRequest>;
 
 /** Label keys the autonomic manager reads. */
 export const SITE_LABEL = 'site';
+/**
+ * The place a device fills: a device claimed through an enrollment group whose template sets
+ * `slot: X` replaces by itself the retired or offline device that has `slot: X`.
+ */
+export const SLOT_LABEL = 'slot';
+
+// ---- Device replacement ------------------------------------------------------------------
+
+export const ReplaceDeviceRequest = Strict({ with: Name });
+export type ReplaceDeviceRequest = Static<typeof ReplaceDeviceRequest>;
+
+/** What a replacement moves from the old device to the new one (the plan; a dry run stops here). */
+export const ReplacementPlan = Type.Object({
+  old: Type.String(),
+  new: Type.String(),
+  /** The labels the new device ends with (the old one's over its own). */
+  labels: Type.Record(Type.String(), Type.String()),
+  /** Keys of the old device's desired state the new one takes (never `modules`: deployments own them). */
+  desiredKeys: Type.Array(Type.String()),
+  /** Other devices whose labels name the old device (`backup-for: OLD`): they name the new one. */
+  relabelled: Type.Array(Type.Object({ device: Type.String(), key: Type.String() })),
+  /** Hand-overs the old device held for others, or others held for it, that move to the new one. */
+  handOvers: Type.Array(Type.Object({ id: Type.String(), from: Type.String(), to: Type.String() })),
+  /** Open incidents about the old device: the new one joins them. */
+  incidents: Type.Array(Type.String()),
+  /** Decisions waiting for a person that act on the old device: retargeted, or held when they were about its identity. */
+  approvals: Type.Array(Type.Object({ id: Type.String(), change: Literals(['retarget', 'hold'] as const) })),
+});
+export type ReplacementPlan = Static<typeof ReplacementPlan>;
+
+export const ReplaceDeviceResponse = Type.Object({
+  dryRun: Type.Boolean(),
+  plan: ReplacementPlan,
+  /** The recorded self-configuration decision; null on a dry run. */
+  decision: Nullable(Decision),
+});
+export type ReplaceDeviceResponse = Static<typeof ReplaceDeviceResponse>;
 
 /** Identifiers of decisions and incidents: a prefix and 12 hex digits. */
 export const DECISION_ID_PATTERN = '^dec-[0-9a-f]{12}$';

@@ -39,7 +39,7 @@ export function firesTrigger(trigger: PolicySpec['trigger'], signal: Signal): bo
     case 'module-crash-loop':
       return signal.kind === 'module-crash-loop' && (trigger.module === undefined || trigger.module === signal.module);
     case 'hub':
-      // Thresholds held over time and hysteresis: the manager follows them (hub-loop.ts).
+      // Thresholds held over time and hysteresis: the manager follows them (self-loop.ts).
       return false;
   }
 }

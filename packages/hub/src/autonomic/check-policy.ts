@@ -4,9 +4,9 @@
 // Every problem is `path: message`.
 
 import {
-  HUB_ACTIONS,
   jsonEqual,
   matchesSelector,
+  ON_HUB_ACTIONS,
   type PolicyAction,
   type PolicySpec,
   parseSelector,
@@ -32,7 +32,7 @@ export function checkPolicy(
     return problems;
   }
   spec.plan.forEach((a, i) => {
-    if (HUB_ACTIONS.includes(a.action))
+    if (ON_HUB_ACTIONS.includes(a.action))
       problems.push(`/spec/plan/${i}/action: ${a.action} acts on the hub: only in a policy of scope hub`);
   });
   if (spec.verify?.check === 'cleared') problems.push('/spec/verify/check: cleared is for policies of scope hub');
@@ -105,7 +105,7 @@ function opposes(a: readonly PolicyAction[], b: readonly PolicyAction[]): boolea
 }
 
 /** Actions a policy of scope hub may take: on the hub, and an incident to tell people. */
-const HUB_SCOPE_ACTIONS = new Set<PolicyAction['action']>([...HUB_ACTIONS, 'open-incident']);
+const HUB_SCOPE_ACTIONS = new Set<PolicyAction['action']>([...ON_HUB_ACTIONS, 'open-incident']);
 
 /** A policy of scope hub watches a hub metric, acts on the hub only, and its thresholds make sense. */
 function checkHubPolicy(spec: PolicySpec): string[] {

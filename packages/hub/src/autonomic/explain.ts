@@ -43,6 +43,10 @@ export function describeAction(a: Pick<DecisionAction, 'action' | 'device' | 'pa
         : 'hold telemetry acknowledgements back while the ingest backlog is long (devices keep their readings)';
     case 'shed-work':
       return p.undo === true ? `undo: resume ${String(p.work)}` : `pause ${String(p.work)} while the symptom lasts`;
+    case 'hand-back':
+      return `hand the duties of ${String(p.from)} back: ${on} returns to what it did before (${Array.isArray(p.keys) ? p.keys.join(', ') : ''})`;
+    case 'replace-device':
+      return `replace ${String(p.from)} with ${on}: labels, desired state and duties move, ${String(p.from)} is retired`;
   }
 }
 
@@ -87,6 +91,7 @@ export function explainDecision(d: Decision): string {
         : `Verification: expected that ${check} by ${at(v.deadline)}: ${v.outcome} at ${at(v.at ?? v.deadline)}${v.detail ? ` (${v.detail})` : ''}.`,
     );
   }
+  if (d.follows) lines.push(`Follows decision ${d.follows}.`);
   if (d.incident) lines.push(`Incident: ${d.incident}.`);
   return lines.join('\n');
 }

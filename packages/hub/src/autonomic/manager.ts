@@ -5,7 +5,14 @@
 // All work runs one item at a time, so two signals never race on the same decision.
 
 import type { Logger, Timer } from '@homeostat/kit';
-import { type AutonomySpec, type Decision, HomeostatError, SITE_LABEL } from '@homeostat/protocol';
+import {
+  type AutonomySpec,
+  type Decision,
+  HomeostatError,
+  type Incident,
+  type ReplaceDeviceResponse,
+  SITE_LABEL,
+} from '@homeostat/protocol';
 import type { LivenessTracker } from '../controllers/liveness.js';
 import type { LivenessEntry } from '../model/liveness.js';
 import type { DeviceRecord, PolicyRecord } from '../store/store.js';
@@ -19,7 +26,7 @@ import {
   type PartitionVerdict,
 } from './analyze.js';
 import { type ActionDeps, runAction } from './execute.js';
-import { HubLoop } from './hub-loop.js';
+import { fillSlot, type HubLoop, handBackDue, requestReplacement, settleHandBack } from './hub-decisions.js';
 import { newId } from './incidents.js';
 import {
   DEFAULT_COOLDOWN_MS,
@@ -32,6 +39,7 @@ import {
   partitionDecision,
   transition,
 } from './plan.js';
+import { SelfLoop } from './self-loop.js';
 import type { DeviceSignal, Monitor, Signal } from './signals.js';
 
 export interface ManagerDeps extends ActionDeps {
@@ -47,6 +55,8 @@ export interface ManagerDeps extends ActionDeps {
    * turns suspect 1.5 intervals after its last heartbeat, offline after 1.8). Default 0.8.
    */
   settleIntervals?: number;
+  /** Heartbeat intervals a returned device stays online before its duties go back. Default 2. */
+  stableIntervals?: number;
 }
 
 /** Recent decisions of a policy read to apply its cooldown and rate limit. */
@@ -74,11 +84,11 @@ export class AutonomicManager {
   #queue: Promise<void> = Promise.resolve();
   #unsubscribe: (() => void) | undefined;
   /** The policies of scope hub: the hub's loop on itself. */
-  readonly #hub: HubLoop;
+  readonly #self: SelfLoop;
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
-    this.#hub = new HubLoop({
+    this.#self = new SelfLoop({
       deps,
       policies: () => this.#policies,
       autonomy: () => this.#autonomy,
@@ -92,7 +102,7 @@ export class AutonomicManager {
 
   async start(): Promise<void> {
     await this.reload();
-    await this.#hub.reset();
+    await this.#self.reset();
     const open = await this.#deps.store.listDecisions({ states: [...OPEN_STATES, 'succeeded'], limit: 10_000 });
     for (const d of open) if (isOpenDecision(d)) this.#open.set(d.id, d);
     this.#unsubscribe = this.#deps.monitor.signals.on('signal', (s) => this.#onSignal(s));
@@ -126,6 +136,45 @@ export class AutonomicManager {
     return this.#decide(id, by, reason, 'approved');
   }
 
+  /** A person resolves an incident; in turn with the loop, which may be writing to it. */
+  resolveIncident(id: string, by: string, note: string): Promise<Incident> {
+    return this.#run(() => this.#deps.incidents.resolve(id, by, note));
+  }
+
+  /** A person's request to replace `old` with `neu`: checked, planned, and (unless a dry run) carried out. */
+  replace(old: string, neu: string, by: string, dryRun: boolean): Promise<ReplaceDeviceResponse> {
+    return this.#run(() => requestReplacement(this.#loop(), old, neu, by, dryRun));
+  }
+
+  /** A device claimed through a group: when it names a slot held by a retired or offline device, it replaces it. */
+  enrolled(name: string, group: string): void {
+    this.#enqueue(() => fillSlot(this.#loop(), name, group));
+  }
+
+  /** What the hub's own decisions (hand-back, replacement) need of the loop. */
+  #loop(): HubLoop {
+    return {
+      deps: this.#deps,
+      autonomy: this.#autonomy,
+      policies: this.#policies,
+      carryOut: (d) => this.#carryOut(d),
+    };
+  }
+
+  /** Stores the decision and, when it acts now, carries it out; a replacement moves other decisions, read again. */
+  async #carryOut(d: Decision): Promise<Decision> {
+    const stored = await this.#save(d);
+    if (stored.state !== 'executing') return stored;
+    const saved = await this.#execute(stored);
+    const plan = saved.actions[0]?.params.plan as { approvals?: { id: string }[] } | undefined;
+    for (const { id } of plan?.approvals ?? []) {
+      const moved = await this.#deps.store.getDecision(id);
+      if (moved && isOpenDecision(moved)) this.#open.set(id, moved);
+      else this.#open.delete(id);
+    }
+    return saved;
+  }
+
   reject(id: string, by: string, reason: string | null): Promise<Decision> {
     return this.#decide(id, by, reason, 'rejected');
   }
@@ -141,7 +190,10 @@ export class AutonomicManager {
       const approval = { ...d.approval, by, at: now, reason };
       const note = `${outcome} by ${by}${reason ? `: ${reason}` : ''}`;
       const decided = await this.#save(transition({ ...d, approval }, outcome, now, note));
-      return outcome === 'approved' ? this.#execute(decided) : decided;
+      if (outcome === 'rejected') return decided;
+      const done = await this.#execute(decided);
+      await settleHandBack(this.#deps, done);
+      return done;
     });
   }
 
@@ -161,7 +213,7 @@ export class AutonomicManager {
 
   #onSignal(signal: Signal): void {
     if (signal.kind === 'hub') {
-      this.#hub.onSignal(signal);
+      this.#self.onSignal(signal);
       return;
     }
     // Cheap checks first: a flood of refusals must not queue a store read per message.
@@ -235,7 +287,7 @@ export class AutonomicManager {
 
   async #evaluate(policy: PolicyRecord, signal: DeviceSignal, device: DeviceRecord): Promise<void> {
     const { store, clock } = this.#deps;
-    const fleet = (await store.listDevices()).map(facts);
+    const fleet = (await store.listDevices()).filter((d) => d.lifecycle !== 'retired').map(facts);
     const input: PlanInput = {
       id: newId('dec'),
       now: clock.now(),
@@ -390,13 +442,14 @@ export class AutonomicManager {
         const fallback = d.approval.default;
         const note = `no answer by the deadline: the stated default, ${fallback}, applies`;
         const decided = await this.#save(transition(d, fallback === 'approve' ? 'approved' : 'expired', now, note));
-        if (fallback === 'approve') await this.#execute(decided);
+        if (fallback === 'approve') await settleHandBack(this.#deps, await this.#execute(decided));
       } else if (d.state === 'held' && d.hold?.until != null && now >= d.hold.until) {
         await this.#resume(d);
       } else if (d.verification?.outcome === 'pending') {
         await this.#verify(d, now);
       }
     }
+    await handBackDue(this.#loop(), now);
   }
 
   /** A decision held for a device's own loop: gated again, as if new. */
@@ -446,11 +499,11 @@ export class AutonomicManager {
         ? `applied by ${written.map((a) => a.device).join(', ') || 'no device'}`
         : `not applied by ${pending.join(', ')}`;
     } else if (v.check === 'cleared') {
-      // Verified when the symptom clears (hub-loop.ts), or here from the samples after a restart.
+      // Verified when the symptom clears (self-loop.ts), or here from the samples after a restart.
       const policy = this.#policies.find((p) => p.name === d.policy);
       const since = d.history.find((h) => h.state === 'succeeded')?.at ?? d.updatedAt;
-      ok = !this.#hub.firing(d.policy) && policy !== undefined && this.#hub.clearedSince(policy, d.policy, since);
-      const last = this.#hub.lastSignal(d.policy);
+      ok = !this.#self.firing(d.policy) && policy !== undefined && this.#self.clearedSince(policy, d.policy, since);
+      const last = this.#self.lastSignal(d.policy);
       const value = last ? `: ${last.metric} is ${last.value}` : '';
       detail = ok ? `the symptom cleared${value}` : `the symptom has not cleared${value}`;
     } else if (v.check === 'online') {

@@ -6,10 +6,11 @@
 import {
   API_VERSION,
   type AutonomySpec,
+  actsOnHub,
   type Decision,
   type DecisionAction,
+  type DecisionActionKind,
   type DecisionState,
-  HUB_ACTIONS,
   matchesSelector,
   type Peer,
   type PolicyAction,
@@ -64,7 +65,8 @@ export interface PlanInput {
 export type PlanOutcome = { kind: 'skip'; reason: string } | { kind: 'decision'; decision: Decision };
 
 /** What gating a decision needs to know; `triggerRule` is the device rule that raised the trigger, if any. */
-export type GateInput = Pick<PlanInput, 'now' | 'policy' | 'recent' | 'localActions' | 'autonomy'> & {
+export type GateInput = Pick<PlanInput, 'now' | 'recent' | 'localActions' | 'autonomy'> & {
+  policy: { name: string; spec: Pick<PolicySpec, 'rateLimit' | 'cooldownMs'> };
   triggerRule: string | null;
 };
 
@@ -221,12 +223,54 @@ function proposed(
 export function heldHubActions(d: Decision): DecisionAction[] {
   const undone = new Set(d.actions.filter((a) => a.params.undo === true).map((a) => a.action));
   return d.actions.filter(
-    (a) => HUB_ACTIONS.includes(a.action) && a.state === 'done' && a.params.undo !== true && !undone.has(a.action),
+    (a) => actsOnHub(a.action) && a.state === 'done' && a.params.undo !== true && !undone.has(a.action),
   );
 }
 
 export function holdsHubModes(d: Decision): boolean {
   return heldHubActions(d).length > 0;
+}
+
+/** An action as planned, not carried out yet. */
+export function plannedAction(
+  action: DecisionActionKind,
+  device: string | null,
+  params: Record<string, unknown>,
+): DecisionAction {
+  return { action, device, params, state: 'planned', result: null, startedAt: null, finishedAt: null };
+}
+
+/** A decision the hub makes itself (no policy fired it), before gating: state `proposed`. */
+export function hubDecision(
+  d: Pick<
+    Decision,
+    | 'id'
+    | 'policy'
+    | 'property'
+    | 'devices'
+    | 'createdAt'
+    | 'trigger'
+    | 'analysis'
+    | 'degree'
+    | 'degreeSource'
+    | 'actions'
+  > &
+    Partial<Pick<Decision, 'incident' | 'follows'>>,
+): Decision {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Decision',
+    updatedAt: d.createdAt,
+    state: 'proposed',
+    approval: null,
+    hold: null,
+    verification: null,
+    incident: null,
+    follows: null,
+    history: [],
+    explanation: '',
+    ...d,
+  };
 }
 
 /** The one held decision that stands for a site gone silent: no action on any of its devices. */

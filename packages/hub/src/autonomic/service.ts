@@ -13,12 +13,15 @@ import {
   type DecisionsQuery,
   type Device,
   HomeostatError,
+  HUB_POLICIES,
   type Incident,
   type IncidentsQuery,
   type Lifecycle,
   type Policy,
+  type PostMortem,
   PROPERTIES,
   type PutPolicyRequest,
+  type ReplaceDeviceResponse,
 } from '@homeostat/protocol';
 import type { EventLog } from '../events.js';
 import type { DeviceService } from '../services/devices.js';
@@ -84,6 +87,9 @@ export class AutonomicService {
       this.#store.listDevices(),
     ]);
     const problems = checkPolicy(name, req.spec, others, devices);
+    if ((Object.values(HUB_POLICIES) as string[]).includes(name)) {
+      problems.unshift(`/metadata/name: ${name} is the name the hub's own decisions carry; pick another`);
+    }
     if (problems.length > 0) {
       throw new HomeostatError(
         'ERR_POLICY_INVALID',
@@ -159,6 +165,26 @@ export class AutonomicService {
     const i = await this.#store.getIncident(id);
     if (!i) throw new HomeostatError('ERR_INCIDENT_NOT_FOUND', `no incident ${id}`);
     return i;
+  }
+
+  /** A person resolves an incident; its post-mortem is written then. */
+  resolveIncident(id: string, by: string, note: string): Promise<Incident> {
+    return this.#manager.resolveIncident(id, by, note);
+  }
+
+  async getPostMortem(id: string): Promise<PostMortem> {
+    const incident = await this.getIncident(id);
+    const p = await this.#store.getPostMortem(incident.id);
+    if (!p) {
+      const why = incident.type === 'work-order' ? 'it is a work order' : 'it is still open';
+      throw new HomeostatError('ERR_POSTMORTEM_NOT_FOUND', `incident ${id} has no post-mortem: ${why}`);
+    }
+    return p;
+  }
+
+  /** Replaces a device with another (a dry run only shows what would move). */
+  replaceDevice(name: string, by: string, neu: string, dryRun: boolean): Promise<ReplaceDeviceResponse> {
+    return this.#manager.replace(name, neu, by, dryRun);
   }
 
   async getAutonomy(): Promise<AutonomySettings> {

@@ -55,6 +55,7 @@ function device(name: string, labels: Record<string, string>, reportedModules?: 
     heartbeatMs: null,
     lastSeen: null,
     liveness: null,
+    replacedBy: null,
   };
 }
 

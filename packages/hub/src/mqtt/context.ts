@@ -34,8 +34,12 @@ export interface DeviceMessage {
 
 /** A refusal is reported to the device (on `errors`), counted and logged; the message is acknowledged. */
 export type HandlerResult =
-  /** Taken; each warning is still told to the device and logged (e.g. a value it sent was corrected). */
-  | { ok: true; warnings?: { error: HomeostatError; seq?: number }[] }
+  /**
+   * Taken; each warning is still told to the device and logged (e.g. a value it sent was
+   * corrected). With `committed`, the message is taken but not stored yet: it is acknowledged
+   * only once `committed` resolves (with the warnings the write found), and never if it rejects.
+   */
+  | { ok: true; warnings?: { error: HomeostatError; seq?: number }[]; committed?: Promise<HandlerResult> }
   | { ok: false; error: HomeostatError; seq?: number; data?: Record<string, unknown> };
 
 export type Handler = (deps: HandlerDeps, message: DeviceMessage) => Promise<HandlerResult>;

@@ -7,6 +7,7 @@ import {
   type Decision,
   type Incident,
   type Lifecycle,
+  type PostMortem,
   type Role,
 } from '@homeostat/protocol';
 import BetterSqlite3 from 'better-sqlite3';
@@ -30,6 +31,8 @@ import type {
   EnrollmentGroupRecord,
   EventQuery,
   EventRow,
+  HandOverQuery,
+  HandOverRecord,
   IncidentQuery,
   InsertOutcome,
   LivenessRecord,
@@ -455,6 +458,37 @@ export class SqlStore implements Store {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  async retireDevice(name: string, tokenHash: string, replacedBy: string | null): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('devices')
+      .set((eb) => ({
+        lifecycle: 'retired',
+        token_hash: tokenHash,
+        labels: '{}',
+        replaced_by: replacedBy,
+        resource_version: eb('resource_version', '+', 1),
+      }))
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  saveHandOver(handOver: HandOverRecord): Promise<void> {
+    return autonomic.saveHandOver(this.#db, handOver);
+  }
+
+  listHandOvers(query: HandOverQuery): Promise<HandOverRecord[]> {
+    return autonomic.listHandOvers(this.#db, query);
+  }
+
+  savePostMortem(postMortem: PostMortem): Promise<void> {
+    return autonomic.savePostMortem(this.#db, postMortem);
+  }
+
+  getPostMortem(incident: string): Promise<PostMortem | undefined> {
+    return autonomic.getPostMortem(this.#db, incident);
+  }
+
   putPolicy(policy: PolicyRecord): Promise<boolean> {
     return autonomic.putPolicy(this.#db, policy);
   }
@@ -581,6 +615,7 @@ async function insertDevice(db: Kysely<Database>, device: NewDevice): Promise<bo
       heartbeat_ms: null,
       last_seen: null,
       liveness: null,
+      replaced_by: null,
     })
     .onConflict((oc) => oc.doNothing())
     .executeTakeFirst();
@@ -615,6 +650,7 @@ function toDevice(row: Selectable<DevicesTable>): DeviceRecord {
     heartbeatMs: num(row.heartbeat_ms),
     lastSeen: num(row.last_seen),
     liveness: row.liveness === null ? null : (JSON.parse(row.liveness) as LivenessRecord),
+    replacedBy: row.replaced_by ?? null,
   };
 }
 

@@ -9,7 +9,7 @@
 import { HomeostatError, jsonEqual, parser, TelemetryMessage } from '@homeostat/protocol';
 import type { AlreadyStored } from '../../ingest/batcher.js';
 import type { Reading } from '../../store/store.js';
-import type { Handler, HandlerResult } from '../context.js';
+import type { Handler, HandlerDeps, HandlerResult } from '../context.js';
 import { decode } from './decode.js';
 
 const telemetry = parser(TelemetryMessage);
@@ -38,11 +38,21 @@ export const handleTelemetry: Handler = async (deps, m) => {
       future.push({ seq: r.seq, ts: r.ts });
     }
   }
-  // Under backpressure the message waits before it is queued, unacknowledged: the device keeps it.
+  // Under backpressure the readings wait before they are queued, unacknowledged: the device keeps them.
   const held = deps.backpressure?.admit();
-  if (held !== undefined) await held;
-  // Resolves once the batch holding these readings is committed: only then is the PUBACK written.
-  const existing = await deps.ingest.submit(readings);
+  const submitted = held === undefined ? deps.ingest.submit(readings) : held.then(() => deps.ingest.submit(readings));
+  // Resolves once the batch holding these readings is committed: only then is the PUBACK sent.
+  const committed = submitted.then((existing) => settle(deps, existing, future, stamped));
+  return { ok: true, committed };
+};
+
+/** What the commit found: readings stamped by the hub, redeliveries and seq conflicts, as warnings. */
+function settle(
+  deps: HandlerDeps,
+  existing: AlreadyStored[],
+  future: { seq: number; ts: number }[] | undefined,
+  stamped: Set<Reading> | undefined,
+): HandlerResult {
   if (future === undefined && existing.length === 0) return { ok: true };
   const warnings: Warning[] = [];
   if (future !== undefined) {
@@ -79,7 +89,7 @@ export const handleTelemetry: Handler = async (deps, m) => {
     }
   }
   return warnings.length > 0 ? { ok: true, warnings } : { ok: true };
-};
+}
 
 /** A redelivery: the same values, and the same ts unless the hub stamped it (it differs each time). */
 function sameReading({ reading, stored }: AlreadyStored, stampedByHub: boolean): boolean {

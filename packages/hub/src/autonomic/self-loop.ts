@@ -15,7 +15,7 @@ type HubSignal = Extract<Signal, { kind: 'hub' }>;
 type HubTrigger = Extract<PolicySpec['trigger'], { kind: 'hub' }>;
 
 /** What the loop needs of the manager around it. */
-export interface HubLoopHost {
+export interface SelfLoopHost {
   deps: ActionDeps & { store: Store };
   policies(): readonly { name: string; spec: PolicySpec }[];
   autonomy(): AutonomySpec | undefined;
@@ -34,11 +34,11 @@ interface Episode {
   last: HubSignal | null;
 }
 
-export class HubLoop {
-  readonly #host: HubLoopHost;
+export class SelfLoop {
+  readonly #host: SelfLoopHost;
   readonly #episodes = new Map<string, Episode>();
 
-  constructor(host: HubLoopHost) {
+  constructor(host: SelfLoopHost) {
     this.#host = host;
   }
 

@@ -8,9 +8,9 @@ import { createMetrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import type { ActionDeps } from './execute.js';
 import { runAction } from './execute.js';
-import { HubLoop } from './hub-loop.js';
 import { HubModes } from './hub-modes.js';
 import { transition } from './plan.js';
+import { SelfLoop } from './self-loop.js';
 
 const spec: PolicySpec = {
   property: 'self-optimization',
@@ -49,7 +49,7 @@ function setup(autonomy?: AutonomySpec) {
     else decisions.unshift(d);
     return d;
   };
-  const host: ConstructorParameters<typeof HubLoop>[0] = {
+  const host: ConstructorParameters<typeof SelfLoop>[0] = {
     deps,
     policies: () => [{ name: 'shed', spec }],
     autonomy: () => autonomy,
@@ -72,7 +72,7 @@ function setup(autonomy?: AutonomySpec) {
     recent: async () => [...decisions],
     log: () => {},
   };
-  let loop = new HubLoop(host);
+  let loop = new SelfLoop(host);
   const sample = async (value: number, afterMs = 0) => {
     await clock.advance(afterMs);
     loop.onSignal({ kind: 'hub', metric: 'controller-lag-ms', value, at: clock.now(), evidence: {} });
@@ -81,7 +81,7 @@ function setup(autonomy?: AutonomySpec) {
   /** The hub restarted: a new loop over the same records, nothing held. */
   const restart = async () => {
     paused.placement = false;
-    loop = new HubLoop(host);
+    loop = new SelfLoop(host);
     await loop.reset();
   };
   return { loop: () => loop, decisions, paused, sample, modes: hub, restart };
