@@ -31,9 +31,10 @@ export type Degree = (typeof DEGREES)[number];
 
 // ---- Policy ------------------------------------------------------------------------------
 
-/** A scope: every device, the devices a label selector matches, or named devices. */
+/** A scope: every device, the devices a label selector matches, named devices, or the hub itself. */
 export const PolicyScope = Type.Union([
   Type.Literal('fleet'),
+  Type.Literal('hub'),
   Strict({ selector: Type.String({ minLength: 1, description: 'e.g. model=th-100' }) }),
   Strict({ devices: Type.Array(Name, { minItems: 1, maxItems: 1000 }) }),
 ]);
@@ -43,7 +44,28 @@ export const SECURITY_SIGNALS = ['auth-failures', 'refused-messages', 'topic-vio
 export type SecuritySignal = (typeof SECURITY_SIGNALS)[number];
 
 /** The trigger kinds accepted now; telemetry thresholds and model outputs come later. */
-export const TRIGGER_KINDS = ['liveness', 'event', 'security', 'module-crash-loop'] as const;
+export const TRIGGER_KINDS = ['liveness', 'event', 'security', 'module-crash-loop', 'hub'] as const;
+
+/**
+ * What the hub samples about itself, for policies of scope `hub`: the store's used size against
+ * its budget (a ratio, 1 = full) and in bytes, the free disk under the data directory, the
+ * readings waiting for the ingest writer and the age of its write in progress (or the duration of
+ * its last one), and the controllers' queues: keys waiting, and the age of the oldest.
+ */
+export const HUB_METRICS = [
+  'store-budget-ratio',
+  'store-bytes',
+  'disk-free-bytes',
+  'ingest-backlog',
+  'ingest-write-ms',
+  'controller-queue-depth',
+  'controller-lag-ms',
+] as const;
+export type HubMetric = (typeof HUB_METRICS)[number];
+
+/** Work of the hub that can wait: what a `shed-work` action pauses while the hub is short. */
+export const SHEDDABLE_WORK = ['hub-placement', 'controller-resync'] as const;
+export type SheddableWork = (typeof SHEDDABLE_WORK)[number];
 
 export const Trigger = Type.Union([
   Strict(
@@ -59,10 +81,10 @@ export const Trigger = Type.Union([
   Strict(
     {
       kind: Type.Literal('event'),
-      type: Type.Optional(Literals(['alarm', 'action', 'log'] as const)),
+      type: Type.Optional(Literals(['alarm', 'action', 'log', 'command-result'] as const)),
       code: Type.String({ pattern: EVENT_CODE_PATTERN }),
     },
-    'the device reported an event with this code',
+    'the device reported an event with this code (type command-result: a command failed with this error code)',
   ),
   Strict(
     {
@@ -79,6 +101,22 @@ export const Trigger = Type.Union([
       module: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
     },
     'a module reported in state crash-loop, or an event MODULE_CRASH_LOOP',
+  ),
+  Strict(
+    {
+      kind: Type.Literal('hub'),
+      metric: Literals(HUB_METRICS),
+      above: Type.Optional(Type.Number({ description: 'fires when the metric goes over this' })),
+      below: Type.Optional(Type.Number({ description: 'fires when the metric goes under this' })),
+      clearAt: Type.Optional(
+        Type.Number({
+          description:
+            'the symptom clears only past this value, back on the safe side of the threshold (hysteresis); default the threshold',
+        }),
+      ),
+      forMs: Type.Optional(Duration('the metric stays past the threshold this long before it fires (default 0)')),
+    },
+    'a metric the hub samples about itself (scope hub): exactly one of above and below',
   ),
 ]);
 export type Trigger = Static<typeof Trigger>;
@@ -108,6 +146,9 @@ export const ACTION_KINDS = [
   'work-order',
   'hand-over',
   'rollback-module',
+  'tighten-retention',
+  'backpressure',
+  'shed-work',
 ] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
 
@@ -161,10 +202,52 @@ export const PolicyAction = Type.Union([
     keys: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 64 })),
   }),
   Strict({ action: Type.Literal('rollback-module'), module: Type.Optional(Type.String({ pattern: NAME_PATTERN })) }),
+  Strict(
+    {
+      action: Type.Literal('tighten-retention'),
+      rawMs: Duration(
+        'raw readings are kept this long while the symptom lasts (rollups are kept as configured)',
+        3_600_000,
+      ),
+    },
+    'scope hub: shortens the retention of raw readings and prunes now; the configured retention returns when the symptom clears',
+  ),
+  Strict(
+    {
+      action: Type.Literal('backpressure'),
+      maxHoldMs: Type.Optional(
+        Duration(
+          'longest a telemetry acknowledgement is held back (default 5000; under the MQTT keepalive)',
+          100,
+          60_000,
+        ),
+      ),
+      admitBelow: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          description: 'held telemetry goes on once fewer readings than this wait for the writer (default 1000)',
+        }),
+      ),
+    },
+    'scope hub: telemetry acknowledgements wait while the ingest backlog is high, so devices keep their readings in their outboxes; events, alarms and the twin pass',
+  ),
+  Strict(
+    { action: Type.Literal('shed-work'), work: Literals(SHEDDABLE_WORK) },
+    "scope hub: pauses work that can wait (models placed in the hub; the controllers' periodic resync) until the symptom clears",
+  ),
 ]);
+
+/** Actions of policies of scope hub: they change the hub itself, never a device. */
+export const ON_HUB_ACTIONS: readonly ActionKind[] = ['tighten-retention', 'backpressure', 'shed-work'];
+
+/** Whether an action (of a policy or a decision) changes the hub itself. */
+export function actsOnHub(kind: string): boolean {
+  return (ON_HUB_ACTIONS as readonly string[]).includes(kind);
+}
 export type PolicyAction = Static<typeof PolicyAction>;
 
-export const VERIFY_CHECKS = ['desired-applied', 'quiet', 'online'] as const;
+export const VERIFY_CHECKS = ['desired-applied', 'quiet', 'online', 'cleared'] as const;
 export type VerifyCheck = (typeof VERIFY_CHECKS)[number];
 
 export const PolicySpec = Strict({
@@ -181,7 +264,7 @@ export const PolicySpec = Strict({
       {
         check: Literals(
           VERIFY_CHECKS,
-          'desired-applied: every patched device applied its new desired state; quiet: the trigger did not fire again; online: the device is back',
+          'desired-applied: every patched device applied its new desired state; quiet: the trigger did not fire again; online: the device is back; cleared (scope hub): the metric is back past its clearAt',
         ),
         withinMs: Duration('the effect must show within this time, or the loop escalates', 1000, 86_400_000),
       },

@@ -156,6 +156,14 @@ export const ERRORS = {
     summary:
       'The policy contradicts another, would act on the whole fleet without a rate limit, or names something unknown.',
   },
+  ERR_POLICY_SELF_LOOP: {
+    status: 422,
+    summary: 'The policy would feed itself: one of its actions produces the signal its own trigger watches.',
+  },
+  ERR_POLICY_PING_PONG: {
+    status: 422,
+    summary: "The policy and a stored one would trigger each other: each one's actions produce the other's trigger.",
+  },
   ERR_DECISION_NOT_FOUND: { status: 404, summary: 'No decision has this id.' },
   ERR_DECISION_STATE: {
     status: 409,

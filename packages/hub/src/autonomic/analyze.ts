@@ -11,6 +11,7 @@ export interface DeviceFacts {
 
 export function inScope(scope: PolicySpec['scope'], device: DeviceFacts): boolean {
   if (scope === 'fleet') return true;
+  if (scope === 'hub') return false;
   if ('devices' in scope) return scope.devices.includes(device.name);
   const parsed = parseSelector(scope.selector);
   return 'terms' in parsed && matchesSelector(device.labels, parsed.terms);
@@ -37,6 +38,9 @@ export function firesTrigger(trigger: PolicySpec['trigger'], signal: Signal): bo
     }
     case 'module-crash-loop':
       return signal.kind === 'module-crash-loop' && (trigger.module === undefined || trigger.module === signal.module);
+    case 'hub':
+      // Thresholds held over time and hysteresis: the manager follows them (self-loop.ts).
+      return false;
   }
 }
 
@@ -81,6 +85,18 @@ export function describeSignal(
         summary: `module ${signal.module} on ${signal.device} is crash-looping`,
         evidence: { module: signal.module, ...signal.evidence },
       };
+    case 'hub': {
+      const past =
+        trigger.kind === 'hub'
+          ? trigger.above !== undefined
+            ? `over ${trigger.above}`
+            : `under ${trigger.below}`
+          : '';
+      return {
+        summary: `the hub's ${signal.metric} is ${signal.value}${past ? `, ${past}` : ''}`,
+        evidence: { metric: signal.metric, value: signal.value, ...signal.evidence },
+      };
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 
 import type { Clock } from '@homeostat/kit';
 import {
+  actsOnHub,
   type Decision,
   type DecisionAction,
   type DecisionActionKind,
@@ -18,6 +19,7 @@ import type { EventLog } from '../events.js';
 import type { DeviceService } from '../services/devices.js';
 import type { Store } from '../store/store.js';
 import { handBack, recordHandOver } from './hand-back.js';
+import type { HubModes } from './hub-modes.js';
 import type { IncidentBook } from './incidents.js';
 import { replaceDevice } from './replace.js';
 import { rollbackModule } from './rollback.js';
@@ -35,6 +37,8 @@ export interface ActionDeps {
   channel: ActionChannel;
   events: EventLog;
   incidents: IncidentBook;
+  /** The hub's own modes, for the actions of policies of scope hub. */
+  hub?: HubModes;
 }
 
 export interface ActionOutcome {
@@ -138,12 +142,25 @@ const EXECUTORS: Record<DecisionActionKind, Executor> = {
     };
   },
 
+  'tighten-retention': onHub,
+  backpressure: onHub,
+  'shed-work': onHub,
   'hand-back': (deps, decision, action, device) => handBack(deps, decision, action, device, patchDesired),
 
   'replace-device': (deps, decision, action) => replaceDevice(deps, decision, action),
 
   'rollback-module': rollbackModule,
 };
+
+/** A hub action, or its undo (`params.undo`): through the hub's modes. */
+async function onHub(deps: ActionDeps, decision: Decision, action: DecisionAction): Promise<ActionOutcome> {
+  if (!deps.hub) return { state: 'failed', result: 'this hub does not run its own loop' };
+  const result =
+    action.params.undo === true
+      ? await deps.hub.release(decision.id, action)
+      : await deps.hub.apply(decision.id, action);
+  return { state: 'done', result };
+}
 
 /**
  * Sets a device's lifecycle and returns the one it had (null: no such device). A quarantined or
@@ -179,7 +196,7 @@ export async function runAction(
 ): Promise<{ action: DecisionAction; incident?: string }> {
   const startedAt = deps.clock.now();
   let outcome: ActionOutcome;
-  if (action.device === null && action.action !== 'open-incident') {
+  if (action.device === null && action.action !== 'open-incident' && !actsOnHub(action.action)) {
     outcome = { state: 'skipped', result: action.result ?? 'no device to act on' };
   } else {
     try {

@@ -40,7 +40,8 @@ import {
   partitionDecision,
   transition,
 } from './plan.js';
-import type { Monitor, Signal } from './signals.js';
+import { SelfLoop } from './self-loop.js';
+import type { DeviceSignal, Monitor, Signal } from './signals.js';
 
 export interface ManagerDeps extends ActionDeps {
   logger: Logger;
@@ -84,13 +85,26 @@ export class AutonomicManager {
   #tick: Timer | undefined;
   #queue: Promise<void> = Promise.resolve();
   #unsubscribe: (() => void) | undefined;
+  /** The policies of scope hub: the hub's loop on itself. */
+  readonly #self: SelfLoop;
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
+    this.#self = new SelfLoop({
+      deps,
+      policies: () => this.#policies,
+      autonomy: () => this.#autonomy,
+      enqueue: (fn) => this.#enqueue(fn),
+      save: (d) => this.#save(d),
+      execute: (d) => this.#execute(d),
+      recent: (policy) => deps.store.listDecisions({ policy, limit: RECENT_DECISIONS }),
+      log: (obj, msg) => deps.logger.debug(obj, msg),
+    });
   }
 
   async start(): Promise<void> {
     await this.reload();
+    await this.#self.reset();
     const open = await this.#deps.store.listDecisions({ states: [...OPEN_STATES, 'succeeded'], limit: 10_000 });
     for (const d of open) if (isOpenDecision(d)) this.#open.set(d.id, d);
     this.#unsubscribe = this.#deps.monitor.signals.on('signal', (s) => this.#onSignal(s));
@@ -200,6 +214,10 @@ export class AutonomicManager {
   }
 
   #onSignal(signal: Signal): void {
+    if (signal.kind === 'hub') {
+      this.#self.onSignal(signal);
+      return;
+    }
     // Cheap checks first: a flood of refusals must not queue a store read per message.
     for (const policy of this.#policies) {
       if (!firesTrigger(policy.spec.trigger, signal)) continue;
@@ -221,7 +239,7 @@ export class AutonomicManager {
     return false;
   }
 
-  async #consider(policy: PolicyRecord, signal: Signal): Promise<void> {
+  async #consider(policy: PolicyRecord, signal: DeviceSignal): Promise<void> {
     const device = await this.#deps.store.getDevice(signal.device);
     if (!device || device.lifecycle === 'retired' || !inScope(policy.spec.scope, device)) return;
     if (signal.kind !== 'liveness') {
@@ -288,7 +306,7 @@ export class AutonomicManager {
     await this.#evaluate(policy, { ...signal, evidence }, device);
   }
 
-  async #evaluate(policy: PolicyRecord, signal: Signal, device: DeviceRecord): Promise<void> {
+  async #evaluate(policy: PolicyRecord, signal: DeviceSignal, device: DeviceRecord): Promise<void> {
     const { store, clock } = this.#deps;
     const fleet = (await store.listDevices()).filter((d) => d.lifecycle !== 'retired').map(facts);
     const input: PlanInput = {
@@ -501,6 +519,14 @@ export class AutonomicManager {
       detail = ok
         ? `applied by ${written.map((a) => a.device).join(', ') || 'no device'}`
         : `not applied by ${pending.join(', ')}`;
+    } else if (v.check === 'cleared') {
+      // Verified when the symptom clears (self-loop.ts), or here from the samples after a restart.
+      const policy = this.#policies.find((p) => p.name === d.policy);
+      const since = d.history.find((h) => h.state === 'succeeded')?.at ?? d.updatedAt;
+      ok = !this.#self.firing(d.policy) && policy !== undefined && this.#self.clearedSince(policy, d.policy, since);
+      const last = this.#self.lastSignal(d.policy);
+      const value = last ? `: ${last.metric} is ${last.value}` : '';
+      detail = ok ? `the symptom cleared${value}` : `the symptom has not cleared${value}`;
     } else if (v.check === 'online') {
       ok = device !== null && this.#deps.liveness.get(device).state === 'online';
       detail = ok

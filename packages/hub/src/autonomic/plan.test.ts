@@ -7,7 +7,7 @@ import type { DeviceFacts } from './analyze.js';
 import { chooseDegree } from './degree.js';
 import { DEMO_AUTONOMY, DEMO_POLICIES } from './demo-policies.js';
 import { type PlanInput, type PlanOutcome, peersOf, planDecision } from './plan.js';
-import type { Signal } from './signals.js';
+import type { DeviceSignal as Signal } from './signals.js';
 
 const NOW = 1_800_000_000_000;
 const spec = (name: string): PolicySpec => {

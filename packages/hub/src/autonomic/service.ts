@@ -29,6 +29,7 @@ import type { PolicyRecord, Store } from '../store/store.js';
 import { checkPolicy } from './check-policy.js';
 import { fleetDegree } from './degree.js';
 import { type ActionChannel, changeLifecycle } from './execute.js';
+import { pingPong, selfLoops } from './loops.js';
 import type { AutonomicManager } from './manager.js';
 
 const ACTED = new Set(['succeeded', 'failed', 'verified', 'escalated', 'executing', 'approved']);
@@ -94,6 +95,23 @@ export class AutonomicService {
         'ERR_POLICY_INVALID',
         `policy ${name} refused (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}); nothing was stored`,
         problems,
+      );
+    }
+    const loops = selfLoops({ name, spec: req.spec }, devices);
+    if (loops.length > 0) {
+      throw new HomeostatError(
+        'ERR_POLICY_SELF_LOOP',
+        `policy ${name} refused: it would trigger itself (${loops[0]}); nothing was stored`,
+        loops,
+      );
+    }
+    const cycle = pingPong({ name, spec: req.spec }, others, devices);
+    if (cycle.length > 0) {
+      const names = cycle.map((edge) => edge.split(' ', 1)[0]);
+      throw new HomeostatError(
+        'ERR_POLICY_PING_PONG',
+        `policy ${name} refused: it and ${[...new Set(names)].filter((n) => n !== name).join(', ')} would trigger each other in turn; nothing was stored`,
+        cycle,
       );
     }
     const record: PolicyRecord = {

@@ -53,6 +53,8 @@ export class DeploymentController {
   readonly #deps: DeploymentControllerDeps;
   readonly #queue: KeyedQueue<Key>;
   #resync: Timer | undefined;
+  /** Set by the hub's own loop when it sheds work: the periodic resync waits; changes still come. */
+  #resyncPaused = false;
 
   constructor(deps: DeploymentControllerDeps) {
     this.#deps = deps;
@@ -73,7 +75,18 @@ export class DeploymentController {
   start(): void {
     this.#queue.start();
     this.#queue.add('all');
-    this.#resync = this.#deps.clock.setInterval(() => this.#queue.add('all'), this.#deps.resyncMs ?? DEFAULT_RESYNC_MS);
+    this.#resync = this.#deps.clock.setInterval(() => {
+      if (!this.#resyncPaused) this.#queue.add('all');
+    }, this.#deps.resyncMs ?? DEFAULT_RESYNC_MS);
+  }
+
+  setPaused(paused: boolean): void {
+    this.#resyncPaused = paused;
+  }
+
+  /** Keys in the work queue and the age of the oldest, for the hub's own loop. */
+  stats(): { depth: number; oldestMs: number } {
+    return this.#queue.stats();
   }
 
   async stop(): Promise<void> {

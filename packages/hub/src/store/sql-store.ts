@@ -275,6 +275,17 @@ export class SqlStore implements Store {
     return telemetry.queryBuckets(this.#db, devices, metric, from, to, stepMs);
   }
 
+  async sizeBytes(): Promise<number> {
+    // Pages in use: a DELETE frees pages for reuse without shrinking the file, and what retention
+    // frees is what the budget must see.
+    const { rows } = await sql<{
+      bytes: number;
+    }>`select ((select page_count from pragma_page_count()) - (select freelist_count from pragma_freelist_count())) * (select page_size from pragma_page_size()) as bytes`.execute(
+      this.#db,
+    );
+    return Number(rows[0]?.bytes ?? 0);
+  }
+
   pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number> {
     return telemetry.pruneTelemetry(this.#db, now, retention, limit);
   }

@@ -255,6 +255,8 @@ export interface Store extends RolloutStore {
    * Several devices are merged into one series (count-weighted average).
    */
   queryBuckets(devices: readonly string[], metric: string, from: number, to: number, stepMs: number): Promise<Bucket[]>;
+  /** Bytes the store's content takes (not the pages it freed and keeps for reuse). */
+  sizeBytes(): Promise<number>;
   /** Deletes telemetry older than its retention, at most `limit` rows of each kind; returns how many. */
   pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number>;
 

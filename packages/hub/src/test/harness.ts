@@ -7,6 +7,7 @@ import type { Clock } from '@homeostat/kit';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { DEFAULT_CONFIG, type HubConfig } from '../config.js';
 import { Hub, type StartedHub } from '../main.js';
+import type { Store } from '../store/store.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 
@@ -26,12 +27,12 @@ export interface TestHub {
 
 export async function startTestHub(
   overrides: Partial<HubConfig> = {},
-  deps: { clock?: Clock; dataDir?: string } = {},
+  deps: { clock?: Clock; dataDir?: string; store?: Store } = {},
 ): Promise<TestHub> {
   const dataDir = deps.dataDir ?? mkdtempSync(join(tmpdir(), 'homeostat-hub-'));
   const hub = new Hub(
     { ...DEFAULT_CONFIG, httpPort: 0, mqttPort: 0, dataDir, adminToken: ADMIN, ...overrides },
-    deps.clock ? { clock: deps.clock } : {},
+    { ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.store ? { store: deps.store } : {}) },
   );
   const started = await hub.start();
   const clients: MqttClient[] = [];
