@@ -5,6 +5,7 @@ import type { HomeostatError } from '@homeostat/protocol';
 import type { HubConfig } from '../config.js';
 import type { LivenessTracker } from '../controllers/liveness.js';
 import type { EventLog } from '../events.js';
+import type { Backpressure } from '../ingest/backpressure.js';
 import type { IngestBatcher } from '../ingest/batcher.js';
 import type { HubMetrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
@@ -17,6 +18,8 @@ export interface HandlerDeps {
   events: EventLog;
   liveness: LivenessTracker;
   ingest: IngestBatcher;
+  /** Holds telemetry acknowledgements back while the hub's own loop asks for it. */
+  backpressure?: Backpressure;
   config: HubConfig;
 }
 

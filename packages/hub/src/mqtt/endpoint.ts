@@ -291,6 +291,14 @@ export class MqttEndpoint {
       return null;
     }
     const device = await this.#credentials(username);
+    if (device?.lifecycle === 'retired') {
+      // Its token was revoked when it was replaced: say why, not merely "wrong token".
+      metrics.mqttAuthFailures.inc({ reason: 'retired' });
+      this.#securityEvent(device.name, 'ERR_DEVICE_RETIRED', 'MQTT connection refused: device is retired', {
+        lifecycle: device.lifecycle,
+      });
+      return authError(NOT_AUTHORIZED, 'device is retired');
+    }
     if (!device || !sameHash(device.tokenHash, hashToken(secret))) {
       metrics.mqttAuthFailures.inc({ reason: 'credentials' });
       // Only a device that exists gets the event under its name: unknown names are not stored.

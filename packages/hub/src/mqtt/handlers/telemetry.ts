@@ -38,6 +38,10 @@ export const handleTelemetry: Handler = async (deps, m) => {
       future.push({ seq: r.seq, ts: r.ts });
     }
   }
+  // Under backpressure the message waits here, before it is queued and unacknowledged (the device
+  // keeps its readings), and so does the broker before it reads this connection's next packets.
+  const held = deps.backpressure?.admit();
+  if (held !== undefined) await held;
   // Resolves once the batch holding these readings is committed: only then is the PUBACK sent.
   const committed = deps.ingest.submit(readings).then((existing) => settle(deps, existing, future, stamped));
   return { ok: true, committed };
