@@ -17,7 +17,7 @@ type Warning = NonNullable<Extract<HandlerResult, { ok: true }>['warnings']>[num
 /** Readings listed in one notice's details at most. */
 const MAX_DETAILS = 10;
 
-export const handleTelemetry: Handler = async (deps, m) => {
+export const handleTelemetry: Handler = (deps, m) => {
   const decoded = decode(telemetry, m.payload);
   if (!decoded.ok) return decoded;
   const sent = Array.isArray(decoded.value) ? decoded.value : [decoded.value];
@@ -38,13 +38,16 @@ export const handleTelemetry: Handler = async (deps, m) => {
       future.push({ seq: r.seq, ts: r.ts });
     }
   }
+  // Resolves once the batch holding these readings is committed: only then is the PUBACK sent.
+  const queue = (): HandlerResult => ({
+    ok: true,
+    committed: deps.ingest.submit(readings).then((existing) => settle(deps, existing, future, stamped)),
+  });
   // Under backpressure the message waits here, before it is queued and unacknowledged (the device
   // keeps its readings), and so does the broker before it reads this connection's next packets.
+  // Otherwise the handler answers at once: no promise of its own on the hub's busiest path.
   const held = deps.backpressure?.admit();
-  if (held !== undefined) await held;
-  // Resolves once the batch holding these readings is committed: only then is the PUBACK sent.
-  const committed = deps.ingest.submit(readings).then((existing) => settle(deps, existing, future, stamped));
-  return { ok: true, committed };
+  return held === undefined ? queue() : held.then(queue);
 };
 
 /** What the commit found: readings stamped by the hub, redeliveries and seq conflicts, as warnings. */
