@@ -5,11 +5,16 @@
 // - start: write the revision's signed manifest into the device's desired `update`, then record
 //   the start (a crash in between leaves a device that is simply started again: same value);
 // - time-out: record the device as failed (`timeout`): a bricked device never reports;
-// - roll-back: record that the hub takes the update back; the level rule below writes it;
+// - roll-back: record that the hub takes the update back (or, from a device that committed a
+//   revertible version, asks it to go back); the level rule below writes it;
 // - halt / complete: record the decision (with its evidence) and an event of type `rollout`.
 //
 // Then the level rule: every device holding a desired `update` of this rollout that it should no
-// longer hold (another revision's, or a halted one's) has it withdrawn, unless it runs it.
+// longer hold (another revision's, or a halted one's) has it withdrawn, unless it runs it; after
+// a halt, one that runs a revertible version is asked to go back to the version before.
+//
+// A rollout that no longer exists (deleted) has its desired `update` taken back from every device
+// that holds it; the devices keep the version they run.
 //
 // Active rollouts are reconciled every tick (1 s) on the injected clock; the API adds a key on
 // every change. After a hub restart every rollout is looked at again, and time-outs count from
@@ -97,6 +102,7 @@ export class RolloutController {
     const { store, clock } = this.#deps;
     const world = await loadWorld(store, name);
     if (!world) {
+      await this.#release(name);
       this.#active.delete(name);
       return;
     }
@@ -113,7 +119,7 @@ export class RolloutController {
     const current = (await store.getRolloutRevision(name, revision.revision)) ?? revision;
     const withdraw = withdrawals(name, current, world.devices);
     const byName = new Map(world.devices.map((d) => [d.name, d]));
-    for (const device of withdraw) await this.#write(byName.get(device), undefined, failures);
+    for (const w of withdraw) await this.#write(byName.get(w.device), w.update, failures);
     if (FINISHED_PHASES.has(current.phase) && withdraw.length === 0 && failures.length === 0) {
       this.#active.delete(name);
     }
@@ -178,8 +184,12 @@ export class RolloutController {
       } else if (action.kind === 'time-out') {
         record(action.device, { outcome: 'failed', outcomeAt: now, code: 'timeout' });
       } else if (action.kind === 'roll-back') {
-        // A device that committed cannot go back (no downgrade): it is counted as stranded.
-        if (observed.rows.get(action.device)?.outcome === null) record(action.device, { rollbackRequestedAt: now });
+        // A device that committed goes back only when the signer made the version revertible (no
+        // downgrade otherwise): it is counted as stranded.
+        const outcome = observed.rows.get(action.device)?.outcome;
+        if (outcome === null || (outcome === 'succeeded' && revision.manifest.signed.revertible === true)) {
+          record(action.device, { rollbackRequestedAt: now });
+        }
       }
     }
     await store.saveRolloutDevices(rollout.name, revision.revision, saved);
@@ -231,6 +241,17 @@ export class RolloutController {
       stranded: counts.stranded,
       rollbackRequested: counts.rollbackRequested,
     });
+  }
+
+  /** A deleted rollout: its desired `update` is taken back from every device holding it. */
+  async #release(name: string): Promise<void> {
+    const failures: unknown[] = [];
+    for (const device of await this.#deps.store.listDevices()) {
+      if (desiredUpdateOf(device)?.rollout === name) await this.#write(device, undefined, failures);
+    }
+    if (failures.length > 0) {
+      throw new AggregateError(failures, `rollout ${name} (deleted): ${failures.length} devices could not be written`);
+    }
   }
 
   #record(severity: 'info' | 'warning', message: string, data: Record<string, unknown>): void {
