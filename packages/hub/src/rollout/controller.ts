@@ -16,8 +16,9 @@
 // A rollout that no longer exists (deleted) has its desired `update` taken back from every device
 // that holds it; the devices keep the version they run.
 //
-// Active rollouts are reconciled every tick (1 s) on the injected clock; the API adds a key on
-// every change. After a hub restart every rollout is looked at again, and time-outs count from
+// Active rollouts are looked at every tick (1 s) on the injected clock, and reconciled only when
+// something changed for them (a device's report, the API) or their time came (rollout-index.ts):
+// a tick with nothing changed costs next to nothing. The API adds a key on every change. After a hub restart every rollout is looked at again, and time-outs count from
 // the restart at the earliest.
 
 import { type Clock, KeyedQueue, type Logger, type Timer } from '@homeostat/kit';
@@ -37,7 +38,8 @@ import {
   UPDATE_KEY,
   withdrawals,
 } from './progress.js';
-import { loadWorld, observeWorld, type World } from './world.js';
+import { RolloutIndex } from './rollout-index.js';
+import { currentRevisions, loadWorld, observeWorld, type World } from './world.js';
 
 export interface RolloutControllerDeps {
   store: Store;
@@ -45,22 +47,29 @@ export interface RolloutControllerDeps {
   logger: Logger;
   writer: DesiredWriter;
   events: EventLog;
-  /** How often active rollouts are reconciled, ms. Default 1000. */
+  /** How often active rollouts are looked at, ms. Default 1000. */
   tickMs?: number;
+  /** How often an active rollout is read whole again, whatever the events said, ms. Default 30000. */
+  resyncMs?: number;
 }
 
 const DEFAULT_TICK_MS = 1000;
+const DEFAULT_RESYNC_MS = 30_000;
+/** Waiting on devices only: nothing but their reports and their time-outs can change the plan. */
+const WAITING_ON_DEVICES = /^(wave \d+ in progress|maxUnavailable reached|paused)$/;
 
 export class RolloutController {
   readonly #deps: RolloutControllerDeps;
   readonly #queue: KeyedQueue<string>;
   /** Rollouts to look at every tick: those not known to be finished and settled. */
   readonly #active = new Set<string>();
+  readonly #index: RolloutIndex;
   #tick: Timer | undefined;
   #startedAt = 0;
 
   constructor(deps: RolloutControllerDeps) {
     this.#deps = deps;
+    this.#index = new RolloutIndex(deps.resyncMs ?? DEFAULT_RESYNC_MS);
     this.#queue = new KeyedQueue<string>({
       clock: deps.clock,
       work: (name) => this.reconcile(name),
@@ -78,9 +87,7 @@ export class RolloutController {
     this.#startedAt = this.#deps.clock.now();
     for (const r of await this.#deps.store.listRollouts()) this.rolloutChanged(r.name);
     this.#queue.start();
-    this.#tick = this.#deps.clock.setInterval(() => {
-      for (const name of this.#active) this.#queue.add(name);
-    }, this.#deps.tickMs ?? DEFAULT_TICK_MS);
+    this.#tick = this.#deps.clock.setInterval(() => this.tick(), this.#deps.tickMs ?? DEFAULT_TICK_MS);
   }
 
   async stop(): Promise<void> {
@@ -88,9 +95,24 @@ export class RolloutController {
     await this.#queue.stop();
   }
 
+  /** Queues the active rollouts that something changed for, or whose time came. */
+  tick(): void {
+    const now = this.#deps.clock.now();
+    for (const name of this.#active) if (this.#index.needs(name, now)) this.#queue.add(name);
+  }
+
   rolloutChanged(name: string): void {
+    this.#index.invalidate(name);
     this.#active.add(name);
     this.#queue.add(name);
+  }
+
+  /**
+   * A device was created or relabelled, or reported `update` or `firmware`: the active rollouts
+   * read it again at the next tick (and only it).
+   */
+  deviceChanged(name: string): void {
+    this.#index.deviceChanged(name);
   }
 
   /** Resolves once no key waits (for tests). */
@@ -100,21 +122,26 @@ export class RolloutController {
 
   async reconcile(name: string): Promise<void> {
     const { store, clock } = this.#deps;
-    const world = await loadWorld(store, name);
+    const now = clock.now();
+    const devices = await this.#index.devices(store, name, now);
+    const world = await loadWorld(store, name, { devices, revisions: await currentRevisions(store), sorted: true });
     if (!world) {
+      this.#index.forget(name);
       await this.#release(name);
       this.#active.delete(name);
       return;
     }
-    const now = clock.now();
     const observed = observeWorld(world, now, this.#startedAt);
     await store.saveRolloutDevices(name, world.revision.revision, observed.changed);
     const failures: unknown[] = [];
     const { revision } = world;
+    let due = Number.POSITIVE_INFINITY;
     if (!FINISHED_PHASES.has(revision.phase)) {
       const plan = await this.#plan(world, observed, now);
       await this.#execute(world, observed, plan, now, failures);
+      due = dueAt(world, observed, plan, now);
     }
+    this.#index.setDue(name, due);
     // The plan may have finished the revision: the level rule reads its phase as it is now.
     const current = (await store.getRolloutRevision(name, revision.revision)) ?? revision;
     const withdraw = withdrawals(name, current, world.devices);
@@ -271,6 +298,7 @@ export class RolloutController {
       if (sameUpdate(desiredUpdateOf(current) ?? current.desired.state[UPDATE_KEY], value)) return true;
       try {
         await writer.setDesiredKey(current.name, current.desired.version, UPDATE_KEY, value);
+        this.#index.deviceChanged(current.name);
         return true;
       } catch (err) {
         if (isHomeostatError(err) && err.code === 'ERR_DEVICE_NOT_FOUND') return false;
@@ -283,6 +311,27 @@ export class RolloutController {
     }
     return false;
   }
+}
+
+/**
+ * When time alone could change a progressing rollout's plan: at once after it acted (and for
+ * anything the planner waits on that is not a device: the rate limit, a maintenance window,
+ * behaviour measured during the soak), at the soak's end, or, waiting on devices only, at the
+ * first time-out of a device updating.
+ */
+function dueAt(world: World, observed: Observed, plan: RolloutPlan, now: number): number {
+  const { strategy, gates } = world.revision.spec;
+  if (plan.actions.length > 0) return now;
+  let timeout = Number.POSITIVE_INFINITY;
+  for (const d of observed.devices) {
+    if (d.state === 'updating') timeout = Math.min(timeout, d.since + strategy.deviceTimeoutMs);
+  }
+  const waiting = plan.waiting ?? '';
+  if (WAITING_ON_DEVICES.test(waiting)) return timeout;
+  if (waiting.startsWith('soaking') && gates.behaviour.length === 0) {
+    return Math.min(timeout, (world.revision.waveFinishedAt ?? now) + strategy.soakMs);
+  }
+  return now;
 }
 
 function sameUpdate(a: unknown, b: unknown): boolean {

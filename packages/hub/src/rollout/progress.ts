@@ -34,6 +34,7 @@ import {
   waveCount,
   waveTarget,
 } from './plan.js';
+import { byName } from './rollout-index.js';
 
 export const UPDATE_KEY = 'update';
 
@@ -41,16 +42,37 @@ const desiredUpdate = parser(DesiredUpdate);
 const reportedUpdate = parser(ReportedUpdate);
 const reportedFirmware = parser(ReportedFirmware);
 
+/**
+ * Each device record's parsed keys, parsed once: the controller keeps the same records from one
+ * reconcile to the next (rollout-index.ts), so on a big fleet only the devices read again are
+ * parsed again. A record is never changed in place (a change is a new record from the store).
+ */
+const parsedDesired = new WeakMap<DeviceRecord, DesiredUpdate | undefined>();
+const parsedFirmware = new WeakMap<DeviceRecord, ReportedFirmware | undefined>();
+
+function memo<T>(cache: WeakMap<DeviceRecord, T>, device: DeviceRecord, parse: () => T): T {
+  if (cache.has(device)) return cache.get(device) as T;
+  const value = parse();
+  cache.set(device, value);
+  return value;
+}
+
 /** The desired `update` of a device, when it holds a valid one. */
 export function desiredUpdateOf(device: DeviceRecord): DesiredUpdate | undefined {
-  const parsed = desiredUpdate.parse(device.desired.state[UPDATE_KEY]);
-  return parsed.ok ? parsed.value : undefined;
+  const value = device.desired.state[UPDATE_KEY];
+  if (value === undefined) return undefined;
+  return memo(parsedDesired, device, () => {
+    const parsed = desiredUpdate.parse(value);
+    return parsed.ok ? parsed.value : undefined;
+  });
 }
 
 /** The version a device reports it runs, if it reports one. */
 export function firmwareOf(device: DeviceRecord): ReportedFirmware | undefined {
-  const parsed = reportedFirmware.parse(device.reported.state.firmware);
-  return parsed.ok ? parsed.value : undefined;
+  return memo(parsedFirmware, device, () => {
+    const parsed = reportedFirmware.parse(device.reported.state.firmware);
+    return parsed.ok ? parsed.value : undefined;
+  });
 }
 
 /** Reported `update`; a merge patch deletes null members, so absent nullable fields read as null. */
@@ -84,6 +106,8 @@ export interface ObserveInput {
   now: number;
   /** Timeouts count from here at the earliest: the hub cannot know what happened while it was down. */
   timeoutsFrom: number;
+  /** The devices come in name order already (the controller's index keeps them so). */
+  sorted?: boolean;
 }
 
 export function observe(input: ObserveInput): Observed {
@@ -97,7 +121,8 @@ export function observe(input: ObserveInput): Observed {
   const excluded: Record<Exclusion, string[]> = { current: [], ahead: [], otherModel: [], held: [] };
   const devices: RolloutDevice[] = [];
   let targeted = 0;
-  for (const d of [...input.devices].sort((a, b) => a.name.localeCompare(b.name))) {
+  const ordered = input.sorted === true ? input.devices : [...input.devices].sort((a, b) => byName(a.name, b.name));
+  for (const d of ordered) {
     const row = rows.get(d.name);
     // A device started keeps its place even if its labels no longer match.
     if (row === undefined && !matchesSelector(d.labels, terms)) continue;
