@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openSqliteStore, RolloutController, type Store } from '@homeostat/hub';
+import { newRevision, openSqliteStore, RolloutController, type Store } from '@homeostat/hub';
 import { FakeClock, silentLogger } from '@homeostat/kit';
 import { rolloutDefaults, type SignedManifest } from '@homeostat/protocol';
 import { type Benchmark, type Cleanups, type Figures, intFlag, parseFlagValues, progress, round } from './harness.js';
@@ -75,19 +75,7 @@ async function runRolloutTick(argv: readonly string[], cleanups: Cleanups): Prom
   });
   await store.createRollout(
     { name: 'fw', uid: 'u', labels: {}, createdAt: clock.now(), resourceVersion: 1, revision: 1 },
-    {
-      rollout: 'fw',
-      revision: 1,
-      spec,
-      manifest,
-      createdAt: clock.now(),
-      phase: 'progressing',
-      waveFinishedAt: null,
-      halt: null,
-      finishedAt: null,
-      undoOf: null,
-      counts: null,
-    },
+    newRevision('fw', 1, spec, manifest, clock.now(), null),
   );
   const writer = {
     async setDesiredKey(name: string, version: number, key: string, value: unknown) {

@@ -198,7 +198,9 @@ export class RolloutController {
         const row: RolloutDeviceRecord = {
           device: action.device,
           wave: action.wave,
-          startedAt: now,
+          // When this device was asked: writing a big wave takes a while, and each device's
+          // time-out counts from its own start.
+          startedAt: this.#deps.clock.now(),
           outcome: null,
           outcomeAt: null,
           code: null,

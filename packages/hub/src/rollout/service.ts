@@ -379,7 +379,8 @@ export class RolloutService {
   }
 }
 
-function newRevision(
+/** A revision as applied now: progressing, nothing finished. */
+export function newRevision(
   rollout: string,
   revision: number,
   spec: RolloutSpecFull,
