@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { Agent, type AgentOptions, type DeviceHardware } from '@homeostat/agent';
 import { DEFAULT_CONFIG, DEMO_AUTONOMY, DEMO_POLICIES, Hub } from '@homeostat/hub';
 import { type FaultyProxy, startFaultyProxy } from '@homeostat/testing';
@@ -20,7 +21,8 @@ export interface Scorecard {
   scenario: string;
   /** The degrees it ran at, e.g. `self-healing=act, device safeMode=act`. */
   degrees: string;
-  clock: 'real' | 'fake';
+  /** `real`, `fake` (a FakeClock), or `real, sim ×N` (the simulator's time scale on the real clock). */
+  clock: string;
   detectMs: number | null;
   mitigateMs: number | null;
   actions: number;
@@ -28,6 +30,8 @@ export interface Scorecard {
   wrongActions: number;
   goalKept: boolean;
   notes: string;
+  /** Figures of this scenario alone, for the JSON line (prefixed with its name). */
+  figures?: Record<string, number | boolean | null>;
 }
 
 export interface Decision {
@@ -54,6 +58,8 @@ export interface Rig {
   // biome-ignore lint/suspicious/noExplicitAny: scenario code reads JSON answers field by field
   api(method: string, path: string, body?: unknown): Promise<any>;
   device(name: string, labels: Record<string, string>, desired?: Record<string, unknown>): Promise<string>;
+  /** Uploads a file to the hub's artifact store under its SHA-256 (a model, a module bundle). */
+  blob(sha256: string, body: Readable): Promise<void>;
   /** A proxy in front of the hub's MQTT port: one per site (or device) to cut. */
   proxy(): Promise<FaultyProxy>;
   agent(
@@ -113,6 +119,15 @@ export async function startRig(cleanups: Cleanups): Promise<Rig> {
     async device(name, labels, desired) {
       const body = await api('POST', '/api/v1/devices', { name, labels, ...(desired ? { desired } : {}) });
       return body.token as string;
+    },
+    async blob(sha256, body) {
+      const res = await fetch(`${started.httpUrl}/api/v1/blobs/${sha256}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/octet-stream' },
+        body: Readable.toWeb(body) as ReadableStream,
+        duplex: 'half',
+      } as RequestInit);
+      if (res.status >= 300) throw new Error(`PUT blob ${sha256}: ${res.status} ${await res.text()}`);
     },
     async proxy() {
       const port = Number(new URL(started.mqttUrl).port);

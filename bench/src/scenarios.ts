@@ -3,8 +3,10 @@
 // goal kept. Degrees: the demo's (self-healing act, self-protection approve) and the device loop
 // policies of DEVICE_LOOP_POLICIES (act). docs/benchmarks.md (## scenarios) explains them.
 //
-// Real time where the figure is a real latency (detection, hand-over, restart); the battery runs
-// on a FakeClock (simulated hours in seconds) against the same real hub.
+// Real time where the figure is a real latency (detection, hand-over, rollback); the battery runs
+// on a FakeClock (simulated hours in seconds) against the same real hub, the worn bearing on the
+// simulator's time scale (×600). The crashed module (scenarios-module.ts) and the worn bearing
+// (scenarios-pump.ts) run the demo's workloads through real deployments.
 
 import { FakeClock } from '@homeostat/kit';
 import {
@@ -18,6 +20,8 @@ import {
 } from '@homeostat/sim';
 import mqtt from 'mqtt';
 import { BenchFailure, type Benchmark, type Figures, progress, sleep } from './harness.js';
+import { crashedModule } from './scenarios-module.js';
+import { wornBearing } from './scenarios-pump.js';
 import {
   doneActions,
   HEARTBEAT_MS,
@@ -57,7 +61,7 @@ async function room(rig: Rig, site: string, n: string, via: Via, backup: boolean
 async function deadThermostat(rig: Rig): Promise<Scorecard> {
   const own = await rig.proxy();
   const r = await room(rig, 'home', 'room-01', own, true, null);
-  // Two more rooms: one silent device of nine is a device, not the site's network.
+  // Two more rooms: one silent device of seven is a device, not the site's network.
   await room(rig, 'home', 'room-02', null, false);
   await room(rig, 'home', 'room-03', null, false);
   await pollUntil(
@@ -250,6 +254,8 @@ const SCENARIOS: Record<string, (rig: Rig) => Promise<Scorecard>> = {
   'site-partition': sitePartition,
   'rogue-flood': rogueFlood,
   'battery-drain': batteryDrain,
+  'crashed-module': crashedModule,
+  'worn-bearing': wornBearing,
 };
 
 function table(cards: readonly Scorecard[]): string {
@@ -293,14 +299,14 @@ export const scenariosBenchmark: Benchmark = {
       figures[`${key}Actions`] = c.actions;
       figures[`${key}WrongActions`] = c.wrongActions;
       figures[`${key}GoalKept`] = c.goalKept;
+      for (const [k, v] of Object.entries(c.figures ?? {})) figures[`${key}${k[0]?.toUpperCase()}${k.slice(1)}`] = v;
     }
     const dead = cards.find((c) => c.scenario === 'dead-thermostat');
-    const partition = cards.find((c) => c.scenario === 'site-partition');
+    // Zero wrong actions everywhere, the partition included.
     figures.met =
-      cards.every((c) => c.goalKept) &&
+      cards.every((c) => c.goalKept && c.wrongActions === 0) &&
       (dead === undefined ||
-        ((dead.detectMs ?? Infinity) <= TARGET_DETECT_MS && (dead.mitigateMs ?? Infinity) < TARGET_HANDOVER_MS)) &&
-      (partition === undefined || partition.wrongActions === 0);
+        ((dead.detectMs ?? Infinity) <= TARGET_DETECT_MS && (dead.mitigateMs ?? Infinity) < TARGET_HANDOVER_MS));
     if (!figures.met) throw new BenchFailure('a scenario missed its goal or target', figures);
     return figures;
   },

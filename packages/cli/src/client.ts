@@ -29,17 +29,20 @@ import {
   type EventsQuery,
   type HubEvent,
   HubEventList,
+  Incident,
   IncidentList,
   type IncidentsQuery,
   type Parsed,
   type PatchDesiredRequest,
   Policy,
+  PostMortem,
   type PutDeploymentRequest,
   type PutDeviceRequest,
   type PutEnrollmentGroupRequest,
   type PutPolicyRequest,
   type PutRolloutRequest,
   parser,
+  ReplaceDeviceResponse,
   Rollout,
   RolloutDryRun,
   RolloutHistory,
@@ -82,6 +85,9 @@ const decode = {
   decisionList: parser(DecisionList) as Decoder<{ items: Decision[] }>,
   policy: parser(Policy) as Decoder<Policy>,
   incidentList: parser(IncidentList) as Decoder<IncidentList>,
+  incident: parser(Incident) as Decoder<Incident>,
+  postMortem: parser(PostMortem) as Decoder<PostMortem>,
+  replace: parser(ReplaceDeviceResponse) as Decoder<ReplaceDeviceResponse>,
   autonomy: parser(AutonomySettings) as Decoder<AutonomySettings>,
   rollout: parser(Rollout) as Decoder<Rollout>,
   rolloutList: parser(RolloutList) as Decoder<{ items: Rollout[] }>,
@@ -285,6 +291,33 @@ export class HubClient {
     return (await this.#get(routes.incidents, decode.incidentList, { ...query })).items;
   }
 
+  async getIncident(id: string): Promise<Incident> {
+    return this.#get(routes.incident(id), decode.incident);
+  }
+
+  /** Resolves an open incident with a note; the answer is the incident after it. */
+  async resolveIncident(id: string, note: string): Promise<Incident> {
+    const path = routes.incidentResolve(id);
+    return this.#check('POST', path, decode.incident, (await this.#send('POST', path, { note })).body);
+  }
+
+  async getPostMortem(id: string): Promise<PostMortem> {
+    return this.#get(routes.incidentPostMortem(id), decode.postMortem);
+  }
+
+  /** The post-mortem as the hub writes it in Markdown. */
+  async getPostMortemMarkdown(id: string): Promise<string> {
+    const answer = await this.#send('GET', routes.incidentPostMortem(id), undefined, { format: 'md' }, 'text');
+    return String(answer.body);
+  }
+
+  /** Replaces a device with another; `dryRun` only answers what would move. */
+  async replaceDevice(name: string, neu: string, dryRun: boolean): Promise<ReplaceDeviceResponse> {
+    const path = routes.deviceReplace(name);
+    const answer = await this.#send('POST', path, { with: neu }, dryRun ? { dryRun: 'true' } : undefined);
+    return this.#check('POST', path, decode.replace, answer.body);
+  }
+
   async getAutonomy(): Promise<AutonomySettings> {
     return this.#get(routes.autonomy, decode.autonomy);
   }
@@ -334,7 +367,13 @@ export class HubClient {
     throw new CliError(`unexpected response from the hub to ${method} ${path}`, parsed.errors);
   }
 
-  async #send(method: string, path: string, body?: unknown, query?: Query): Promise<Answer> {
+  async #send(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Query,
+    as: 'json' | 'text' = 'json',
+  ): Promise<Answer> {
     const url = new URL(this.server + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
@@ -368,6 +407,7 @@ export class HubClient {
       }
     }
     if (!response.ok) throw apiError(response, json, text);
+    if (as === 'text') return { status: response.status, body: text };
     if (jsonError !== null) {
       throw new CliError(`unexpected response from the hub to ${method} ${path}: not JSON (${jsonError})`);
     }

@@ -12,6 +12,7 @@ import { registerDescribe } from './commands/describe.js';
 import { registerDevices } from './commands/devices.js';
 import { registerExplain } from './commands/explain.js';
 import { registerGet } from './commands/get.js';
+import { registerIncidents } from './commands/incidents.js';
 import { registerKeys } from './commands/keys.js';
 import { registerLogin } from './commands/login.js';
 import { registerRollout } from './commands/rollout.js';
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
   registerArtifacts(program, io);
   registerDecisions(program, io);
   registerExplain(program, io);
+  registerIncidents(program, io);
   registerAutonomy(program, io);
   registerRollout(program, io);
   return program;

@@ -27,7 +27,8 @@ export function deviceTable(devices: readonly Device[], now: number): string {
     ['NAME', 'LIVENESS', 'LAST SEEN', 'LABELS', 'DESIRED', 'REPORTED', 'AGE'],
     devices.map((d) => [
       d.metadata.name,
-      d.status.liveness.state,
+      // A retired device is not expected to be heard from: say so instead of `offline`.
+      d.status.lifecycle === 'retired' ? 'retired' : d.status.liveness.state,
       formatAgo(d.status.liveness.lastSeen, now),
       formatLabels(d.metadata.labels),
       String(d.twin.desired.version),

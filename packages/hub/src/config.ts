@@ -15,6 +15,8 @@ export interface HubConfig {
   suspectAfterIntervals: number;
   /** Silence after which a device is offline, in heartbeat intervals (below 2: detection within 2). */
   offlineAfterIntervals: number;
+  /** A device whose duties were handed over gets them back once online this many heartbeat intervals. */
+  handBackAfterIntervals: number;
   /** Largest MQTT payload accepted, in bytes. */
   maxPayloadBytes: number;
   /** Largest HTTP body accepted, in bytes. */
@@ -25,6 +27,12 @@ export interface HubConfig {
   maxClockSkewMs: number;
   /** How long telemetry is kept: raw readings, minute rollups, hour rollups, in ms. */
   retention: { rawMs: number; minuteMs: number; hourMs: number };
+  /** Size the store may take, in bytes; the hub's own policies act as it fills (`store-budget-ratio`). */
+  storeBudgetBytes: number;
+  /** How often the hub samples itself for its own policies, in ms. */
+  hubSampleMs: number;
+  /** Whether the hub installs its default policies of scope hub at start (those missing). */
+  hubPolicies: boolean;
   /** Initial admin token (`HOMEOSTAT_ADMIN_TOKEN`); used only when the hub has no token yet. */
   adminToken: string | null;
   logLevel: string;
@@ -40,6 +48,7 @@ export const DEFAULT_CONFIG: HubConfig = {
   heartbeatMs: 1000, // ms
   suspectAfterIntervals: 1.5,
   offlineAfterIntervals: 1.8,
+  handBackAfterIntervals: 2, // heartbeat intervals
   maxPayloadBytes: 256 * 1024, // bytes
   maxBodyBytes: 1024 * 1024, // bytes
   maxArtifactBytes: 1024 * 1024 * 1024, // bytes: 1 GiB
@@ -49,6 +58,9 @@ export const DEFAULT_CONFIG: HubConfig = {
     minuteMs: 30 * DAY_MS, // minute rollups: a month
     hourMs: 400 * DAY_MS, // hour rollups: over a year
   },
+  storeBudgetBytes: 10 * 1024 ** 3, // bytes: 10 GiB
+  hubSampleMs: 5000, // ms
+  hubPolicies: true,
   adminToken: null,
   logLevel: 'info',
 };
@@ -68,6 +80,14 @@ export function configFromEnv(env: Env, base: HubConfig = DEFAULT_CONFIG): HubCo
     }
     return n;
   };
+  const flag = (key: string, fallback: boolean): boolean => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'on' || raw === 'true' || raw === '1') return true;
+    if (raw === 'off' || raw === 'false' || raw === '0') return false;
+    problems.push(`${key}: must be on or off, got ${JSON.stringify(raw)}`);
+    return fallback;
+  };
   const config: HubConfig = {
     ...base,
     listen: env.HOMEOSTAT_LISTEN || base.listen,
@@ -75,6 +95,7 @@ export function configFromEnv(env: Env, base: HubConfig = DEFAULT_CONFIG): HubCo
     mqttPort: int('HOMEOSTAT_MQTT_PORT', base.mqttPort, 0, 65535),
     dataDir: env.HOMEOSTAT_DATA || base.dataDir,
     heartbeatMs: int('HOMEOSTAT_HEARTBEAT_MS', base.heartbeatMs, 100, 3_600_000),
+    handBackAfterIntervals: int('HOMEOSTAT_HAND_BACK_AFTER_INTERVALS', base.handBackAfterIntervals, 1, 1000),
     maxPayloadBytes: int('HOMEOSTAT_MAX_PAYLOAD_BYTES', base.maxPayloadBytes, 1024, 256 * 1024 * 1024),
     maxArtifactBytes: int('HOMEOSTAT_MAX_ARTIFACT_BYTES', base.maxArtifactBytes, 1, Number.MAX_SAFE_INTEGER),
     retention: {
@@ -82,6 +103,9 @@ export function configFromEnv(env: Env, base: HubConfig = DEFAULT_CONFIG): HubCo
       minuteMs: int('HOMEOSTAT_RETENTION_MINUTE_DAYS', base.retention.minuteMs / DAY_MS, 1, 36_500) * DAY_MS,
       hourMs: int('HOMEOSTAT_RETENTION_HOUR_DAYS', base.retention.hourMs / DAY_MS, 1, 36_500) * DAY_MS,
     },
+    storeBudgetBytes: int('HOMEOSTAT_STORE_BUDGET_MB', base.storeBudgetBytes / 1024 ** 2, 1, 1024 ** 3) * 1024 ** 2,
+    hubSampleMs: int('HOMEOSTAT_HUB_SAMPLE_MS', base.hubSampleMs, 100, 3_600_000),
+    hubPolicies: flag('HOMEOSTAT_HUB_POLICIES', base.hubPolicies),
     adminToken: env.HOMEOSTAT_ADMIN_TOKEN || base.adminToken,
     logLevel: env.HOMEOSTAT_LOG_LEVEL || base.logLevel,
   };

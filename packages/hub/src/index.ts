@@ -1,5 +1,6 @@
 // The hub: control plane of a Homeostat fleet.
 export { DEMO_AUTONOMY, DEMO_POLICIES, type PolicyDocument } from './autonomic/demo-policies.js';
+export { HUB_POLICIES } from './autonomic/hub-policies.js';
 export type { AutonomicService } from './autonomic/service.js';
 export { configFromEnv, DEFAULT_CONFIG, type HubConfig } from './config.js';
 export { type DerivedReading, HubModels, type HubModelsDeps } from './inference/hub-models.js';

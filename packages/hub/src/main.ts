@@ -5,11 +5,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxRunner } from '@homeostat/inference';
-import { type Clock, type Logger, silentLogger, systemClock } from '@homeostat/kit';
+import { type Clock, type Logger, newUid, silentLogger, systemClock } from '@homeostat/kit';
 import { LIVENESS_STATES } from '@homeostat/protocol';
 import type { FastifyInstance } from 'fastify';
 import { Gauge } from 'prom-client';
 import { ArtifactStore } from './artifacts/artifact-store.js';
+import { HubModes } from './autonomic/hub-modes.js';
+import { HUB_POLICIES } from './autonomic/hub-policies.js';
+import { HubSampler } from './autonomic/hub-signals.js';
 import { IncidentBook } from './autonomic/incidents.js';
 import { AutonomicManager } from './autonomic/manager.js';
 import { AutonomicService } from './autonomic/service.js';
@@ -22,6 +25,7 @@ import { EventLog } from './events.js';
 import { buildHttpServer } from './http/server.js';
 import { HubModels } from './inference/hub-models.js';
 import { ArtifactModelStore, HubPlacement } from './inference/hub-placement.js';
+import { Backpressure } from './ingest/backpressure.js';
 import { IngestBatcher } from './ingest/batcher.js';
 import { createMetrics, type HubMetrics } from './metrics.js';
 import { MqttEndpoint } from './mqtt/endpoint.js';
@@ -76,6 +80,8 @@ export class Hub {
   #rolloutController: RolloutController | undefined;
   #artifacts: ArtifactStore | undefined;
   #placement: HubPlacement | undefined;
+  #sampler: HubSampler | undefined;
+  #backpressure: Backpressure | undefined;
   /** The artifacts directory of a hub without a data directory. */
   #scratch: string | undefined;
   readonly #injectedStore: Store | undefined;
@@ -173,16 +179,31 @@ export class Hub {
     let placement: HubPlacement | undefined;
     const ingest = new IngestBatcher({
       store,
+      clock,
       metrics,
       logger,
       onStored: (readings) => placement?.onStored(readings, (derived) => ingest.submit(derived)),
     });
-    this.#retention = new RetentionJob({ store, clock, logger, metrics, retention: config.retention });
+    const retention = new RetentionJob({ store, clock, logger, metrics, retention: config.retention });
+    this.#retention = retention;
     this.#ingest = ingest;
-    const endpoint = new MqttEndpoint({ store, clock, logger, metrics, events, liveness, ingest, config, enrollment });
+    const backpressure = new Backpressure({ clock, batcher: ingest, metrics });
+    this.#backpressure = backpressure;
+    const endpoint = new MqttEndpoint({
+      store,
+      clock,
+      logger,
+      metrics,
+      events,
+      liveness,
+      ingest,
+      backpressure,
+      config,
+      enrollment,
+    });
     const devices = new DeviceService({ store, clock, liveness, channel: endpoint, events });
     const deployments = new DeploymentService({ store, clock });
-    const deploymentController = new DeploymentController({ store, clock, logger, metrics, writer: devices });
+    const deploymentController = new DeploymentController({ store, clock, logger, metrics, writer: devices, events });
     // Level-based: an event only says which key to look at again.
     devices.events.on('changed', ({ name }) => deploymentController.deviceChanged(name));
     enrollment.events.on('enrolled', ({ name }) => deploymentController.deviceChanged(name));
@@ -196,7 +217,18 @@ export class Hub {
     // The fleet's autonomic loop: listens from before the endpoint opens, acts through the services.
     const monitor = new Monitor({ clock, liveness, events });
     const incidents = new IncidentBook({ store, clock, liveness });
+    // The work the hub's own loop can pause: placement exists once the artifacts are open.
+    const hubModes = new HubModes({
+      metrics,
+      retention,
+      backpressure,
+      work: {
+        'hub-placement': { setPaused: (paused) => placement?.setPaused(paused) },
+        'controller-resync': deploymentController,
+      },
+    });
     const autonomic = new AutonomicManager({
+      hub: hubModes,
       store,
       clock,
       logger,
@@ -206,9 +238,13 @@ export class Hub {
       devices,
       channel: endpoint,
       incidents,
+      stableIntervals: config.handBackAfterIntervals,
     });
+    // A claim that names a slot may replace the device that held it.
+    enrollment.events.on('enrolled', ({ name, group }) => autonomic.enrolled(name, group));
     this.#monitor = monitor;
     this.#autonomic = autonomic;
+    if (config.hubPolicies) await installHubPolicies(store, clock);
     monitor.start();
     await autonomic.start();
     const autonomicService = new AutonomicService({
@@ -242,6 +278,21 @@ export class Hub {
     });
     this.#rollouts = rollouts;
     this.#rolloutController = rolloutController;
+    this.#sampler = new HubSampler({
+      clock,
+      logger,
+      metrics,
+      monitor,
+      store,
+      ingest,
+      controllers: [
+        { name: 'deployments', stats: () => deploymentController.stats() },
+        { name: 'rollouts', stats: () => rolloutController.stats() },
+      ],
+      storeBudgetBytes: config.storeBudgetBytes,
+      dataDir: this.#injectedStore ? null : config.dataDir,
+      sampleMs: config.hubSampleMs,
+    });
     const http = await buildHttpServer({
       logger,
       metrics,
@@ -278,6 +329,7 @@ export class Hub {
     this.#retention.start();
     deploymentController.start();
     await rolloutController.start();
+    this.#sampler.start();
     const httpPort = (http.server.address() as { port: number }).port;
     const host = config.listen.includes(':') ? `[${config.listen}]` : config.listen;
     logger.info({ httpPort, mqttPort: endpoint.port }, 'hub started');
@@ -298,13 +350,26 @@ export class Hub {
     return new ArtifactStore(this.#scratch, maxArtifactBytes);
   }
 
+  /** Readings submitted to the ingest writer and not yet committed (tests, the demo). */
+  get ingestBacklog(): number {
+    return this.#ingest?.backlog ?? 0;
+  }
+
+  /** Samples the hub for its own loop now, rather than on the next tick (tests, the demo). */
+  async sampleSelf(): Promise<void> {
+    await this.#sampler?.sample();
+  }
+
   async stop(): Promise<void> {
     await this.#http?.close();
+    await this.#sampler?.stop();
     // The controller and the loop act through the endpoint: they stop first.
     await this.#deploymentController?.stop();
     this.#monitor?.stop();
     await this.#autonomic?.stop();
     await this.#rolloutController?.stop();
+    // Held telemetry goes on to the writer (and is acknowledged) rather than wait out its hold.
+    this.#backpressure?.off();
     await this.#endpoint?.stop();
     await this.#retention?.stop();
     await this.#placement?.stop();
@@ -321,6 +386,21 @@ export class Hub {
     this.#autonomic = undefined;
     this.#autonomicService = undefined;
     this.#rolloutController = undefined;
+  }
+}
+
+/** The hub's own policies, those not stored yet: an operator's version of one is kept. */
+async function installHubPolicies(store: Store, clock: Clock): Promise<void> {
+  for (const p of HUB_POLICIES) {
+    if (await store.getPolicy(p.name)) continue;
+    await store.putPolicy({
+      name: p.name,
+      uid: newUid(),
+      labels: p.labels,
+      spec: p.spec,
+      createdAt: clock.now(),
+      resourceVersion: 1,
+    });
   }
 }
 

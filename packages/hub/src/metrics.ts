@@ -74,6 +74,45 @@ export function createMetrics() {
       buckets: [1, 10, 50, 100, 500, 1000, 5000, 20000],
       registers: r,
     }),
+    hubSignal: new Gauge({
+      name: 'homeostat_hub_signal',
+      help: "What the hub's own loop last sampled about the hub, by metric (store-budget-ratio, store-bytes, disk-free-bytes, ingest-backlog, ingest-write-ms, controller-queue-depth, controller-lag-ms).",
+      labelNames: ['metric'],
+      registers: r,
+    }),
+    hubMode: new Gauge({
+      name: 'homeostat_hub_mode',
+      help: "1 while the hub's own loop holds a mode: backpressure, tighten-retention, shed-hub-placement, shed-controller-resync.",
+      labelNames: ['mode'],
+      registers: r,
+    }),
+    retentionRawSeconds: new Gauge({
+      name: 'homeostat_telemetry_raw_retention_seconds',
+      help: 'How long raw readings are kept now: the configured retention, or a tighter one while a hub policy holds it.',
+      registers: r,
+    }),
+    ingestHeld: new Counter({
+      name: 'homeostat_ingest_backpressure_held_total',
+      help: 'Telemetry messages whose acknowledgement waited under backpressure (the device kept them meanwhile).',
+      registers: r,
+    }),
+    ingestHeldReleased: new Counter({
+      name: 'homeostat_ingest_backpressure_released_total',
+      help: 'Held telemetry messages let through, by reason: backlog (the queue got short), timeout (held maxHoldMs), off (backpressure released).',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    ingestHeldNow: new Gauge({
+      name: 'homeostat_ingest_backpressure_held',
+      help: 'Telemetry messages held now.',
+      registers: r,
+    }),
+    ingestHeldSeconds: new Histogram({
+      name: 'homeostat_ingest_backpressure_hold_seconds',
+      help: 'How long a held telemetry message waited.',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
+      registers: r,
+    }),
     retentionDeleted: new Counter({
       name: 'homeostat_telemetry_retention_deleted_total',
       help: 'Telemetry rows (readings and rollups) deleted by retention.',

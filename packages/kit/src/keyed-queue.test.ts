@@ -108,3 +108,55 @@ test('keyed queue: concurrency bounds the keys worked on at once; stop waits for
   await stopping;
   assert.deepEqual(started, ['a', 'b'], 'nothing new starts once stopping');
 });
+
+test('keyed queue: stats give the keys in it and the age of the oldest, a failing key still counting', async () => {
+  const clock = new FakeClock(1000);
+  const g = gate();
+  let fail = true;
+  const q = new KeyedQueue<string>({
+    clock,
+    retryInitialMs: 100,
+    work: async (k) => {
+      if (k === 'slow') await g.opened;
+      if (k === 'bad' && fail) throw new Error('not yet');
+    },
+  });
+  assert.deepEqual(q.stats(), { depth: 0, oldestMs: 0 });
+  q.add('slow');
+  q.add('bad');
+  q.start();
+  await clock.advance(500);
+  assert.deepEqual(q.stats(), { depth: 2, oldestMs: 500 });
+  g.open();
+  await q.idle();
+  // 'bad' failed and waits for its retry: it is still behind, since it was first added.
+  await clock.advance(50);
+  assert.deepEqual(q.stats(), { depth: 1, oldestMs: 550 });
+  fail = false;
+  await clock.advance(100);
+  await q.idle();
+  assert.deepEqual(q.stats(), { depth: 0, oldestMs: 0 });
+  await q.stop();
+});
+
+test('keyed queue: a key added again while it is worked on is behind from then, not from its first add', async () => {
+  const clock = new FakeClock(0);
+  let g = gate();
+  const q = new KeyedQueue<string>({ clock, work: () => g.opened });
+  q.start();
+  q.add('busy');
+  await clock.advance(1000);
+  q.add('busy'); // changed again while being worked on
+  await clock.advance(1000);
+  assert.deepEqual(q.stats(), { depth: 1, oldestMs: 2000 });
+  const first = g;
+  g = gate();
+  first.open();
+  await new Promise((r) => setImmediate(r));
+  // Worked on again, since the second add: 1000 ms behind, not 2000.
+  assert.deepEqual(q.stats(), { depth: 1, oldestMs: 1000 });
+  g.open();
+  await q.idle();
+  assert.deepEqual(q.stats(), { depth: 0, oldestMs: 0 });
+  await q.stop();
+});

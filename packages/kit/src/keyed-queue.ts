@@ -29,6 +29,13 @@ export class KeyedQueue<K> {
   readonly #processing = new Set<K>();
   readonly #failures = new Map<K, number>();
   readonly #retries = new Map<K, Timer>();
+  /**
+   * Since when each key has been behind, for the age of the oldest: waiting since it was added,
+   * being worked on since it was added before that, waiting for a retry since its first try.
+   */
+  readonly #waitingSince = new Map<K, number>();
+  readonly #processingSince = new Map<K, number>();
+  readonly #retrySince = new Map<K, number>();
   #running = false;
   #active = 0;
   #idleWaiters: (() => void)[] = [];
@@ -42,6 +49,20 @@ export class KeyedQueue<K> {
     return this.#dirty.size + this.#processing.size;
   }
 
+  /** Keys waiting, being worked on or waiting for a retry, and how long the oldest has been there, ms (0: none). */
+  stats(): { depth: number; oldestMs: number } {
+    const keys = new Set<K>();
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const map of [this.#waitingSince, this.#processingSince, this.#retrySince]) {
+      for (const [key, at] of map) {
+        keys.add(key);
+        if (at < oldest) oldest = at;
+      }
+    }
+    const now = this.#options.clock.now();
+    return { depth: keys.size, oldestMs: oldest === Number.POSITIVE_INFINITY ? 0 : Math.max(0, now - oldest) };
+  }
+
   start(): void {
     this.#running = true;
     this.#pump();
@@ -52,12 +73,15 @@ export class KeyedQueue<K> {
     this.#running = false;
     for (const t of this.#retries.values()) t.cancel();
     this.#retries.clear();
+    this.#retrySince.clear();
     await this.#whenSettled(() => this.#active === 0);
   }
 
   add(key: K): void {
     if (this.#dirty.has(key)) return;
     this.#dirty.add(key);
+    this.#waitingSince.set(key, this.#retrySince.get(key) ?? this.#options.clock.now());
+    this.#retrySince.delete(key);
     // Being worked on: it is queued again when that finishes.
     if (!this.#processing.has(key)) this.#queue.push(key);
     this.#pump();
@@ -74,6 +98,8 @@ export class KeyedQueue<K> {
       const key = this.#queue.shift() as K;
       this.#dirty.delete(key);
       this.#processing.add(key);
+      this.#processingSince.set(key, this.#waitingSince.get(key) ?? this.#options.clock.now());
+      this.#waitingSince.delete(key);
       this.#active++;
       void this.#process(key);
     }
@@ -83,18 +109,23 @@ export class KeyedQueue<K> {
     try {
       await this.#options.work(key);
       this.#failures.delete(key);
+      this.#retrySince.delete(key);
     } catch (err) {
       this.#retryLater(key, err);
     } finally {
       this.#processing.delete(key);
       this.#active--;
       if (this.#dirty.has(key)) this.#queue.push(key);
+      this.#processingSince.delete(key);
       this.#pump();
       this.#notifyIdle();
     }
   }
 
   #retryLater(key: K, err: unknown): void {
+    // Waiting for its retry, the key is still behind: its age keeps counting from its first try.
+    const since = this.#processingSince.get(key);
+    if (since !== undefined && this.#running) this.#retrySince.set(key, since);
     const failures = (this.#failures.get(key) ?? 0) + 1;
     this.#failures.set(key, failures);
     const delay = backoffDelay(failures - 1, {

@@ -31,9 +31,10 @@ export type Degree = (typeof DEGREES)[number];
 
 // ---- Policy ------------------------------------------------------------------------------
 
-/** A scope: every device, the devices a label selector matches, or named devices. */
+/** A scope: every device, the devices a label selector matches, named devices, or the hub itself. */
 export const PolicyScope = Type.Union([
   Type.Literal('fleet'),
+  Type.Literal('hub'),
   Strict({ selector: Type.String({ minLength: 1, description: 'e.g. model=th-100' }) }),
   Strict({ devices: Type.Array(Name, { minItems: 1, maxItems: 1000 }) }),
 ]);
@@ -43,7 +44,28 @@ export const SECURITY_SIGNALS = ['auth-failures', 'refused-messages', 'topic-vio
 export type SecuritySignal = (typeof SECURITY_SIGNALS)[number];
 
 /** The trigger kinds accepted now; telemetry thresholds and model outputs come later. */
-export const TRIGGER_KINDS = ['liveness', 'event', 'security', 'module-crash-loop'] as const;
+export const TRIGGER_KINDS = ['liveness', 'event', 'security', 'module-crash-loop', 'hub'] as const;
+
+/**
+ * What the hub samples about itself, for policies of scope `hub`: the store's used size against
+ * its budget (a ratio, 1 = full) and in bytes, the free disk under the data directory, the
+ * readings waiting for the ingest writer and the age of its write in progress (or the duration of
+ * its last one), and the controllers' queues: keys waiting, and the age of the oldest.
+ */
+export const HUB_METRICS = [
+  'store-budget-ratio',
+  'store-bytes',
+  'disk-free-bytes',
+  'ingest-backlog',
+  'ingest-write-ms',
+  'controller-queue-depth',
+  'controller-lag-ms',
+] as const;
+export type HubMetric = (typeof HUB_METRICS)[number];
+
+/** Work of the hub that can wait: what a `shed-work` action pauses while the hub is short. */
+export const SHEDDABLE_WORK = ['hub-placement', 'controller-resync'] as const;
+export type SheddableWork = (typeof SHEDDABLE_WORK)[number];
 
 export const Trigger = Type.Union([
   Strict(
@@ -59,10 +81,10 @@ export const Trigger = Type.Union([
   Strict(
     {
       kind: Type.Literal('event'),
-      type: Type.Optional(Literals(['alarm', 'action', 'log'] as const)),
+      type: Type.Optional(Literals(['alarm', 'action', 'log', 'command-result'] as const)),
       code: Type.String({ pattern: EVENT_CODE_PATTERN }),
     },
-    'the device reported an event with this code',
+    'the device reported an event with this code (type command-result: a command failed with this error code)',
   ),
   Strict(
     {
@@ -79,6 +101,22 @@ export const Trigger = Type.Union([
       module: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
     },
     'a module reported in state crash-loop, or an event MODULE_CRASH_LOOP',
+  ),
+  Strict(
+    {
+      kind: Type.Literal('hub'),
+      metric: Literals(HUB_METRICS),
+      above: Type.Optional(Type.Number({ description: 'fires when the metric goes over this' })),
+      below: Type.Optional(Type.Number({ description: 'fires when the metric goes under this' })),
+      clearAt: Type.Optional(
+        Type.Number({
+          description:
+            'the symptom clears only past this value, back on the safe side of the threshold (hysteresis); default the threshold',
+        }),
+      ),
+      forMs: Type.Optional(Duration('the metric stays past the threshold this long before it fires (default 0)')),
+    },
+    'a metric the hub samples about itself (scope hub): exactly one of above and below',
   ),
 ]);
 export type Trigger = Static<typeof Trigger>;
@@ -108,8 +146,29 @@ export const ACTION_KINDS = [
   'work-order',
   'hand-over',
   'rollback-module',
+  'tighten-retention',
+  'backpressure',
+  'shed-work',
 ] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
+
+/**
+ * Actions only the hub plans (never written in a policy): handing duties back to a device that
+ * returned, and replacing a device with another.
+ */
+export const HUB_ACTION_KINDS = ['hand-back', 'replace-device'] as const;
+export const DECISION_ACTION_KINDS = [...ACTION_KINDS, ...HUB_ACTION_KINDS] as const;
+export type DecisionActionKind = (typeof DECISION_ACTION_KINDS)[number];
+
+/**
+ * What starts a decision: a policy's trigger, or for the hub's own decisions a device back and
+ * stable (`recovery`), a person's request (`request`), or a claim through an enrollment group
+ * that names a slot (`enrollment`).
+ */
+export const DECISION_TRIGGER_KINDS = [...TRIGGER_KINDS, 'recovery', 'request', 'enrollment'] as const;
+
+/** The names the hub's own decisions carry as their policy; no Policy may take them. */
+export const HUB_POLICIES = { handBack: 'hub-hand-back', replacement: 'hub-device-replacement' } as const;
 
 /** Actions that take something away from a device: by default they wait for a person's approval. */
 export const DESTRUCTIVE_ACTIONS: readonly ActionKind[] = ['quarantine', 'rotate-credentials', 'rollback-module'];
@@ -143,10 +202,52 @@ export const PolicyAction = Type.Union([
     keys: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 64 })),
   }),
   Strict({ action: Type.Literal('rollback-module'), module: Type.Optional(Type.String({ pattern: NAME_PATTERN })) }),
+  Strict(
+    {
+      action: Type.Literal('tighten-retention'),
+      rawMs: Duration(
+        'raw readings are kept this long while the symptom lasts (rollups are kept as configured)',
+        3_600_000,
+      ),
+    },
+    'scope hub: shortens the retention of raw readings and prunes now; the configured retention returns when the symptom clears',
+  ),
+  Strict(
+    {
+      action: Type.Literal('backpressure'),
+      maxHoldMs: Type.Optional(
+        Duration(
+          'longest a telemetry acknowledgement is held back (default 5000; under the MQTT keepalive)',
+          100,
+          60_000,
+        ),
+      ),
+      admitBelow: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          description: 'held telemetry goes on once fewer readings than this wait for the writer (default 1000)',
+        }),
+      ),
+    },
+    'scope hub: telemetry acknowledgements wait while the ingest backlog is high, so devices keep their readings in their outboxes; events, alarms and the twin pass',
+  ),
+  Strict(
+    { action: Type.Literal('shed-work'), work: Literals(SHEDDABLE_WORK) },
+    "scope hub: pauses work that can wait (models placed in the hub; the controllers' periodic resync) until the symptom clears",
+  ),
 ]);
+
+/** Actions of policies of scope hub: they change the hub itself, never a device. */
+export const ON_HUB_ACTIONS: readonly ActionKind[] = ['tighten-retention', 'backpressure', 'shed-work'];
+
+/** Whether an action (of a policy or a decision) changes the hub itself. */
+export function actsOnHub(kind: string): boolean {
+  return (ON_HUB_ACTIONS as readonly string[]).includes(kind);
+}
 export type PolicyAction = Static<typeof PolicyAction>;
 
-export const VERIFY_CHECKS = ['desired-applied', 'quiet', 'online'] as const;
+export const VERIFY_CHECKS = ['desired-applied', 'quiet', 'online', 'cleared'] as const;
 export type VerifyCheck = (typeof VERIFY_CHECKS)[number];
 
 export const PolicySpec = Strict({
@@ -163,7 +264,7 @@ export const PolicySpec = Strict({
       {
         check: Literals(
           VERIFY_CHECKS,
-          'desired-applied: every patched device applied its new desired state; quiet: the trigger did not fire again; online: the device is back',
+          'desired-applied: every patched device applied its new desired state; quiet: the trigger did not fire again; online: the device is back; cleared (scope hub): the metric is back past its clearAt',
         ),
         withinMs: Duration('the effect must show within this time, or the loop escalates', 1000, 86_400_000),
       },
@@ -215,7 +316,7 @@ export type DecisionState = (typeof DECISION_STATES)[number];
 export const ACTION_STATES = ['planned', 'done', 'failed', 'skipped', 'not-executed'] as const;
 
 export const DecisionAction = Type.Object({
-  action: Literals(ACTION_KINDS),
+  action: Literals(DECISION_ACTION_KINDS),
   /** The device it applies to, resolved when planned; null when it applies to no device. */
   device: Nullable(Type.String()),
   params: AnyObject,
@@ -236,7 +337,7 @@ export const Decision = Type.Object({
   createdAt: Millis,
   updatedAt: Millis,
   trigger: Type.Object({
-    kind: Literals(TRIGGER_KINDS),
+    kind: Literals(DECISION_TRIGGER_KINDS),
     device: Nullable(Type.String()),
     at: Millis,
     summary: Type.String(),
@@ -268,6 +369,8 @@ export const Decision = Type.Object({
     }),
   ),
   incident: Nullable(Type.String()),
+  /** The decision this one follows up: a hand-back names the hand-over it undoes. */
+  follows: Type.Optional(Nullable(Type.String())),
   /** Every state the decision went through, with when and why. */
   history: Type.Array(Type.Object({ at: Millis, state: Literals(DECISION_STATES), note: Type.String() })),
   /** What the system did and why, in plain language. */
@@ -307,6 +410,8 @@ export const Incident = Type.Object({
   timeline: Type.Array(Type.Object({ at: Millis, message: Type.String() })),
   /** Work orders: the device's recent history (events, liveness, twin) when it was written. */
   history: Nullable(AnyObject),
+  /** Who resolved it (a token name, or `autonomic-loop`) and why. */
+  resolution: Type.Optional(Nullable(Type.Object({ at: Millis, by: Type.String(), note: Type.String() }))),
 });
 export type Incident = Static<typeof Incident>;
 export const IncidentList = Type.Object({ items: Type.Array(Incident) });
@@ -317,6 +422,65 @@ export const IncidentsQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 });
 export type IncidentsQuery = Static<typeof IncidentsQuery>;
+
+export const ResolveIncidentRequest = Strict({
+  note: Type.String({ minLength: 1, maxLength: 2000, description: 'what was done, for the record' }),
+});
+export type ResolveIncidentRequest = Static<typeof ResolveIncidentRequest>;
+
+/** Who resolves an incident when the loop does it itself. */
+export const LOOP_RESOLVER = 'autonomic-loop';
+
+// ---- Post-mortem -------------------------------------------------------------------------
+
+export const POSTMORTEM_ENTRY_KINDS = [
+  'onset',
+  'detection',
+  'decision',
+  'action',
+  'approval',
+  'verification',
+  'escalation',
+  'hand-back',
+  'note',
+  'resolution',
+] as const;
+
+/** The blameless post-mortem the hub writes when an incident resolves: about the system, never a person. */
+export const PostMortem = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('PostMortem'),
+  incident: Type.String(),
+  title: Type.String(),
+  writtenAt: Millis,
+  summary: Type.String(),
+  impact: Type.Object({
+    devices: Type.Array(Type.String()),
+    severity: Literals(['warning', 'critical'] as const),
+    startedAt: Millis,
+    resolvedAt: Millis,
+    durationMs: Type.Integer({ minimum: 0 }),
+  }),
+  /** From the onset (the last sign of health) to the first decision, the first action done, and the resolution, ms. */
+  figures: Type.Object({
+    timeToDetectMs: Nullable(Type.Integer({ minimum: 0 })),
+    timeToMitigateMs: Nullable(Type.Integer({ minimum: 0 })),
+    timeToResolveMs: Type.Integer({ minimum: 0 }),
+  }),
+  timeline: Type.Array(
+    Type.Object({
+      at: Millis,
+      kind: Literals(POSTMORTEM_ENTRY_KINDS),
+      decision: Nullable(Type.String()),
+      message: Type.String(),
+    }),
+  ),
+  wentWell: Type.Array(Type.String()),
+  wentWrong: Type.Array(Type.String()),
+  followUps: Type.Array(Type.Object({ id: Nullable(Type.String()), action: Type.String() })),
+  resolution: Type.Object({ by: Literals(['a person', 'the autonomic loop'] as const), note: Type.String() }),
+});
+export type PostMortem = Static<typeof PostMortem>;
 
 // ---- Autonomy ----------------------------------------------------------------------------
 
@@ -381,6 +545,43 @@ export type PutAutonomyRequest = Static<typeof PutAutonomyRequest>;
 
 /** Label keys the autonomic manager reads. */
 export const SITE_LABEL = 'site';
+/**
+ * The place a device fills: a device claimed through an enrollment group whose template sets
+ * `slot: X` replaces by itself the retired or offline device that has `slot: X`.
+ */
+export const SLOT_LABEL = 'slot';
+
+// ---- Device replacement ------------------------------------------------------------------
+
+export const ReplaceDeviceRequest = Strict({ with: Name });
+export type ReplaceDeviceRequest = Static<typeof ReplaceDeviceRequest>;
+
+/** What a replacement moves from the old device to the new one (the plan; a dry run stops here). */
+export const ReplacementPlan = Type.Object({
+  old: Type.String(),
+  new: Type.String(),
+  /** The labels the new device ends with (the old one's over its own). */
+  labels: Type.Record(Type.String(), Type.String()),
+  /** Keys of the old device's desired state the new one takes (never `modules`: deployments own them). */
+  desiredKeys: Type.Array(Type.String()),
+  /** Other devices whose labels name the old device (`backup-for: OLD`): they name the new one. */
+  relabelled: Type.Array(Type.Object({ device: Type.String(), key: Type.String() })),
+  /** Hand-overs the old device held for others, or others held for it, that move to the new one. */
+  handOvers: Type.Array(Type.Object({ id: Type.String(), from: Type.String(), to: Type.String() })),
+  /** Open incidents about the old device: the new one joins them. */
+  incidents: Type.Array(Type.String()),
+  /** Decisions waiting for a person that act on the old device: retargeted, or held when they were about its identity. */
+  approvals: Type.Array(Type.Object({ id: Type.String(), change: Literals(['retarget', 'hold'] as const) })),
+});
+export type ReplacementPlan = Static<typeof ReplacementPlan>;
+
+export const ReplaceDeviceResponse = Type.Object({
+  dryRun: Type.Boolean(),
+  plan: ReplacementPlan,
+  /** The recorded self-configuration decision; null on a dry run. */
+  decision: Nullable(Decision),
+});
+export type ReplaceDeviceResponse = Static<typeof ReplaceDeviceResponse>;
 
 /** Identifiers of decisions and incidents: a prefix and 12 hex digits. */
 export const DECISION_ID_PATTERN = '^dec-[0-9a-f]{12}$';

@@ -17,6 +17,15 @@ export const ERRORS = {
   // Devices and twins
   ERR_DEVICE_NOT_FOUND: { status: 404, summary: 'No device has this name.' },
   ERR_DEVICE_EXISTS: { status: 409, summary: 'A device with this name exists already.' },
+  ERR_DEVICE_RETIRED: {
+    status: 409,
+    summary: 'The device is retired (replaced): it can no longer connect, be replaced, or replace another.',
+  },
+  ERR_REPLACE_SELF: { status: 400, summary: 'A device cannot be replaced with itself.' },
+  ERR_REPLACE_IN_SERVICE: {
+    status: 409,
+    summary: 'The new device is in service in another slot (its slot label differs): it cannot take this one.',
+  },
   ERR_TWIN_VERSION_CONFLICT: {
     status: 409,
     summary: 'The desired state changed since the version given; read it again and retry.',
@@ -157,12 +166,25 @@ export const ERRORS = {
     summary:
       'The policy contradicts another, would act on the whole fleet without a rate limit, or names something unknown.',
   },
+  ERR_POLICY_SELF_LOOP: {
+    status: 422,
+    summary: 'The policy would feed itself: one of its actions produces the signal its own trigger watches.',
+  },
+  ERR_POLICY_PING_PONG: {
+    status: 422,
+    summary: "The policy and a stored one would trigger each other: each one's actions produce the other's trigger.",
+  },
   ERR_DECISION_NOT_FOUND: { status: 404, summary: 'No decision has this id.' },
   ERR_DECISION_STATE: {
     status: 409,
     summary: 'The decision is not awaiting approval (decided already, or never asked).',
   },
   ERR_INCIDENT_NOT_FOUND: { status: 404, summary: 'No incident has this id.' },
+  ERR_INCIDENT_STATE: { status: 409, summary: 'The incident is resolved already.' },
+  ERR_POSTMORTEM_NOT_FOUND: {
+    status: 404,
+    summary: 'The incident has no post-mortem: it is still open, or it is a work order.',
+  },
   // Models (ONNX inference, on the device or in the hub)
   ERR_MODEL_HASH_MISMATCH: {
     status: 422,

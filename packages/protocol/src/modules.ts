@@ -215,6 +215,18 @@ export const DesiredModule = Strict({
   rev: Type.String({ pattern: '^[0-9a-f]{8,64}$' }),
   deployment: Type.String({ pattern: NAME_PATTERN }),
   spec: ModuleSpec,
+  /**
+   * On this device only, the module was rolled back to this earlier version by an autonomic
+   * decision: the rev its deployments name now (`from`) kept failing here. It holds until they
+   * name another rev (a fix), which the device then runs.
+   */
+  rolledBack: Type.Optional(
+    Strict({
+      from: Type.String({ pattern: '^[0-9a-f]{8,64}$' }),
+      decision: Type.String({ minLength: 1, maxLength: 64 }),
+      at: Type.Integer({ minimum: 0 }),
+    }),
+  ),
 });
 export type DesiredModule = Static<typeof DesiredModule>;
 

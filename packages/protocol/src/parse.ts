@@ -91,9 +91,17 @@ export function parseJson(text: string): Parsed<unknown> {
 function findNonFinite(value: unknown, path: string): string | null {
   if (typeof value === 'number') return Number.isFinite(value) ? null : path || '/';
   if (typeof value !== 'object' || value === null) return null;
-  for (const [key, child] of Object.entries(value)) {
-    const found = findNonFinite(child, `${path}/${key}`);
-    if (found !== null) return found;
+  // The path is built only on the way back from a bad number: this runs on every message.
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNonFinite(value[i], '');
+      if (found !== null) return `${path}/${i}${found === '/' ? '' : found}`;
+    }
+    return null;
+  }
+  for (const key in value) {
+    const found = findNonFinite((value as Record<string, unknown>)[key], '');
+    if (found !== null) return `${path}/${key}${found === '/' ? '' : found}`;
   }
   return null;
 }

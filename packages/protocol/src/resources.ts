@@ -94,6 +94,8 @@ export const Device = Type.Object({
     capabilities: AnyObject,
     agent: Nullable(Type.Object({ version: Type.String() })),
     enrollmentGroup: Nullable(Type.String()),
+    /** A retired device: the device that replaced it, if one did. */
+    replacedBy: Type.Optional(Nullable(Type.String())),
   }),
 });
 export type Device = Static<typeof Device>;
@@ -328,6 +330,9 @@ export const routes = {
   policy: (name: string) => `${API_PREFIX}/policies/${encodeURIComponent(name)}`,
   incidents: `${API_PREFIX}/incidents`,
   incident: (id: string) => `${API_PREFIX}/incidents/${encodeURIComponent(id)}`,
+  incidentResolve: (id: string) => `${API_PREFIX}/incidents/${encodeURIComponent(id)}/resolve`,
+  incidentPostMortem: (id: string) => `${API_PREFIX}/incidents/${encodeURIComponent(id)}/postmortem`,
+  deviceReplace: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}/replace`,
   autonomy: `${API_PREFIX}/autonomy`,
   deviceLifecycle: (name: string) => `${API_PREFIX}/devices/${encodeURIComponent(name)}/lifecycle`,
   rollouts: `${API_PREFIX}/rollouts`,

@@ -325,6 +325,7 @@ test('the rule module acts once per transition and records each decision with it
     inputs: [{ read: 'temperature', value: 20.3, status: 'ok', above: 20.25, holds: true }],
     actions: ['actuate heater = false'],
   });
+  assert.equal(raised[0]?.data?.holdsFleet, undefined, 'it switches the heater: the fleet waits for it');
   assert.deepEqual(await rule.health?.(), {
     healthy: true,
     detail: 'inactive since 1970-01-01T00:00:06.000Z',
@@ -358,6 +359,12 @@ test('raise actions carry the inputs; a derived sample the rule does not read is
     rule: 'room-heating',
     inputs: [{ read: 'bearingAnomaly', value: 0.8, status: 'ok', above: 0.5, holds: true }],
   });
+  // Its decisions drive no actuator: nothing a fleet action could fight with, and they say so
+  // (the heating rule's, which switch the heater, do not).
+  assert.deepEqual(
+    raised.filter((e) => e.type === 'action').map((e) => e.data?.holdsFleet),
+    [false, false],
+  );
 });
 
 test('a failed action leaves the others done, is recorded, and makes the rule unhealthy', async () => {

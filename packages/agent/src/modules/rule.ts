@@ -283,6 +283,8 @@ class RunningRule implements RunningModule {
         inputs: decision.inputs,
         actions: decision.actions.map(describeAction),
         ...(failed.length > 0 ? { failed } : {}),
+        // Raising an alarm drives nothing a fleet action could fight with: the hub need not wait.
+        ...(decision.actions.some((a) => 'actuate' in a) ? {} : { holdsFleet: false }),
       },
     };
     try {

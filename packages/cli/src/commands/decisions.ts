@@ -60,18 +60,16 @@ export function registerDecisions(program: Command, io: CliIo): void {
   }
 }
 
+/** The devices a decision is about, shortened; a decision of the hub's loop on itself is about the hub. */
+function devicesOf(d: Decision): string {
+  if (d.devices.length === 0) return d.trigger.kind === 'hub' ? '(hub)' : '-';
+  return d.devices.length > 2 ? `${d.devices.slice(0, 2).join(',')},+${d.devices.length - 2}` : d.devices.join(',');
+}
+
 export function decisionTable(items: readonly Decision[], now: number): string {
   if (items.length === 0) return 'no decisions\n';
   return formatTable(
     ['ID', 'POLICY', 'PROPERTY', 'DEVICES', 'DEGREE', 'STATE', 'AGE'],
-    items.map((d) => [
-      d.id,
-      d.policy,
-      d.property,
-      d.devices.length > 2 ? `${d.devices.slice(0, 2).join(',')},+${d.devices.length - 2}` : d.devices.join(','),
-      d.degree,
-      d.state,
-      formatDuration(now - d.createdAt),
-    ]),
+    items.map((d) => [d.id, d.policy, d.property, devicesOf(d), d.degree, d.state, formatDuration(now - d.createdAt)]),
   );
 }

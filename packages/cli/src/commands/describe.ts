@@ -1,4 +1,4 @@
-// `homeostat describe device|deployment|enrollmentgroup NAME`: everything about one resource, in sections
+// `homeostat describe device|deployment|enrollmentgroup NAME`, `describe incident ID`: everything about one resource, in sections
 // a person reads top to bottom; nested states are shown as YAML.
 
 import type { Deployment, Device, EnrollmentGroup } from '@homeostat/protocol';
@@ -8,6 +8,7 @@ import { contextOf } from '../context.js';
 import { formatAgo, formatInstant, formatLabels, formatTable, indent, toYaml } from '../format.js';
 import type { CliIo } from '../io.js';
 import { formatExpiry, moduleRows, moduleTable, shortRev, syncState } from '../tables.js';
+import { describeIncident, parseIncidentId } from './incidents.js';
 
 export function registerDescribe(program: Command, io: CliIo): void {
   const describe = program.command('describe').description('show one resource in detail');
@@ -20,6 +21,16 @@ export function registerDescribe(program: Command, io: CliIo): void {
     .action(async (name: string, _opts: unknown, command: Command) => {
       const client = await contextOf(io, command).client();
       io.stdout(describeDevice(await client.getDevice(parseName('device', name)), io.now()));
+    });
+
+  describe
+    .command('incident')
+    .aliases(['incidents', 'workorder', 'work-order'])
+    .description('show an incident or work order: devices, decisions, timeline, resolution')
+    .argument('<id>', 'the incident id')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const client = await contextOf(io, command).client();
+      io.stdout(describeIncident(await client.getIncident(parseIncidentId(id)), io.now()));
     });
 
   describe
@@ -66,7 +77,10 @@ export function describeDevice(d: Device, now: number): string {
       ['UID', d.metadata.uid],
       ['Created', formatInstant(d.metadata.createdAt, now)],
       ['Resource version', String(d.metadata.resourceVersion)],
-      ['Lifecycle', d.status.lifecycle],
+      [
+        'Lifecycle',
+        d.status.replacedBy ? `${d.status.lifecycle}, replaced by ${d.status.replacedBy}` : d.status.lifecycle,
+      ],
       ['Connected', d.status.connected ? 'yes' : 'no'],
       ['Agent', d.status.agent?.version ?? '<unknown>'],
       ['Enrollment group', d.status.enrollmentGroup ?? '<none>'],

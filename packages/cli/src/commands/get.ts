@@ -1,5 +1,6 @@
-// `homeostat get devices|deployments|modules|enrollmentgroups|events|tokens`: lists (or one resource by name) as a
-// table, JSON or YAML. JSON and YAML print the resource, or `{items}` for a list, as the API does.
+// `homeostat get devices|deployments|modules|enrollmentgroups|events|tokens|incidents`: lists (or one resource by
+// name) as a table, JSON or YAML. JSON and YAML print the resource, or `{items}` for a list, as the API does.
+// Retired devices are left out of `get devices` unless `--all` is given.
 
 import { type EventsQuery, parseSelector } from '@homeostat/protocol';
 import type { Command } from 'commander';
@@ -19,6 +20,7 @@ import {
   tokenTable,
 } from '../tables.js';
 import { getArtifacts } from './artifacts.js';
+import { listIncidents, withListOptions } from './incidents.js';
 import { rolloutTable } from './rollout.js';
 
 export function registerGet(program: Command, io: CliIo): void {
@@ -30,8 +32,9 @@ export function registerGet(program: Command, io: CliIo): void {
     .description('list devices (NAME shows one)')
     .argument('[name]', 'a device name')
     .option('-l, --selector <selector>', 'label selector, e.g. site=paris,model!=m1,beta,!retired')
+    .option('-A, --all', 'also the retired (replaced) devices')
     .addOption(outputOption())
-    .action(async (name: string | undefined, opts: { selector?: string }, command: Command) => {
+    .action(async (name: string | undefined, opts: { selector?: string; all?: boolean }, command: Command) => {
       const ctx = contextOf(io, command);
       if (name !== undefined && opts.selector !== undefined)
         throw new UsageError('give a NAME or a --selector, not both');
@@ -45,7 +48,8 @@ export function registerGet(program: Command, io: CliIo): void {
         printOutput(io, ctx.output, device, () => deviceTable([device], io.now()));
         return;
       }
-      const items = await client.listDevices(opts.selector);
+      const all = await client.listDevices(opts.selector);
+      const items = opts.all ? all : all.filter((d) => d.status.lifecycle !== 'retired');
       printOutput(io, ctx.output, { items }, () => (items.length === 0 ? '' : deviceTable(items, io.now())));
       if (items.length === 0 && ctx.output === 'table') io.stderr('no devices found\n');
     });
@@ -134,6 +138,16 @@ export function registerGet(program: Command, io: CliIo): void {
     all: (client) => client.listRollouts(),
     table: rolloutTable,
   });
+
+  withListOptions(
+    get
+      .command('incidents')
+      .alias('incident')
+      .description('list incidents and work orders, the newest first (ID shows one)')
+      .argument('[id]', 'an incident id'),
+  )
+    .addOption(outputOption())
+    .action((id: string | undefined, opts: object, command: Command) => listIncidents(io, command, opts, id));
 
   get
     .command('tokens')

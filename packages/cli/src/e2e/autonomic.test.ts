@@ -59,6 +59,40 @@ describe('cli: the autonomic manager', () => {
     assert.match(refused.stderr, /\/spec\/rateLimit: the scope covers the whole fleet/);
   });
 
+  test('apply -f refuses a policy that would trigger itself, and one that would ping-pong with a stored one', async () => {
+    const command = (name: string, scope: string, to: string) =>
+      policyYaml(name, `{selector: model=${scope}}`)
+        .replace(
+          '{kind: event, type: alarm, code: BEARING_WEAR}',
+          '{kind: event, type: command-result, code: ERR_BUSY}',
+        )
+        .replace(
+          '{action: patch-desired, patch: {speed: 0.5}}',
+          `{action: send-command, command: sync, target: ${to}}`,
+        );
+    const self = join(home, 'self.yaml');
+    writeFileSync(self, command('retry-sync', 'pm-400', 'device'));
+    const looped = await cli('apply', '-f', self);
+    assert.equal(looped.code, 1);
+    assert.match(
+      looped.stderr,
+      /policy\/retry-sync: ERR_POLICY_SELF_LOOP: policy retry-sync refused: it would trigger itself/,
+    );
+
+    const first = join(home, 'first.yaml');
+    writeFileSync(first, command('th-asks-ht', 'th-100', '{sameLabel: room, selector: model=ht-200}'));
+    assert.equal((await cli('apply', '-f', first)).code, 0);
+    const second = join(home, 'second.yaml');
+    writeFileSync(second, command('ht-asks-th', 'ht-200', '{sameLabel: room, selector: model=th-100}'));
+    const pingPong = await cli('apply', '-f', second);
+    assert.equal(pingPong.code, 1);
+    assert.match(
+      pingPong.stderr,
+      /policy\/ht-asks-th: ERR_POLICY_PING_PONG: policy ht-asks-th refused: it and th-asks-ht/,
+    );
+    assert.match(pingPong.stderr, /th-asks-ht \/spec\/plan\/0 \(send-command\)/);
+  });
+
   test('decisions, explain, approve and autonomy', async () => {
     await hub.createDevice('pump-9', { model: 'pm-400', site: 'plant' });
     const now = Date.now();

@@ -36,7 +36,7 @@ export function registerDemo(program: Command, io: CliIo): void {
     .action(async (flags: DemoFlags) => {
       if (flags.fresh) rmSync(flags.data, { recursive: true, force: true });
       const [
-        { Hub, DEFAULT_CONFIG, DEMO_POLICIES, DEMO_AUTONOMY },
+        { Hub, DEFAULT_CONFIG, DEMO_POLICIES, DEMO_AUTONOMY, HUB_POLICIES },
         { SimFleet, DEMO_DESIRED, DEVICE_LOOP_POLICIES, HEATER_REMOTE, demoDeployments, loadPumpModel },
         { createLogger },
       ] = await Promise.all([import('@homeostat/hub'), import('@homeostat/sim'), import('@homeostat/kit')]);
@@ -69,12 +69,15 @@ export function registerDemo(program: Command, io: CliIo): void {
       }
       // The workloads: the pump model's file in the hub's artifact store (devices fetch it by
       // hash), the deployments that put the rules and the model on the devices, and the fleet's
-      // policies with the degrees they run at.
+      // policies with the degrees they run at, the hub's own among them (it ships them; the demo
+      // declares them, so a change to them shows here).
       const model = loadPumpModel();
       await hub.services.artifacts.putBlob(model.onnx.sha256, Readable.from([Buffer.from(model.onnx.bytes)]));
       const deployed = demoDeployments(model, { timeScale: flags.timeScale });
       for (const d of deployed) await hub.services.deployments.put(d.name, d.request);
-      for (const p of DEMO_POLICIES) await hub.autonomic.putPolicy(p.name, { labels: p.labels, spec: p.spec });
+      for (const p of [...DEMO_POLICIES, ...HUB_POLICIES]) {
+        await hub.autonomic.putPolicy(p.name, { labels: p.labels, spec: p.spec });
+      }
       await hub.autonomic.putAutonomy(DEMO_AUTONOMY);
       const fleet = new SimFleet({
         hubUrl: started.mqttUrl,
@@ -118,7 +121,7 @@ export function registerDemo(program: Command, io: CliIo): void {
             : []),
           `  admin token ${adminToken}`,
           `  fleet       ${fleet.devices.length} simulated devices (rooms, mowers, pumps), time ×${flags.timeScale}`,
-          `  workloads   deployments ${deployed.map((d) => d.name).join(', ')}; ${DEMO_POLICIES.length} policies`,
+          `  workloads   deployments ${deployed.map((d) => d.name).join(', ')}; ${DEMO_POLICIES.length} fleet policies, ${HUB_POLICIES.length} for the hub itself`,
           `  data        ${flags.data}`,
           '',
           loggedIn

@@ -11,6 +11,7 @@ export interface DeviceFacts {
 
 export function inScope(scope: PolicySpec['scope'], device: DeviceFacts): boolean {
   if (scope === 'fleet') return true;
+  if (scope === 'hub') return false;
   if ('devices' in scope) return scope.devices.includes(device.name);
   const parsed = parseSelector(scope.selector);
   return 'terms' in parsed && matchesSelector(device.labels, parsed.terms);
@@ -37,6 +38,9 @@ export function firesTrigger(trigger: PolicySpec['trigger'], signal: Signal): bo
     }
     case 'module-crash-loop':
       return signal.kind === 'module-crash-loop' && (trigger.module === undefined || trigger.module === signal.module);
+    case 'hub':
+      // Thresholds held over time and hysteresis: the manager follows them (self-loop.ts).
+      return false;
   }
 }
 
@@ -81,6 +85,18 @@ export function describeSignal(
         summary: `module ${signal.module} on ${signal.device} is crash-looping`,
         evidence: { module: signal.module, ...signal.evidence },
       };
+    case 'hub': {
+      const past =
+        trigger.kind === 'hub'
+          ? trigger.above !== undefined
+            ? `over ${trigger.above}`
+            : `under ${trigger.below}`
+          : '';
+      return {
+        summary: `the hub's ${signal.metric} is ${signal.value}${past ? `, ${past}` : ''}`,
+        evidence: { metric: signal.metric, value: signal.value, ...signal.evidence },
+      };
+    }
   }
 }
 
@@ -93,14 +109,30 @@ export interface PartitionRule {
   minDevices: number;
   /** Gone silent within this many heartbeat intervals of each other. */
   withinIntervals: number;
+  /**
+   * A device of the site still online and heard more than this many of the silent device's
+   * heartbeat intervals after its last heartbeat was heard after the silence began, so it is not
+   * cut off with it. The default, 1.1, is the hub's offline (1.8) plus the settle time (0.8)
+   * minus suspect (1.5) intervals: a device heard later could not be suspect when the settle time
+   * ends, so the judgement then would not count it either, and deciding on it early never
+   * concludes otherwise than waiting would.
+   */
+  heardAfterIntervals: number;
 }
 
-export const DEFAULT_PARTITION_RULE: PartitionRule = { minShare: 0.5, minDevices: 3, withinIntervals: 2 };
+export const DEFAULT_PARTITION_RULE: PartitionRule = {
+  minShare: 0.5,
+  minDevices: 3,
+  withinIntervals: 2,
+  heardAfterIntervals: 1.1,
+};
 
 export interface SiteDevice {
   name: string;
   state: LivenessState;
   lastSeen: number | null;
+  /** Its heartbeat interval, ms; default the silent device's. */
+  heartbeatMs?: number;
 }
 
 export type PartitionVerdict =
@@ -133,4 +165,59 @@ export function judgePartition(
     return { partition: true, site, silent, total, windowMs };
   }
   return { partition: false };
+}
+
+export type GuardStep =
+  /** Enough of the site was heard after the silence began: the device, not the network. */
+  | { kind: 'device'; heard: string[]; possible: number; total: number }
+  /** The settle time is over: judge with `judgePartition`. */
+  | { kind: 'judge' }
+  /** Not known yet: look again at `until` (when a sibling's next heartbeat is due, or the settle time ends). */
+  | { kind: 'wait'; until: number };
+
+/**
+ * The partition guard at `now`, for a device silent since its last heartbeat, judged at the
+ * latest at `settleUntil`. It decides at once when the evidence is already there: the devices of
+ * the site online and heard since the silence began (see `heardAfterIntervals`) are not cut off
+ * with it, and when those left could not make a partition (too few, or under the share), it is
+ * not one. Otherwise it waits for the next heartbeat due from a sibling not yet heard, and
+ * judges when the settle time is over.
+ */
+export function guardPartition(
+  device: { name: string; labels: Record<string, string>; lastSeen: number | null; heartbeatMs: number },
+  siteDevices: readonly SiteDevice[],
+  now: number,
+  settleUntil: number,
+  rule: PartitionRule = DEFAULT_PARTITION_RULE,
+): GuardStep {
+  const last = device.lastSeen;
+  if (device.labels[SITE_LABEL] === undefined || last === null) {
+    return { kind: 'device', heard: [], possible: 1, total: siteDevices.length };
+  }
+  const windowMs = rule.withinIntervals * device.heartbeatMs;
+  const cutBy = last + rule.heardAfterIntervals * device.heartbeatMs;
+  const heard: string[] = [];
+  let possible = 0;
+  let nextDue = Number.POSITIVE_INFINITY;
+  let late = false;
+  for (const d of siteDevices) {
+    if (d.name !== device.name && d.state === 'online' && d.lastSeen !== null && d.lastSeen > cutBy) heard.push(d.name);
+    // Never heard, or silent long before: not part of the same silence (as judgePartition counts).
+    else if (d.lastSeen !== null && d.lastSeen >= last - windowMs) {
+      possible++;
+      if (d.state === 'online') {
+        const due = d.lastSeen + (d.heartbeatMs ?? device.heartbeatMs);
+        if (due > now) nextDue = Math.min(nextDue, due);
+        else if (d.name !== device.name) late = true;
+      }
+    }
+  }
+  const total = siteDevices.length;
+  if (possible < rule.minDevices || possible < rule.minShare * total) {
+    return { kind: 'device', heard: heard.sort(), possible, total };
+  }
+  if (now >= settleUntil) return { kind: 'judge' };
+  // A heartbeat due already but not in yet may come any moment: look again a tenth of an interval on.
+  const again = Math.min(nextDue, late ? now + device.heartbeatMs / 10 : Number.POSITIVE_INFINITY);
+  return { kind: 'wait', until: Math.min(settleUntil, Math.max(again, now + 1)) };
 }

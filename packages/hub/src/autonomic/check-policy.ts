@@ -3,7 +3,14 @@
 // same trigger and scope, and it cannot act on the whole fleet at once without a rate limit.
 // Every problem is `path: message`.
 
-import { jsonEqual, matchesSelector, type PolicyAction, type PolicySpec, parseSelector } from '@homeostat/protocol';
+import {
+  jsonEqual,
+  matchesSelector,
+  ON_HUB_ACTIONS,
+  type PolicyAction,
+  type PolicySpec,
+  parseSelector,
+} from '@homeostat/protocol';
 import type { DeviceFacts } from './analyze.js';
 
 export function checkPolicy(
@@ -20,6 +27,15 @@ export function checkPolicy(
   };
 
   const scope = spec.scope;
+  if (scope === 'hub' || spec.trigger.kind === 'hub') {
+    problems.push(...checkHubPolicy(spec));
+    return problems;
+  }
+  spec.plan.forEach((a, i) => {
+    if (ON_HUB_ACTIONS.includes(a.action))
+      problems.push(`/spec/plan/${i}/action: ${a.action} acts on the hub: only in a policy of scope hub`);
+  });
+  if (spec.verify?.check === 'cleared') problems.push('/spec/verify/check: cleared is for policies of scope hub');
   let wholeFleet = scope === 'fleet';
   if (scope !== 'fleet' && 'selector' in scope) {
     const terms = selectorProblems('/spec/scope/selector', scope.selector);
@@ -86,4 +102,39 @@ function opposes(a: readonly PolicyAction[], b: readonly PolicyAction[]): boolea
   const keepsWorking = (p: readonly PolicyAction[]) =>
     p.some((x) => x.action === 'send-command' && (x.target === undefined || x.target === 'device'));
   return (quarantines(a) && keepsWorking(b)) || (quarantines(b) && keepsWorking(a));
+}
+
+/** Actions a policy of scope hub may take: on the hub, and an incident to tell people. */
+const HUB_SCOPE_ACTIONS = new Set<PolicyAction['action']>([...ON_HUB_ACTIONS, 'open-incident']);
+
+/** A policy of scope hub watches a hub metric, acts on the hub only, and its thresholds make sense. */
+function checkHubPolicy(spec: PolicySpec): string[] {
+  const problems: string[] = [];
+  if (spec.scope !== 'hub') problems.push('/spec/scope: a trigger of kind hub is about the hub: use scope hub');
+  const t = spec.trigger;
+  if (t.kind !== 'hub') {
+    problems.push(`/spec/trigger/kind: a policy of scope hub watches the hub: use kind hub, not ${t.kind}`);
+  } else if ((t.above === undefined) === (t.below === undefined)) {
+    problems.push('/spec/trigger: give exactly one of above and below');
+  } else if (t.clearAt !== undefined) {
+    if (t.above !== undefined && t.clearAt > t.above) {
+      problems.push(`/spec/trigger/clearAt: ${t.clearAt} is over the threshold ${t.above}: it must be at or under it`);
+    }
+    if (t.below !== undefined && t.clearAt < t.below) {
+      problems.push(`/spec/trigger/clearAt: ${t.clearAt} is under the threshold ${t.below}: it must be at or over it`);
+    }
+  }
+  spec.plan.forEach((a, i) => {
+    if (!HUB_SCOPE_ACTIONS.has(a.action)) {
+      problems.push(
+        `/spec/plan/${i}/action: ${a.action} acts on a device: a policy of scope hub acts on the hub (${[...HUB_SCOPE_ACTIONS].join(', ')})`,
+      );
+    }
+  });
+  if (spec.verify !== undefined && spec.verify.check !== 'cleared') {
+    problems.push(
+      `/spec/verify/check: ${spec.verify.check} is about devices: a policy of scope hub verifies with cleared`,
+    );
+  }
+  return problems;
 }

@@ -129,10 +129,14 @@ export const DEMO_POLICIES: readonly PolicyDocument[] = [
   },
 ];
 
-/** The degrees the demo runs at: healing acts, protection waits ten minutes for a person, then rejects. */
+/**
+ * The degrees the demo runs at: healing and optimization act (the hub's own policies among
+ * them: retention, backpressure, work shed), protection waits ten minutes for a person, then rejects.
+ */
 export const DEMO_AUTONOMY: AutonomySpec = {
   rules: [
     { scope: 'fleet', property: 'self-healing', degree: 'act' },
+    { scope: 'fleet', property: 'self-optimization', degree: 'act' },
     { scope: 'fleet', property: 'self-protection', degree: 'approve' },
   ],
   approval: { deadlineMs: 10 * MINUTE_MS, default: 'reject' },

@@ -5,9 +5,10 @@
 
 import type { Clock } from '@homeostat/kit';
 import {
-  type ActionKind,
+  actsOnHub,
   type Decision,
   type DecisionAction,
+  type DecisionActionKind,
   isHomeostatError,
   isPlainObject,
   jsonEqual,
@@ -17,7 +18,11 @@ import {
 import type { EventLog } from '../events.js';
 import type { DeviceService } from '../services/devices.js';
 import type { Store } from '../store/store.js';
+import { handBack, recordHandOver } from './hand-back.js';
+import type { HubModes } from './hub-modes.js';
 import type { IncidentBook } from './incidents.js';
+import { replaceDevice } from './replace.js';
+import { rollbackModule } from './rollback.js';
 
 /** What the executors need from the MQTT side. */
 export interface ActionChannel {
@@ -32,6 +37,8 @@ export interface ActionDeps {
   channel: ActionChannel;
   events: EventLog;
   incidents: IncidentBook;
+  /** The hub's own modes, for the actions of policies of scope hub. */
+  hub?: HubModes;
 }
 
 export interface ActionOutcome {
@@ -55,7 +62,7 @@ const DEFAULT_HISTORY_MS = 86_400_000;
 /** Keys of the desired state a hand-over does not copy by default: deployments own `modules`. */
 const NOT_HANDED_OVER = new Set(['modules']);
 
-const EXECUTORS: Record<ActionKind, Executor> = {
+const EXECUTORS: Record<DecisionActionKind, Executor> = {
   async 'open-incident'(deps, decision, action) {
     const severity = action.params.severity === 'critical' ? 'critical' : 'warning';
     const title = typeof action.params.title === 'string' ? action.params.title : undefined;
@@ -67,9 +74,12 @@ const EXECUTORS: Record<ActionKind, Executor> = {
     };
   },
 
-  async 'patch-desired'(deps, _decision, action, device) {
+  async 'patch-desired'(deps, decision, action, device) {
     const patch = isPlainObject(action.params.patch) ? action.params.patch : {};
-    return patchDesired(deps, device, patch);
+    // A peer changed because a device went silent: recorded, to be handed back when it returns.
+    const silent = decision.trigger.kind === 'liveness' ? decision.trigger.device : null;
+    if (silent === null || silent === device) return patchDesired(deps, device, patch);
+    return recordHandOver(deps, decision, action, silent, device, patch, () => patchDesired(deps, device, patch));
   },
 
   async 'send-command'(deps, decision, action, device) {
@@ -111,7 +121,7 @@ const EXECUTORS: Record<ActionKind, Executor> = {
     return { state: 'done', result: `work order ${order.id} written with ${events} events of history` };
   },
 
-  async 'hand-over'(deps, _decision, action, device) {
+  async 'hand-over'(deps, decision, action, device) {
     const from = String(action.params.from);
     const source = await deps.store.getDevice(from);
     if (!source) return { state: 'failed', result: `no device named ${from}` };
@@ -123,20 +133,34 @@ const EXECUTORS: Record<ActionKind, Executor> = {
     );
     if (Object.keys(duty).length === 0)
       return { state: 'skipped', result: `${from} has no desired state to hand over` };
-    const outcome = await patchDesired(deps, device, duty);
+    const outcome = await recordHandOver(deps, decision, action, from, device, duty, () =>
+      patchDesired(deps, device, duty),
+    );
     return {
       ...outcome,
       result: `duties of ${from} (${Object.keys(duty).join(', ')}) handed to ${device}: ${outcome.result}`,
     };
   },
 
-  async 'rollback-module'() {
-    return {
-      state: 'skipped',
-      result: 'not executed by the hub: deployments own the modules of the desired state; roll it back there',
-    };
-  },
+  'tighten-retention': onHub,
+  backpressure: onHub,
+  'shed-work': onHub,
+  'hand-back': (deps, decision, action, device) => handBack(deps, decision, action, device, patchDesired),
+
+  'replace-device': (deps, decision, action) => replaceDevice(deps, decision, action),
+
+  'rollback-module': rollbackModule,
 };
+
+/** A hub action, or its undo (`params.undo`): through the hub's modes. */
+async function onHub(deps: ActionDeps, decision: Decision, action: DecisionAction): Promise<ActionOutcome> {
+  if (!deps.hub) return { state: 'failed', result: 'this hub does not run its own loop' };
+  const result =
+    action.params.undo === true
+      ? await deps.hub.release(decision.id, action)
+      : await deps.hub.apply(decision.id, action);
+  return { state: 'done', result };
+}
 
 /**
  * Sets a device's lifecycle and returns the one it had (null: no such device). A quarantined or
@@ -172,7 +196,7 @@ export async function runAction(
 ): Promise<{ action: DecisionAction; incident?: string }> {
   const startedAt = deps.clock.now();
   let outcome: ActionOutcome;
-  if (action.device === null && action.action !== 'open-incident') {
+  if (action.device === null && action.action !== 'open-incident' && !actsOnHub(action.action)) {
     outcome = { state: 'skipped', result: action.result ?? 'no device to act on' };
   } else {
     try {
@@ -195,7 +219,11 @@ export async function runAction(
 }
 
 /** Merge-patches the desired state unless it is so already; retries once on a concurrent change. */
-async function patchDesired(deps: ActionDeps, device: string, patch: Record<string, unknown>): Promise<ActionOutcome> {
+export async function patchDesired(
+  deps: ActionDeps,
+  device: string,
+  patch: Record<string, unknown>,
+): Promise<ActionOutcome> {
   for (let attempt = 0; ; attempt++) {
     const record = await deps.store.getDevice(device);
     if (!record) return { state: 'failed', result: `no device named ${device}` };

@@ -33,6 +33,20 @@ export function describeAction(a: Pick<DecisionAction, 'action' | 'device' | 'pa
       return `hand the duties of ${String(p.from)} over to ${on}${Array.isArray(p.keys) ? ` (${p.keys.join(', ')})` : ''}`;
     case 'rollback-module':
       return `roll back module ${String(p.module ?? '(the crash-looping one)')} on ${on}`;
+    case 'tighten-retention':
+      return p.undo === true
+        ? 'undo: keep raw readings as configured again'
+        : `keep raw readings ${String(p.rawMs)} ms at most while the symptom lasts, and prune now`;
+    case 'backpressure':
+      return p.undo === true
+        ? 'undo: release the backpressure on telemetry'
+        : 'hold telemetry acknowledgements back while the ingest backlog is long (devices keep their readings)';
+    case 'shed-work':
+      return p.undo === true ? `undo: resume ${String(p.work)}` : `pause ${String(p.work)} while the symptom lasts`;
+    case 'hand-back':
+      return `hand the duties of ${String(p.from)} back: ${on} returns to what it did before (${Array.isArray(p.keys) ? p.keys.join(', ') : ''})`;
+    case 'replace-device':
+      return `replace ${String(p.from)} with ${on}: labels, desired state and duties move, ${String(p.from)} is retired`;
   }
 }
 
@@ -69,6 +83,7 @@ export function explainDecision(d: Decision): string {
       'desired-applied': 'every device whose desired state changed applies it',
       quiet: 'the trigger does not fire again',
       online: 'the device is back online',
+      cleared: 'the symptom clears',
     }[v.check];
     lines.push(
       v.outcome === 'pending'
@@ -76,6 +91,7 @@ export function explainDecision(d: Decision): string {
         : `Verification: expected that ${check} by ${at(v.deadline)}: ${v.outcome} at ${at(v.at ?? v.deadline)}${v.detail ? ` (${v.detail})` : ''}.`,
     );
   }
+  if (d.follows) lines.push(`Follows decision ${d.follows}.`);
   if (d.incident) lines.push(`Incident: ${d.incident}.`);
   return lines.join('\n');
 }

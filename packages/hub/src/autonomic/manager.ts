@@ -5,7 +5,14 @@
 // All work runs one item at a time, so two signals never race on the same decision.
 
 import type { Logger, Timer } from '@homeostat/kit';
-import { type AutonomySpec, type Decision, HomeostatError, SITE_LABEL } from '@homeostat/protocol';
+import {
+  type AutonomySpec,
+  type Decision,
+  HomeostatError,
+  type Incident,
+  type ReplaceDeviceResponse,
+  SITE_LABEL,
+} from '@homeostat/protocol';
 import type { LivenessTracker } from '../controllers/liveness.js';
 import type { LivenessEntry } from '../model/liveness.js';
 import type { DeviceRecord, PolicyRecord } from '../store/store.js';
@@ -13,12 +20,14 @@ import {
   DEFAULT_PARTITION_RULE,
   type DeviceFacts,
   firesTrigger,
+  guardPartition,
   inScope,
   judgePartition,
   type PartitionRule,
   type PartitionVerdict,
 } from './analyze.js';
 import { type ActionDeps, runAction } from './execute.js';
+import { fillSlot, type HubLoop, handBackDue, requestReplacement, settleHandBack } from './hub-decisions.js';
 import { newId } from './incidents.js';
 import {
   DEFAULT_COOLDOWN_MS,
@@ -31,7 +40,8 @@ import {
   partitionDecision,
   transition,
 } from './plan.js';
-import type { Monitor, Signal } from './signals.js';
+import { SelfLoop } from './self-loop.js';
+import type { DeviceSignal, Monitor, Signal } from './signals.js';
 
 export interface ManagerDeps extends ActionDeps {
   logger: Logger;
@@ -41,11 +51,14 @@ export interface ManagerDeps extends ActionDeps {
   tickMs?: number;
   partition?: PartitionRule;
   /**
-   * How long a silent device of a site waits before it is judged, in heartbeat intervals: long
+   * How long a silent device of a site may wait before it is judged, in heartbeat intervals: long
    * enough for the rest of a site cut off at the same moment to be seen silent too (a device
-   * turns suspect 1.5 intervals after its last heartbeat, offline after 1.8). Default 0.8.
+   * turns suspect 1.5 intervals after its last heartbeat, offline after 1.8). The guard decides
+   * sooner, often at once, when enough of the site was heard since (analyze.ts). Default 0.8.
    */
   settleIntervals?: number;
+  /** Heartbeat intervals a returned device stays online before its duties go back. Default 2. */
+  stableIntervals?: number;
 }
 
 /** Recent decisions of a policy read to apply its cooldown and rate limit. */
@@ -72,13 +85,26 @@ export class AutonomicManager {
   #tick: Timer | undefined;
   #queue: Promise<void> = Promise.resolve();
   #unsubscribe: (() => void) | undefined;
+  /** The policies of scope hub: the hub's loop on itself. */
+  readonly #self: SelfLoop;
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
+    this.#self = new SelfLoop({
+      deps,
+      policies: () => this.#policies,
+      autonomy: () => this.#autonomy,
+      enqueue: (fn) => this.#enqueue(fn),
+      save: (d) => this.#save(d),
+      execute: (d) => this.#execute(d),
+      recent: (policy) => deps.store.listDecisions({ policy, limit: RECENT_DECISIONS }),
+      log: (obj, msg) => deps.logger.debug(obj, msg),
+    });
   }
 
   async start(): Promise<void> {
     await this.reload();
+    await this.#self.reset();
     const open = await this.#deps.store.listDecisions({ states: [...OPEN_STATES, 'succeeded'], limit: 10_000 });
     for (const d of open) if (isOpenDecision(d)) this.#open.set(d.id, d);
     this.#unsubscribe = this.#deps.monitor.signals.on('signal', (s) => this.#onSignal(s));
@@ -112,6 +138,45 @@ export class AutonomicManager {
     return this.#decide(id, by, reason, 'approved');
   }
 
+  /** A person resolves an incident; in turn with the loop, which may be writing to it. */
+  resolveIncident(id: string, by: string, note: string): Promise<Incident> {
+    return this.#run(() => this.#deps.incidents.resolve(id, by, note));
+  }
+
+  /** A person's request to replace `old` with `neu`: checked, planned, and (unless a dry run) carried out. */
+  replace(old: string, neu: string, by: string, dryRun: boolean): Promise<ReplaceDeviceResponse> {
+    return this.#run(() => requestReplacement(this.#loop(), old, neu, by, dryRun));
+  }
+
+  /** A device claimed through a group: when it names a slot held by a retired or offline device, it replaces it. */
+  enrolled(name: string, group: string): void {
+    this.#enqueue(() => fillSlot(this.#loop(), name, group));
+  }
+
+  /** What the hub's own decisions (hand-back, replacement) need of the loop. */
+  #loop(): HubLoop {
+    return {
+      deps: this.#deps,
+      autonomy: this.#autonomy,
+      policies: this.#policies,
+      carryOut: (d) => this.#carryOut(d),
+    };
+  }
+
+  /** Stores the decision and, when it acts now, carries it out; a replacement moves other decisions, read again. */
+  async #carryOut(d: Decision): Promise<Decision> {
+    const stored = await this.#save(d);
+    if (stored.state !== 'executing') return stored;
+    const saved = await this.#execute(stored);
+    const plan = saved.actions[0]?.params.plan as { approvals?: { id: string }[] } | undefined;
+    for (const { id } of plan?.approvals ?? []) {
+      const moved = await this.#deps.store.getDecision(id);
+      if (moved && isOpenDecision(moved)) this.#open.set(id, moved);
+      else this.#open.delete(id);
+    }
+    return saved;
+  }
+
   reject(id: string, by: string, reason: string | null): Promise<Decision> {
     return this.#decide(id, by, reason, 'rejected');
   }
@@ -127,7 +192,10 @@ export class AutonomicManager {
       const approval = { ...d.approval, by, at: now, reason };
       const note = `${outcome} by ${by}${reason ? `: ${reason}` : ''}`;
       const decided = await this.#save(transition({ ...d, approval }, outcome, now, note));
-      return outcome === 'approved' ? this.#execute(decided) : decided;
+      if (outcome === 'rejected') return decided;
+      const done = await this.#execute(decided);
+      await settleHandBack(this.#deps, done);
+      return done;
     });
   }
 
@@ -146,6 +214,10 @@ export class AutonomicManager {
   }
 
   #onSignal(signal: Signal): void {
+    if (signal.kind === 'hub') {
+      this.#self.onSignal(signal);
+      return;
+    }
     // Cheap checks first: a flood of refusals must not queue a store read per message.
     for (const policy of this.#policies) {
       if (!firesTrigger(policy.spec.trigger, signal)) continue;
@@ -167,28 +239,28 @@ export class AutonomicManager {
     return false;
   }
 
-  async #consider(policy: PolicyRecord, signal: Signal): Promise<void> {
+  async #consider(policy: PolicyRecord, signal: DeviceSignal): Promise<void> {
     const device = await this.#deps.store.getDevice(signal.device);
     if (!device || device.lifecycle === 'retired' || !inScope(policy.spec.scope, device)) return;
     if (signal.kind !== 'liveness') {
       await this.#evaluate(policy, signal, device);
       return;
     }
-    // Held for the policy's intervals, and long enough for a site cut off at once to show.
+    // Held for the policy's intervals first; then the partition guard, which may wait too.
     const trigger = policy.spec.trigger;
     const hold = (trigger.kind === 'liveness' ? (trigger.forIntervals ?? 0) : 0) * signal.heartbeatMs;
-    const settle =
-      device.labels[SITE_LABEL] !== undefined ? (this.#deps.settleIntervals ?? 0.8) * signal.heartbeatMs : 0;
-    const wait = Math.max(hold, settle) - (this.#deps.clock.now() - signal.since);
-    if (wait <= 0) {
-      await this.#evaluateSilence(policy, signal);
-      return;
-    }
+    await this.#after(hold - (this.#deps.clock.now() - signal.since), () => this.#evaluateSilence(policy, signal));
+  }
+
+  /** Runs `fn` in turn now, or after `ms` on the clock. */
+  #after(ms: number, fn: () => Promise<void>): Promise<void> | undefined {
+    if (ms <= 0) return fn();
     const timer = this.#deps.clock.setTimeout(() => {
       this.#timers.delete(timer);
-      this.#enqueue(() => this.#evaluateSilence(policy, signal));
-    }, wait);
+      this.#enqueue(fn);
+    }, ms);
     this.#timers.add(timer);
+    return undefined;
   }
 
   async #evaluateSilence(policy: PolicyRecord, signal: Extract<Signal, { kind: 'liveness' }>): Promise<void> {
@@ -198,26 +270,45 @@ export class AutonomicManager {
     const device = await this.#deps.store.getDevice(signal.device);
     if (!device) return;
     const site = device.labels[SITE_LABEL];
-    if (site !== undefined) {
-      const siteDevices = (await this.#deps.store.listDevices())
-        .filter((d) => d.labels[SITE_LABEL] === site && d.lifecycle !== 'retired')
-        .map((d) => ({ name: d.name, ...pick(this.#deps.liveness.get(d.name)) }));
-      const verdict = judgePartition(
-        { name: device.name, labels: device.labels, lastSeen: signal.lastSeen, heartbeatMs: signal.heartbeatMs },
-        siteDevices,
-        this.#deps.partition ?? DEFAULT_PARTITION_RULE,
-      );
+    if (site === undefined) {
+      await this.#evaluate(policy, signal, device);
+      return;
+    }
+    const siteDevices = (await this.#deps.store.listDevices())
+      .filter((d) => d.labels[SITE_LABEL] === site && d.lifecycle !== 'retired')
+      .map((d) => ({ name: d.name, ...pick(this.#deps.liveness.get(d.name)) }));
+    const silent = {
+      name: device.name,
+      labels: device.labels,
+      lastSeen: signal.lastSeen,
+      heartbeatMs: signal.heartbeatMs,
+    };
+    const rule = this.#deps.partition ?? DEFAULT_PARTITION_RULE;
+    const settleUntil = signal.since + (this.#deps.settleIntervals ?? 0.8) * signal.heartbeatMs;
+    const clock = this.#deps.clock.now();
+    const step = guardPartition(silent, siteDevices, clock, settleUntil, rule);
+    if (step.kind === 'wait') {
+      await this.#after(step.until - clock, () => this.#evaluateSilence(policy, signal));
+      return;
+    }
+    if (step.kind === 'judge') {
+      const verdict = judgePartition(silent, siteDevices, rule);
       if (verdict.partition) {
         await this.#holdPartition(policy, signal, verdict);
         return;
       }
     }
-    await this.#evaluate(policy, signal, device);
+    const guard =
+      step.kind === 'device'
+        ? `partition guard: at most ${step.possible} of the ${step.total} devices of site ${site} went silent with it (${step.heard.length} heard since): not a partition`
+        : `partition guard: site ${site} did not go silent with it`;
+    const evidence = { ...signal.evidence, detail: `${signal.evidence.detail}; ${guard}` };
+    await this.#evaluate(policy, { ...signal, evidence }, device);
   }
 
-  async #evaluate(policy: PolicyRecord, signal: Signal, device: DeviceRecord): Promise<void> {
+  async #evaluate(policy: PolicyRecord, signal: DeviceSignal, device: DeviceRecord): Promise<void> {
     const { store, clock } = this.#deps;
-    const fleet = (await store.listDevices()).map(facts);
+    const fleet = (await store.listDevices()).filter((d) => d.lifecycle !== 'retired').map(facts);
     const input: PlanInput = {
       id: newId('dec'),
       now: clock.now(),
@@ -372,13 +463,14 @@ export class AutonomicManager {
         const fallback = d.approval.default;
         const note = `no answer by the deadline: the stated default, ${fallback}, applies`;
         const decided = await this.#save(transition(d, fallback === 'approve' ? 'approved' : 'expired', now, note));
-        if (fallback === 'approve') await this.#execute(decided);
+        if (fallback === 'approve') await settleHandBack(this.#deps, await this.#execute(decided));
       } else if (d.state === 'held' && d.hold?.until != null && now >= d.hold.until) {
         await this.#resume(d);
       } else if (d.verification?.outcome === 'pending') {
         await this.#verify(d, now);
       }
     }
+    await handBackDue(this.#loop(), now);
   }
 
   /** A decision held for a device's own loop: gated again, as if new. */
@@ -427,6 +519,14 @@ export class AutonomicManager {
       detail = ok
         ? `applied by ${written.map((a) => a.device).join(', ') || 'no device'}`
         : `not applied by ${pending.join(', ')}`;
+    } else if (v.check === 'cleared') {
+      // Verified when the symptom clears (self-loop.ts), or here from the samples after a restart.
+      const policy = this.#policies.find((p) => p.name === d.policy);
+      const since = d.history.find((h) => h.state === 'succeeded')?.at ?? d.updatedAt;
+      ok = !this.#self.firing(d.policy) && policy !== undefined && this.#self.clearedSince(policy, d.policy, since);
+      const last = this.#self.lastSignal(d.policy);
+      const value = last ? `: ${last.metric} is ${last.value}` : '';
+      detail = ok ? `the symptom cleared${value}` : `the symptom has not cleared${value}`;
     } else if (v.check === 'online') {
       ok = device !== null && this.#deps.liveness.get(device).state === 'online';
       detail = ok
@@ -476,6 +576,6 @@ function facts(d: DeviceRecord): DeviceFacts {
   return { name: d.name, labels: d.labels };
 }
 
-function pick(l: LivenessEntry): { state: LivenessEntry['state']; lastSeen: number | null } {
-  return { state: l.state, lastSeen: l.lastSeen };
+function pick(l: LivenessEntry): { state: LivenessEntry['state']; lastSeen: number | null; heartbeatMs: number } {
+  return { state: l.state, lastSeen: l.lastSeen, heartbeatMs: l.heartbeatMs };
 }

@@ -5,9 +5,9 @@ import { describe, test } from 'node:test';
 import type { Decision, PolicySpec } from '@homeostat/protocol';
 import type { DeviceFacts } from './analyze.js';
 import { chooseDegree } from './degree.js';
-import { DEMO_POLICIES } from './demo-policies.js';
+import { DEMO_AUTONOMY, DEMO_POLICIES } from './demo-policies.js';
 import { type PlanInput, type PlanOutcome, peersOf, planDecision } from './plan.js';
-import type { Signal } from './signals.js';
+import type { DeviceSignal as Signal } from './signals.js';
 
 const NOW = 1_800_000_000_000;
 const spec = (name: string): PolicySpec => {
@@ -143,7 +143,7 @@ describe('plan', () => {
     assert.deepEqual(steps(recommend), ['patch-desired pump-01 planned', 'work-order pump-01 planned']);
   });
 
-  test('rolling a module back is only recommended: the hub cannot do it yet, and says so', () => {
+  test('rolling a module back acts at the degree of its property, on the module the trigger names', () => {
     const signal: Signal = {
       kind: 'module-crash-loop',
       device: 'pump-01',
@@ -151,10 +151,20 @@ describe('plan', () => {
       at: NOW,
       evidence: {},
     };
-    const d = decided(planDecision(input('module-crash-loop-rollback', signal)));
-    assert.equal(d.degree, 'recommend');
-    assert.equal(d.state, 'proposed');
-    assert.match(d.degreeSource, /lowered to recommend: the hub cannot roll a module back yet/);
+    const d = decided(planDecision(input('module-crash-loop-rollback', signal, { autonomy: DEMO_AUTONOMY })));
+    assert.equal(d.degree, 'act');
+    assert.equal(d.state, 'executing');
+    assert.deepEqual(
+      d.actions.map((a) => [a.action, a.device, a.params.module]),
+      [
+        ['rollback-module', 'pump-01', 'pump-bearing-alarm'],
+        ['open-incident', 'pump-01', undefined],
+      ],
+    );
+    // Without an autonomy rule, a rollback is destructive: it waits for a person.
+    const waits = decided(planDecision(input('module-crash-loop-rollback', signal)));
+    assert.equal(waits.state, 'awaiting-approval');
+    assert.match(waits.degreeSource, /default for destructive actions \(rollback-module\)/);
   });
 
   test('an open decision or the cooldown skips; after the cooldown a new decision is made', () => {

@@ -6,8 +6,10 @@
 import {
   API_VERSION,
   type AutonomySpec,
+  actsOnHub,
   type Decision,
   type DecisionAction,
+  type DecisionActionKind,
   type DecisionState,
   matchesSelector,
   type Peer,
@@ -63,7 +65,8 @@ export interface PlanInput {
 export type PlanOutcome = { kind: 'skip'; reason: string } | { kind: 'decision'; decision: Decision };
 
 /** What gating a decision needs to know; `triggerRule` is the device rule that raised the trigger, if any. */
-export type GateInput = Pick<PlanInput, 'now' | 'policy' | 'recent' | 'localActions' | 'autonomy'> & {
+export type GateInput = Pick<PlanInput, 'now' | 'recent' | 'localActions' | 'autonomy'> & {
+  policy: { name: string; spec: Pick<PolicySpec, 'rateLimit' | 'cooldownMs'> };
   triggerRule: string | null;
 };
 
@@ -95,32 +98,27 @@ export function draftDecision(input: PlanInput): PlanOutcome {
     return { kind: 'skip', reason: `cooling down: decision ${last.id} was ${now - last.createdAt} ms ago` };
   }
 
-  const actions = spec.plan.flatMap((a) => resolveAction(a, device, input.fleet));
-  let choice = chooseDegree(
+  // A rollback acts on the module the trigger names, unless the policy names one.
+  const actions = spec.plan
+    .flatMap((a) => resolveAction(a, device, input.fleet))
+    .map((a) =>
+      a.action === 'rollback-module' && a.params.module === undefined && signal.kind === 'module-crash-loop'
+        ? { ...a, params: { ...a.params, module: signal.module } }
+        : a,
+    );
+  const choice = chooseDegree(
     input.autonomy,
     spec.property,
     device,
     spec.plan.map((a) => a.action),
   );
-  if (
-    spec.plan.some((a) => a.action === 'rollback-module') &&
-    (choice.degree === 'approve' || choice.degree === 'act')
-  ) {
-    choice = {
-      degree: 'recommend',
-      source: `${choice.source}, lowered to recommend: the hub cannot roll a module back yet (deployments own the modules of the desired state); a person applies it`,
-    };
-  }
   const { summary, evidence } = describeSignal(signal, spec.trigger);
-  const decision: Decision = {
-    apiVersion: API_VERSION,
-    kind: 'Decision',
+  const decision = proposed({
     id: input.id,
     policy: policy.name,
     property: spec.property,
     devices: [...new Set([device.name, ...actions.flatMap((a) => (a.device === null ? [] : [a.device]))])],
     createdAt: now,
-    updatedAt: now,
     trigger: { kind: spec.trigger.kind, device: device.name, at: signal.at, summary, evidence },
     analysis: {
       symptom: spec.analysis.symptom,
@@ -128,16 +126,149 @@ export function draftDecision(input: PlanInput): PlanOutcome {
     },
     degree: choice.degree,
     degreeSource: choice.source,
+    actions,
+  });
+  return { kind: 'decision', decision };
+}
+
+/** A decision of a policy of scope hub: about no device, its actions on the hub (or an incident). */
+export function draftHubDecision(input: {
+  id: string;
+  now: number;
+  policy: { name: string; spec: PolicySpec };
+  signal: Extract<Signal, { kind: 'hub' }>;
+  autonomy: AutonomySpec | undefined;
+  recent: readonly Decision[];
+}): PlanOutcome {
+  const { now, policy, signal } = input;
+  const spec = policy.spec;
+  const mine = input.recent.filter((d) => d.policy === policy.name);
+  // Verifying alone does not block: a decision whose modes the hub no longer holds (it restarted)
+  // is waiting for the symptom to clear, and the hub may need to act again meanwhile.
+  const open = mine.find((d) => (isOpenDecision(d) && d.verification?.outcome !== 'pending') || holdsHubModes(d));
+  if (open) return { kind: 'skip', reason: `decision ${open.id} is still ${open.state}` };
+  const last = mine.reduce<Decision | undefined>((a, d) => (a && a.createdAt >= d.createdAt ? a : d), undefined);
+  const cooldownMs = spec.cooldownMs ?? DEFAULT_COOLDOWN_MS;
+  if (last && now - last.createdAt < cooldownMs) {
+    return { kind: 'skip', reason: `cooling down: decision ${last.id} was ${now - last.createdAt} ms ago` };
+  }
+  const choice = chooseDegree(
+    input.autonomy,
+    spec.property,
+    null,
+    spec.plan.map((a) => a.action),
+  );
+  const { summary, evidence } = describeSignal(signal, spec.trigger);
+  const actions: DecisionAction[] = spec.plan.map(({ action, ...params }) => ({
+    action,
+    device: null,
+    params,
+    state: 'planned',
+    result: null,
+    startedAt: null,
+    finishedAt: null,
+  }));
+  const decision = proposed({
+    id: input.id,
+    policy: policy.name,
+    property: spec.property,
+    devices: [],
+    createdAt: now,
+    trigger: { kind: 'hub', device: null, at: signal.at, summary, evidence },
+    analysis: {
+      symptom: spec.analysis.symptom,
+      summary: spec.analysis.description ?? `${spec.analysis.symptom} on the hub`,
+    },
+    degree: choice.degree,
+    degreeSource: choice.source,
+    actions,
+  });
+  return { kind: 'decision', decision };
+}
+
+/** A new decision, proposed, before gating: no approval, hold, verification or history yet. */
+function proposed(
+  parts: Pick<
+    Decision,
+    | 'id'
+    | 'policy'
+    | 'property'
+    | 'devices'
+    | 'createdAt'
+    | 'trigger'
+    | 'analysis'
+    | 'degree'
+    | 'degreeSource'
+    | 'actions'
+  >,
+): Decision {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Decision',
+    ...parts,
+    updatedAt: parts.createdAt,
     state: 'proposed',
     approval: null,
     hold: null,
-    actions,
     verification: null,
     incident: null,
     history: [],
     explanation: '',
   };
-  return { kind: 'decision', decision };
+}
+
+/** Hub actions of the decision carried out and not undone yet: the modes it holds. */
+export function heldHubActions(d: Decision): DecisionAction[] {
+  const undone = new Set(d.actions.filter((a) => a.params.undo === true).map((a) => a.action));
+  return d.actions.filter(
+    (a) => actsOnHub(a.action) && a.state === 'done' && a.params.undo !== true && !undone.has(a.action),
+  );
+}
+
+export function holdsHubModes(d: Decision): boolean {
+  return heldHubActions(d).length > 0;
+}
+
+/** An action as planned, not carried out yet. */
+export function plannedAction(
+  action: DecisionActionKind,
+  device: string | null,
+  params: Record<string, unknown>,
+): DecisionAction {
+  return { action, device, params, state: 'planned', result: null, startedAt: null, finishedAt: null };
+}
+
+/** A decision the hub makes itself (no policy fired it), before gating: state `proposed`. */
+export function hubDecision(
+  d: Pick<
+    Decision,
+    | 'id'
+    | 'policy'
+    | 'property'
+    | 'devices'
+    | 'createdAt'
+    | 'trigger'
+    | 'analysis'
+    | 'degree'
+    | 'degreeSource'
+    | 'actions'
+  > &
+    Partial<Pick<Decision, 'incident' | 'follows'>>,
+): Decision {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Decision',
+    updatedAt: d.createdAt,
+    state: 'proposed',
+    approval: null,
+    hold: null,
+    verification: null,
+    incident: null,
+    follows: null,
+    history: [],
+    explanation: '',
+    ...d,
+  };
 }
 
 /** The one held decision that stands for a site gone silent: no action on any of its devices. */

@@ -13,12 +13,15 @@ import {
   type DecisionsQuery,
   type Device,
   HomeostatError,
+  HUB_POLICIES,
   type Incident,
   type IncidentsQuery,
   type Lifecycle,
   type Policy,
+  type PostMortem,
   PROPERTIES,
   type PutPolicyRequest,
+  type ReplaceDeviceResponse,
 } from '@homeostat/protocol';
 import type { EventLog } from '../events.js';
 import type { DeviceService } from '../services/devices.js';
@@ -26,6 +29,7 @@ import type { PolicyRecord, Store } from '../store/store.js';
 import { checkPolicy } from './check-policy.js';
 import { fleetDegree } from './degree.js';
 import { type ActionChannel, changeLifecycle } from './execute.js';
+import { pingPong, selfLoops } from './loops.js';
 import type { AutonomicManager } from './manager.js';
 
 const ACTED = new Set(['succeeded', 'failed', 'verified', 'escalated', 'executing', 'approved']);
@@ -83,11 +87,31 @@ export class AutonomicService {
       this.#store.listDevices(),
     ]);
     const problems = checkPolicy(name, req.spec, others, devices);
+    if ((Object.values(HUB_POLICIES) as string[]).includes(name)) {
+      problems.unshift(`/metadata/name: ${name} is the name the hub's own decisions carry; pick another`);
+    }
     if (problems.length > 0) {
       throw new HomeostatError(
         'ERR_POLICY_INVALID',
         `policy ${name} refused (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}); nothing was stored`,
         problems,
+      );
+    }
+    const loops = selfLoops({ name, spec: req.spec }, devices);
+    if (loops.length > 0) {
+      throw new HomeostatError(
+        'ERR_POLICY_SELF_LOOP',
+        `policy ${name} refused: it would trigger itself (${loops[0]}); nothing was stored`,
+        loops,
+      );
+    }
+    const cycle = pingPong({ name, spec: req.spec }, others, devices);
+    if (cycle.length > 0) {
+      const names = cycle.map((edge) => edge.split(' ', 1)[0]);
+      throw new HomeostatError(
+        'ERR_POLICY_PING_PONG',
+        `policy ${name} refused: it and ${[...new Set(names)].filter((n) => n !== name).join(', ')} would trigger each other in turn; nothing was stored`,
+        cycle,
       );
     }
     const record: PolicyRecord = {
@@ -141,6 +165,26 @@ export class AutonomicService {
     const i = await this.#store.getIncident(id);
     if (!i) throw new HomeostatError('ERR_INCIDENT_NOT_FOUND', `no incident ${id}`);
     return i;
+  }
+
+  /** A person resolves an incident; its post-mortem is written then. */
+  resolveIncident(id: string, by: string, note: string): Promise<Incident> {
+    return this.#manager.resolveIncident(id, by, note);
+  }
+
+  async getPostMortem(id: string): Promise<PostMortem> {
+    const incident = await this.getIncident(id);
+    const p = await this.#store.getPostMortem(incident.id);
+    if (!p) {
+      const why = incident.type === 'work-order' ? 'it is a work order' : 'it is still open';
+      throw new HomeostatError('ERR_POSTMORTEM_NOT_FOUND', `incident ${id} has no post-mortem: ${why}`);
+    }
+    return p;
+  }
+
+  /** Replaces a device with another (a dry run only shows what would move). */
+  replaceDevice(name: string, by: string, neu: string, dryRun: boolean): Promise<ReplaceDeviceResponse> {
+    return this.#manager.replace(name, neu, by, dryRun);
   }
 
   async getAutonomy(): Promise<AutonomySettings> {

@@ -4,7 +4,7 @@
 // event log's rate limit, so a flood is counted whole.
 
 import { type Clock, TypedEvents } from '@homeostat/kit';
-import type { LivenessState, SecuritySignal } from '@homeostat/protocol';
+import type { HubMetric, LivenessState, SecuritySignal } from '@homeostat/protocol';
 import type { LivenessTracker, Transition } from '../controllers/liveness.js';
 import type { EventLog } from '../events.js';
 import type { EventRow } from '../store/store.js';
@@ -47,7 +47,18 @@ export type Signal =
       module: string;
       at: number;
       evidence: Record<string, unknown>;
+    }
+  | {
+      /** What the hub sampled about itself (hub-signals.ts): about no device. */
+      kind: 'hub';
+      metric: HubMetric;
+      value: number;
+      at: number;
+      evidence: Record<string, unknown>;
     };
+
+/** The signals about a device: every kind but the hub's own. */
+export type DeviceSignal = Exclude<Signal, { kind: 'hub' }>;
 
 /** How long refusals are remembered, ms, and how many per device and kind at most. */
 const SECURITY_MEMORY_MS = 3_600_000;
@@ -134,7 +145,8 @@ export class Monitor {
 
   #event(e: EventRow): void {
     if (e.device === null) return;
-    if (e.source === 'device') {
+    // A command's result is the device's answer, recorded by the hub: a failed one is a signal.
+    if (e.source === 'device' || (e.type === 'command-result' && e.code !== null)) {
       this.signals.emit('signal', {
         kind: 'event',
         device: e.device,

@@ -10,8 +10,18 @@
 
 import { type Clock, KeyedQueue, type Logger, type Timer } from '@homeostat/kit';
 import { isHomeostatError, isPlainObject } from '@homeostat/protocol';
+import type { EventLog } from '../events.js';
 import type { HubMetrics } from '../metrics.js';
-import { desiredValue, type Layer, layersOf, modulesFor, sameModules, targets } from '../model/deployments.js';
+import {
+  desiredValue,
+  keepRollbacks,
+  type Layer,
+  layersOf,
+  moduleChanges,
+  modulesFor,
+  sameModules,
+  targets,
+} from '../model/deployments.js';
 import type { DeploymentRecord, DeviceRecord, Store } from '../store/store.js';
 
 /** What the controller writes through: the device service's one-key desired-state update. */
@@ -25,6 +35,11 @@ export interface DeploymentControllerDeps {
   logger: Logger;
   metrics: HubMetrics;
   writer: DesiredWriter;
+  /**
+   * Where each device's module changes are recorded (a hub event of type `deployment`, with what
+   * each module ran before): the history a rollback goes back to.
+   */
+  events?: Pick<EventLog, 'record'>;
   /** How often every device is reconciled again whatever happened, ms. Default 300000 (5 min). */
   resyncMs?: number;
 }
@@ -38,6 +53,8 @@ export class DeploymentController {
   readonly #deps: DeploymentControllerDeps;
   readonly #queue: KeyedQueue<Key>;
   #resync: Timer | undefined;
+  /** Set by the hub's own loop when it sheds work: the periodic resync waits; changes still come. */
+  #resyncPaused = false;
 
   constructor(deps: DeploymentControllerDeps) {
     this.#deps = deps;
@@ -58,7 +75,18 @@ export class DeploymentController {
   start(): void {
     this.#queue.start();
     this.#queue.add('all');
-    this.#resync = this.#deps.clock.setInterval(() => this.#queue.add('all'), this.#deps.resyncMs ?? DEFAULT_RESYNC_MS);
+    this.#resync = this.#deps.clock.setInterval(() => {
+      if (!this.#resyncPaused) this.#queue.add('all');
+    }, this.#deps.resyncMs ?? DEFAULT_RESYNC_MS);
+  }
+
+  setPaused(paused: boolean): void {
+    this.#resyncPaused = paused;
+  }
+
+  /** Keys in the work queue and the age of the oldest, for the hub's own loop. */
+  stats(): { depth: number; oldestMs: number } {
+    return this.#queue.stats();
   }
 
   async stop(): Promise<void> {
@@ -109,11 +137,13 @@ export class DeploymentController {
   async #reconcileDevices(devices: readonly DeviceRecord[], layers: readonly Layer[]): Promise<void> {
     const failed: unknown[] = [];
     for (const device of devices) {
-      const set = modulesFor(device.labels, layers);
-      if (sameModules(device.desired.state[MODULES_KEY], set)) continue;
+      const stored = device.desired.state[MODULES_KEY];
+      const set = keepRollbacks(modulesFor(device.labels, layers), stored);
+      if (sameModules(stored, set)) continue;
       try {
         await this.#deps.writer.setDesiredKey(device.name, device.desired.version, MODULES_KEY, desiredValue(set));
         this.#deps.metrics.deploymentReconciles.inc({ result: 'written' });
+        this.#record(device.name, moduleChanges(stored, set));
       } catch (err) {
         // Deleted since it was read: nothing left to reconcile.
         if (!(isHomeostatError(err) && err.code === 'ERR_DEVICE_NOT_FOUND')) failed.push(err);
@@ -122,6 +152,22 @@ export class DeploymentController {
     if (failed.length > 0) {
       throw new AggregateError(failed, `${failed.length} of ${devices.length} devices could not be updated`);
     }
+  }
+
+  #record(device: string, changes: ReturnType<typeof moduleChanges>): void {
+    if (changes.length === 0 || !this.#deps.events) return;
+    const said = changes.map(
+      (c) =>
+        `${c.module} ${c.from ? `${c.from.rev} (${c.from.deployment})` : 'none'} -> ${c.to ? `${c.to.rev} (${c.to.deployment})` : 'none'}`,
+    );
+    this.#deps.events.record({
+      device,
+      type: 'deployment',
+      code: null,
+      severity: 'info',
+      message: `modules of ${device} changed: ${said.join('; ')}`,
+      data: { changes },
+    });
   }
 
   /** Every device has been written for these deployments as read: their generation is observed. */

@@ -24,9 +24,30 @@ export class RetentionJob {
   readonly #deps: RetentionDeps;
   #timer: Timer | undefined;
   #running: Promise<void> | undefined;
+  /** A tighter raw retention the hub's own loop holds while its store is short, ms. */
+  #rawOverrideMs: number | null = null;
 
   constructor(deps: RetentionDeps) {
     this.#deps = deps;
+    deps.metrics.retentionRawSeconds.set(deps.retention.rawMs / 1000);
+  }
+
+  /** The retention applied now: the configured one, with raw readings kept shorter while tightened. */
+  get retention(): Retention {
+    const configured = this.#deps.retention;
+    const rawMs = this.#rawOverrideMs === null ? configured.rawMs : Math.min(configured.rawMs, this.#rawOverrideMs);
+    return { ...configured, rawMs };
+  }
+
+  /** Keeps raw readings `rawMs` at most (null: as configured again); a tighter one prunes at once. */
+  async setRawOverride(rawMs: number | null): Promise<void> {
+    const before = this.retention.rawMs;
+    this.#rawOverrideMs = rawMs;
+    this.#deps.metrics.retentionRawSeconds.set(this.retention.rawMs / 1000);
+    if (this.retention.rawMs < before) {
+      await this.#running;
+      await this.run();
+    }
   }
 
   start(): void {
@@ -47,7 +68,8 @@ export class RetentionJob {
   }
 
   async #run(): Promise<void> {
-    const { store, clock, logger, metrics, retention } = this.#deps;
+    const { store, clock, logger, metrics } = this.#deps;
+    const retention = this.retention;
     try {
       for (let i = 0; i < MAX_SLICES; i++) {
         const deleted = await store.pruneTelemetry(clock.now(), retention, SLICE);

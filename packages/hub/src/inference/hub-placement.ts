@@ -75,6 +75,7 @@ export class HubPlacement {
   readonly #deps: HubPlacementDeps;
   /** By device: module name → rev the hub runs. */
   readonly #running = new Map<string, Map<string, string>>();
+  #paused = false;
   #unsubscribe: (() => void) | null = null;
   /** One reconcile at a time per device, in order. */
   readonly #queue = new Map<string, Promise<void>>();
@@ -84,6 +85,11 @@ export class HubPlacement {
   }
 
   /** Places what the stored twins say, then follows devices' reports. */
+  /** Paused by the hub's own loop while it sheds work; readings stored meanwhile derive nothing. */
+  setPaused(paused: boolean): void {
+    this.#paused = paused;
+  }
+
   async start(): Promise<void> {
     this.#unsubscribe = this.#deps.events.signals.on('reported', (r) => {
       if ('modules' in r.state) this.reconcile(r.device);
@@ -112,8 +118,9 @@ export class HubPlacement {
    * once); derived readings are not fed to models again.
    */
   onStored(readings: readonly Reading[], store: (derived: Reading[]) => Promise<unknown>): void {
-    // The usual case, on every telemetry commit: no device has a model in the hub.
-    if (this.#running.size === 0) return;
+    // The usual case, on every telemetry commit: no device has a model in the hub. Paused, the
+    // hub sheds this work while it is short (its own loop): these readings derive nothing.
+    if (this.#running.size === 0 || this.#paused) return;
     for (const r of readings) {
       if (r.seq < 0 || !this.runsFor(r.device)) continue;
       void this.#derive(r.device, r.ts, r.metrics)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { silentLogger } from '@homeostat/kit';
+import { silentLogger, systemClock } from '@homeostat/kit';
 import { createMetrics } from '../metrics.js';
 import { openSqliteStore } from '../store/sql-store.js';
 import type { Reading, Store } from '../store/store.js';
@@ -31,7 +31,12 @@ async function countingStore() {
 
 test('messages submitted in one turn are written in one transaction, and each resolves after it', async () => {
   const s = await countingStore();
-  const b = new IngestBatcher({ store: s.counted, metrics: createMetrics(), logger: silentLogger() });
+  const b = new IngestBatcher({
+    store: s.counted,
+    clock: systemClock,
+    metrics: createMetrics(),
+    logger: silentLogger(),
+  });
   await Promise.all([b.submit(reading('a', 1)), b.submit(reading('b', 1)), b.submit(reading('a', 2))]);
   assert.deepEqual(s.writes, [3]);
   assert.equal((await s.store.queryReadings('a', 'temperature', 0, 1e12, 10)).length, 2);
@@ -40,7 +45,12 @@ test('messages submitted in one turn are written in one transaction, and each re
 
 test('what arrives while a batch is being written goes into the next one', async () => {
   const s = await countingStore();
-  const b = new IngestBatcher({ store: s.counted, metrics: createMetrics(), logger: silentLogger() });
+  const b = new IngestBatcher({
+    store: s.counted,
+    clock: systemClock,
+    metrics: createMetrics(),
+    logger: silentLogger(),
+  });
   const first = b.submit(reading('a', 1));
   await new Promise((r) => setImmediate(r)); // the first batch is now being written
   const later = [b.submit(reading('a', 2)), b.submit(reading('a', 3)), b.submit(reading('a', 4))];
@@ -52,7 +62,7 @@ test('what arrives while a batch is being written goes into the next one', async
 test('within a batch the first message with a (device, seq) wins; the later one learns what is stored', async () => {
   const s = await countingStore();
   const metrics = createMetrics();
-  const b = new IngestBatcher({ store: s.counted, metrics, logger: silentLogger() });
+  const b = new IngestBatcher({ store: s.counted, clock: systemClock, metrics, logger: silentLogger() });
   const [first, second] = await Promise.all([b.submit(reading('a', 1, 20)), b.submit(reading('a', 1, 99))]);
   assert.deepEqual(first, []);
   assert.deepEqual(second, [{ reading: reading('a', 1, 99)[0], stored: reading('a', 1, 20)[0] }]);
@@ -67,7 +77,12 @@ test('within a batch the first message with a (device, seq) wins; the later one 
 
 test('a failed write rejects every message of its batch (none is acknowledged), and the next one works', async () => {
   const s = await countingStore();
-  const b = new IngestBatcher({ store: s.counted, metrics: createMetrics(), logger: silentLogger() });
+  const b = new IngestBatcher({
+    store: s.counted,
+    clock: systemClock,
+    metrics: createMetrics(),
+    logger: silentLogger(),
+  });
   s.failOnce();
   const results = await Promise.allSettled([b.submit(reading('a', 1)), b.submit(reading('a', 2))]);
   assert.deepEqual(

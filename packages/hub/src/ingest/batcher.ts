@@ -3,12 +3,14 @@
 // for the commit of its batch, so "acknowledged" still means "stored", and the batch size adapts
 // to the load by itself: one message when the hub is idle, thousands when it is busy.
 
-import type { Logger } from '@homeostat/kit';
+import type { Clock, Logger } from '@homeostat/kit';
 import type { HubMetrics } from '../metrics.js';
 import type { Reading, Store } from '../store/store.js';
 
 export interface IngestDeps {
   store: Store;
+  /** Times the writes, for the hub's own loop (the age of the write in progress). */
+  clock: Clock;
   metrics: HubMetrics;
   logger: Logger;
   /**
@@ -40,6 +42,13 @@ export class IngestBatcher {
   #queue: Submission[] = [];
   #writing: Promise<void> | null = null;
   #scheduled = false;
+  /** Readings waiting, and in the write in progress. */
+  #queuedReadings = 0;
+  #writingReadings = 0;
+  /** When the write in progress started, and how long the last one took, ms. */
+  #writeStartedAt: number | null = null;
+  #lastWriteMs = 0;
+  readonly #afterWrite = new Set<() => void>();
 
   constructor(deps: IngestDeps) {
     this.#deps = deps;
@@ -53,8 +62,31 @@ export class IngestBatcher {
   submit(readings: readonly Reading[]): Promise<AlreadyStored[]> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ readings, resolve, reject });
+      this.#queuedReadings += readings.length;
       this.#schedule();
     });
+  }
+
+  /** Readings submitted and not yet committed: waiting, and in the write in progress. */
+  get backlog(): number {
+    return this.#queuedReadings + this.#writingReadings;
+  }
+
+  /** Readings waiting for a write (not those in the write in progress). */
+  get queued(): number {
+    return this.#queuedReadings;
+  }
+
+  /** The age of the write in progress, or the duration of the last one when none is, ms. */
+  writeMs(): number {
+    const started = this.#writeStartedAt;
+    return started === null ? this.#lastWriteMs : Math.max(this.#lastWriteMs, this.#deps.clock.now() - started);
+  }
+
+  /** Calls `fn` after every write, committed or failed; returns the way to stop. */
+  onWritten(fn: () => void): () => void {
+    this.#afterWrite.add(fn);
+    return () => this.#afterWrite.delete(fn);
   }
 
   /** Resolves once everything submitted so far is written. */
@@ -86,9 +118,16 @@ export class IngestBatcher {
       readings += next.readings.length;
     }
     if (batch.length === 0) return;
+    this.#queuedReadings -= readings;
+    this.#writingReadings = readings;
+    this.#writeStartedAt = this.#deps.clock.now();
     this.#writing = this.#write(batch).finally(() => {
+      this.#lastWriteMs = this.#deps.clock.now() - (this.#writeStartedAt ?? this.#deps.clock.now());
+      this.#writeStartedAt = null;
+      this.#writingReadings = 0;
       this.#writing = null;
       if (this.#queue.length > 0) this.#startWrite();
+      for (const fn of this.#afterWrite) fn();
     });
   }
 

@@ -9,7 +9,9 @@ import {
   deploymentStatus,
   desiredValue,
   diffModules,
+  keepRollbacks,
   layersOf,
+  moduleChanges,
   moduleRev,
   modulesFor,
   sameModules,
@@ -55,6 +57,7 @@ function device(name: string, labels: Record<string, string>, reportedModules?: 
     heartbeatMs: null,
     lastSeen: null,
     liveness: null,
+    replacedBy: null,
   };
 }
 
@@ -182,4 +185,25 @@ test('status: applied, pending, failing and overridden from what devices report'
   );
   assert.equal(deploymentStatus(gold, layers, devices, false).devices, undefined);
   assert.deepEqual(deploymentStatus(gold, layers, devices, false).pending, 1);
+});
+
+test('a rollback held on a device is kept while the deployments name the failing rev, and lapses after', () => {
+  const entry = (spec: ModuleSpec, deployment = 'd') => ({ rev: moduleRev(spec), deployment, spec });
+  const [a, b, c] = [proc('m', 'a'), proc('m', 'b'), proc('m', 'c')];
+  const held = { ...entry(a), rolledBack: { from: moduleRev(b), decision: 'dec-1', at: 5 } };
+  const other = entry(proc('n'));
+  // The deployments name b: the device keeps a, the other module is the deployments'.
+  assert.deepEqual(keepRollbacks({ m: entry(b), n: other }, { m: held, n: other }), { m: held, n: other });
+  // They name c now (a fix), or no longer have m: the rollback lapses.
+  assert.deepEqual(keepRollbacks({ m: entry(c) }, { m: held }), { m: entry(c) });
+  assert.deepEqual(keepRollbacks({}, { m: held }), {});
+  assert.deepEqual(keepRollbacks({ m: entry(b) }, undefined), { m: entry(b) });
+
+  // What a write changes, module by module, with the whole entry each replaced.
+  assert.deepEqual(moduleChanges({ m: entry(a), n: other }, { m: entry(b), o: entry(proc('o')) }), [
+    { module: 'm', from: entry(a), to: { rev: moduleRev(b), deployment: 'd' } },
+    { module: 'n', from: other, to: null },
+    { module: 'o', from: null, to: { rev: moduleRev(proc('o')), deployment: 'd' } },
+  ]);
+  assert.deepEqual(moduleChanges({ m: entry(a) }, { m: entry(a) }), []);
 });

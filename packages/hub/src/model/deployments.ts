@@ -8,6 +8,7 @@ import {
   type DeploymentStatus,
   type DesiredModule,
   type DeviceModuleDiff,
+  isPlainObject,
   jsonEqual,
   type LabelMap,
   type ModuleSpec,
@@ -173,4 +174,42 @@ export function deploymentStatus(
     overridden: count('overridden'),
     ...(perDevice ? { devices: rows } : {}),
   };
+}
+
+/**
+ * The set with the rollbacks a device's stored modules hold kept in: a module rolled back on the
+ * device (`rolledBack.from` the rev its deployments name) stays at its earlier version while they
+ * still name that rev; once they name another (a fix) or drop the module, the rollback lapses.
+ */
+export function keepRollbacks(set: ModuleSet, stored: unknown): ModuleSet {
+  if (!isPlainObject(stored)) return set;
+  let out = set;
+  for (const [name, m] of Object.entries(stored)) {
+    const held = m as DesiredModule;
+    if (!isPlainObject(held) || !isPlainObject(held.rolledBack)) continue;
+    if (set[name]?.rev !== held.rolledBack.from) continue;
+    out = { ...out, [name]: held };
+  }
+  return out;
+}
+
+/** One module's change on a device: what it ran before (the whole entry), what it runs now. */
+export interface ModuleChange {
+  module: string;
+  from: DesiredModule | null;
+  to: { rev: string; deployment: string } | null;
+}
+
+/** What changes between two module sets of one device, module by module, in name order. */
+export function moduleChanges(before: unknown, after: ModuleSet): ModuleChange[] {
+  const old: Record<string, DesiredModule> = isPlainObject(before) ? (before as Record<string, DesiredModule>) : {};
+  const names = [...new Set([...Object.keys(old), ...Object.keys(after)])].sort();
+  const changes: ModuleChange[] = [];
+  for (const module of names) {
+    const from = old[module] ?? null;
+    const to = after[module] ?? null;
+    if (from?.rev === to?.rev && from?.deployment === to?.deployment) continue;
+    changes.push({ module, from, to: to && { rev: to.rev, deployment: to.deployment } });
+  }
+  return changes;
 }

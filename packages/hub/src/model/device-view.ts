@@ -32,6 +32,7 @@ export function deviceView(record: DeviceRecord, liveness: LivenessEntry, connec
       capabilities: record.capabilities,
       agent: record.agentVersion === null ? null : { version: record.agentVersion },
       enrollmentGroup: record.enrollmentGroup,
+      replacedBy: record.replacedBy,
     },
   };
 }

@@ -9,9 +9,9 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket } from '
 import type { EnrollmentService } from '../services/enrollment.js';
 import { decidePublish, type Identity, maySubscribe } from './acl.js';
 import { ClaimDesk, claimRefusal } from './claims.js';
-import type { HandlerDeps } from './context.js';
+import type { HandlerDeps, HandlerResult } from './context.js';
 import { handlerFor } from './dispatcher.js';
-import { guardConnection } from './packet-guard.js';
+import { GuardedConnection, guardConnection } from './packet-guard.js';
 import { indexedMemoryPersistence } from './retained-index.js';
 
 export interface EndpointDeps extends HandlerDeps {
@@ -26,6 +26,11 @@ const SINK_TOPIC = '$homeostat/refused';
  * the connection before it is buffered.
  */
 const PACKET_HEADROOM_BYTES = 128 * 1024;
+/**
+ * Messages of one connection whose PUBACK may wait for their commit while the broker reads on;
+ * past it, the broker waits for the commit before it reads the connection's next packets.
+ */
+const MAX_HELD_PER_CONNECTION = 256;
 /** Claim client ids become a topic level; keep them plain. */
 const CLAIM_CLIENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -272,6 +277,14 @@ export class MqttEndpoint {
       return null;
     }
     const device = await this.#credentials(username);
+    if (device?.lifecycle === 'retired') {
+      // Its token was revoked when it was replaced: say why, not merely "wrong token".
+      metrics.mqttAuthFailures.inc({ reason: 'retired' });
+      this.#securityEvent(device.name, 'ERR_DEVICE_RETIRED', 'MQTT connection refused: device is retired', {
+        lifecycle: device.lifecycle,
+      });
+      return authError(NOT_AUTHORIZED, 'device is retired');
+    }
     if (!device || !sameHash(device.tokenHash, hashToken(secret))) {
       metrics.mqttAuthFailures.inc({ reason: 'credentials' });
       // Only a device that exists gets the event under its name: unknown names are not stored.
@@ -380,11 +393,30 @@ export class MqttEndpoint {
       return;
     }
     deps.metrics.mqttMessages.inc({ kind: decision.topic.kind });
-    for (const warning of result.warnings ?? []) {
-      this.#tell(device, 'protocol', { ...fromError(warning.error), topic: packet.topic, seq: warning.seq });
-    }
     if (decision.topic.kind !== 'heartbeat' && decision.topic.kind !== 'status') {
       deps.liveness.observe(device, { kind: 'message', at: now });
+    }
+    const topic = packet.topic;
+    if (result.committed === undefined) {
+      this.#warn(device, topic, result);
+      return;
+    }
+    // Taken, not stored yet. Rather than keep the broker from reading this connection's next
+    // packets until the commit (they would miss the batch being gathered), the connection holds
+    // back its PUBACK, and what it writes after, until the commit: acknowledged still means stored.
+    const conn: unknown = client.conn;
+    if (conn instanceof GuardedConnection && conn.holds < MAX_HELD_PER_CONNECTION) {
+      conn.hold(result.committed.then((r) => this.#warn(device, topic, r)));
+      return;
+    }
+    this.#warn(device, topic, await result.committed);
+  }
+
+  /** Tells the device what its message's result warns of. */
+  #warn(device: string, topic: string, result: HandlerResult): void {
+    if (!result.ok) return;
+    for (const warning of result.warnings ?? []) {
+      this.#tell(device, 'protocol', { ...fromError(warning.error), topic, seq: warning.seq });
     }
   }
 

@@ -7,7 +7,7 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { describe, test } from 'node:test';
 import { Aedes, type Client } from 'aedes';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { guardConnection, PacketScanner, type PacketViolation } from './packet-guard.js';
+import { type GuardedConnection, guardConnection, PacketScanner, type PacketViolation } from './packet-guard.js';
 
 /** A Remaining Length as a variable byte integer [MQTT-2.2.3]. */
 function varint(n: number): number[] {
@@ -105,19 +105,33 @@ describe('PacketScanner', () => {
   });
 });
 
+/** A guarded server-side socket and its peer, over real TCP. */
+async function socketPair(): Promise<{ conn: GuardedConnection; peer: Socket; close(): Promise<void> }> {
+  let accepted: Socket | undefined;
+  const server = createServer((s) => {
+    accepted = s;
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const peer = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(peer, 'connect');
+  while (!accepted) await new Promise((r) => setImmediate(r));
+  const conn = guardConnection(accepted, { maxPacketBytes: 1024, onViolation: () => assert.fail('no violation') });
+  return {
+    conn,
+    peer,
+    close: async () => {
+      peer.destroy();
+      accepted?.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
 describe('GuardedConnection', () => {
   test('writes keep the socket backpressure and arrive unchanged, in order', async () => {
-    let accepted: Socket | undefined;
-    const server = createServer((s) => {
-      accepted = s;
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const peer = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const { conn, peer, close } = await socketPair();
     try {
-      await once(peer, 'connect');
-      while (!accepted) await new Promise((r) => setImmediate(r));
-      const conn = guardConnection(accepted, { maxPacketBytes: 1024, onViolation: () => assert.fail('no violation') });
       peer.pause();
       const received: Buffer[] = [];
       let sent = 0;
@@ -140,11 +154,63 @@ describe('GuardedConnection', () => {
       for (let i = 0; i < sent; i += block.length) assert.equal(all[i], (i / block.length) & 0xff, `block at ${i}`);
       conn.destroy();
       await once(conn, 'close');
-      assert.equal(accepted.destroyed, true);
+      assert.equal(conn.socket.destroyed, true);
     } finally {
-      peer.destroy();
-      accepted?.destroy();
-      await new Promise((r) => server.close(r));
+      await close();
+    }
+  });
+});
+
+/** What the peer has received (chunks collected in `got`) after `ms` of waiting. */
+async function receivedAfter(got: Buffer[], ms = 50): Promise<string> {
+  await new Promise((r) => setTimeout(r, ms));
+  return Buffer.concat(got).toString();
+}
+
+describe('GuardedConnection holds', () => {
+  test('bytes written after a hold wait for it, and holds release in the order they were taken', async () => {
+    const { conn, peer, close } = await socketPair();
+    try {
+      const got: Buffer[] = [];
+      peer.on('data', (c: Buffer) => got.push(c));
+      conn.write('a');
+      let commitFirst!: () => void;
+      let commitSecond!: () => void;
+      conn.hold(new Promise<void>((r) => (commitFirst = r)));
+      conn.write('b');
+      conn.hold(new Promise<void>((r) => (commitSecond = r)));
+      conn.write('c');
+      assert.equal(conn.holds, 2);
+      assert.equal(await receivedAfter(got), 'a');
+      // The second commit ends first: nothing written after the first hold may pass it.
+      commitSecond();
+      assert.equal(await receivedAfter(got), 'a');
+      commitFirst();
+      assert.equal(await receivedAfter(got), 'abc');
+      assert.equal(conn.holds, 0);
+      conn.write('d');
+      assert.equal(await receivedAfter(got), 'abcd');
+    } finally {
+      await close();
+    }
+  });
+
+  test('a failed commit closes the connection and what it held is never sent', async () => {
+    const { conn, peer, close } = await socketPair();
+    try {
+      const got: Buffer[] = [];
+      peer.on('data', (c: Buffer) => got.push(c));
+      conn.on('error', () => {});
+      let fail!: (err: Error) => void;
+      conn.hold(new Promise<void>((_, reject) => (fail = reject)));
+      conn.write('puback');
+      const ended = once(peer, 'close');
+      fail(new Error('disk full'));
+      await ended;
+      assert.equal(Buffer.concat(got).toString(), '');
+      assert.equal(conn.destroyed, true);
+    } finally {
+      await close();
     }
   });
 });

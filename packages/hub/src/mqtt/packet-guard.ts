@@ -108,6 +108,9 @@ export class GuardedConnection extends Duplex {
   readonly #scanner: PacketScanner;
   readonly #onViolation: PacketGuardOptions['onViolation'];
   #violated = false;
+  /** Settles once every hold taken so far has; null when nothing is held. */
+  #gate: Promise<void> | null = null;
+  #holds = 0;
 
   constructor(socket: Socket, options: PacketGuardOptions) {
     super({
@@ -153,18 +156,57 @@ export class GuardedConnection extends Duplex {
     if (!this.#violated) this.socket.resume();
   }
 
+  /** Holds taken and not settled yet. */
+  get holds(): number {
+    return this.#holds;
+  }
+
+  /**
+   * Holds back every byte written from now on until `until` resolves, and after the holds taken
+   * before it: this is how a PUBACK written by the broker waits for the commit of its message
+   * while the broker goes on reading the connection's next packets. If `until` rejects, the
+   * connection is destroyed and what was held is never sent, so the client publishes again.
+   */
+  hold(until: Promise<unknown>): void {
+    this.#holds++;
+    const before = this.#gate;
+    const gate: Promise<void> = (before === null ? until : before.then(() => until)).then(
+      () => this.#release(gate),
+      (err: unknown) => {
+        this.#release(gate);
+        this.destroy(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+    this.#gate = gate;
+  }
+
+  #release(gate: Promise<void>): void {
+    this.#holds--;
+    if (this.#gate === gate) this.#gate = null;
+  }
+
   override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    // Completing the write only once the socket accepts more keeps its backpressure: aedes waits
-    // for 'drain' when write() returns false.
-    if (this.socket.write(chunk, encoding)) callback();
-    else this.socket.once('drain', () => callback());
+    this.#whenOpen(callback, () => this.#toSocket([{ chunk, encoding }], callback));
   }
 
   override _writev(
     chunks: { chunk: Buffer | string; encoding: BufferEncoding }[],
     callback: (error?: Error | null) => void,
   ): void {
+    this.#whenOpen(callback, () => this.#toSocket(chunks, callback));
+  }
+
+  /** Runs `write` now, or once the holds taken so far settle; drops it if the stream is destroyed. */
+  #whenOpen(callback: (error?: Error | null) => void, write: () => void): void {
+    const gate = this.#gate;
+    if (gate === null) write();
+    else void gate.then(() => (this.destroyed ? callback() : write()));
+  }
+
+  #toSocket(chunks: { chunk: Buffer | string; encoding: BufferEncoding }[], callback: (error?: Error | null) => void) {
     // mqtt-packet corks the stream for each packet: its pieces reach the socket in one syscall.
+    // Completing the write only once the socket accepts more keeps its backpressure: aedes waits
+    // for 'drain' when write() returns false (and a held write keeps the later ones behind it).
     this.socket.cork();
     let accepted = true;
     for (const { chunk, encoding } of chunks) accepted = this.socket.write(chunk, encoding);

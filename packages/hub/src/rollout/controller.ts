@@ -115,6 +115,11 @@ export class RolloutController {
     this.#index.deviceChanged(name);
   }
 
+  /** Keys in the work queue and the age of the oldest, for the hub's own loop. */
+  stats(): { depth: number; oldestMs: number } {
+    return this.#queue.stats();
+  }
+
   /** Resolves once no key waits (for tests). */
   idle(): Promise<void> {
     return this.#queue.idle();

@@ -2,10 +2,25 @@
 // incidents and the autonomy settings. Decisions and incidents are kept whole as JSON; the
 // device link tables answer "everything about this device" without scanning the records.
 
-import type { AutonomySpec, Decision, DecisionState, Degree, Incident, Property } from '@homeostat/protocol';
+import type {
+  AutonomySpec,
+  Decision,
+  DecisionState,
+  Degree,
+  Incident,
+  PostMortem,
+  Property,
+} from '@homeostat/protocol';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from './schema.js';
-import type { DecisionCount, DecisionQuery, IncidentQuery, PolicyRecord } from './store.js';
+import type {
+  DecisionCount,
+  DecisionQuery,
+  HandOverQuery,
+  HandOverRecord,
+  IncidentQuery,
+  PolicyRecord,
+} from './store.js';
 
 type Db = Kysely<Database>;
 
@@ -168,4 +183,43 @@ export async function putAutonomy(db: Db, spec: AutonomySpec, now: number): Prom
     .values({ name: AUTONOMY_NAME, ...row })
     .onConflict((oc) => oc.column('name').doUpdateSet(row))
     .execute();
+}
+
+export async function saveHandOver(db: Db, h: HandOverRecord): Promise<void> {
+  const row = {
+    from_device: h.from,
+    to_device: h.to,
+    state: h.state,
+    created_at: h.createdAt,
+    record: JSON.stringify(h),
+  };
+  await db
+    .insertInto('hand_overs')
+    .values({ id: h.id, ...row })
+    .onConflict((oc) => oc.column('id').doUpdateSet(row))
+    .execute();
+}
+
+export async function listHandOvers(db: Db, q: HandOverQuery): Promise<HandOverRecord[]> {
+  let query = db.selectFrom('hand_overs').select('record');
+  if (q.state !== undefined) query = query.where('state', '=', q.state);
+  const { device } = q;
+  if (device !== undefined)
+    query = query.where((eb) => eb.or([eb('from_device', '=', device), eb('to_device', '=', device)]));
+  const rows = await query.orderBy('created_at').orderBy('id').execute();
+  return rows.map((r) => JSON.parse(r.record) as HandOverRecord);
+}
+
+export async function savePostMortem(db: Db, p: PostMortem): Promise<void> {
+  const row = { written_at: p.writtenAt, record: JSON.stringify(p) };
+  await db
+    .insertInto('postmortems')
+    .values({ incident: p.incident, ...row })
+    .onConflict((oc) => oc.column('incident').doUpdateSet(row))
+    .execute();
+}
+
+export async function getPostMortem(db: Db, incident: string): Promise<PostMortem | undefined> {
+  const row = await db.selectFrom('postmortems').select('record').where('incident', '=', incident).executeTakeFirst();
+  return row && (JSON.parse(row.record) as PostMortem);
 }

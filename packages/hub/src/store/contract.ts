@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Decision, Incident } from '@homeostat/protocol';
+import { replacementContract } from './replacement-contract.js';
 import { rolloutContract } from './rollouts-contract.js';
 import type { DeploymentRecord, NewDevice, Reading, Store } from './store.js';
 
@@ -493,5 +494,6 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     );
 
     rolloutContract(withStore);
+    replacementContract(withStore);
   });
 }

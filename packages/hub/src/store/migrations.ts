@@ -310,6 +310,32 @@ async function carryReadingsOver(db: Kysely<unknown>): Promise<void> {
   await flush(true);
 }
 
+const m0008: Migration = {
+  async up(db: Kysely<unknown>) {
+    // Device replacement: a retired device names the one that replaced it.
+    await db.schema.alterTable('devices').addColumn('replaced_by', 'text').execute();
+    // Duties the loop moved to other devices while one was silent, so they can be handed back:
+    // the record is the whole hand-over (keys, values before and after), kept as JSON.
+    await db.schema
+      .createTable('hand_overs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('from_device', 'text', (c) => c.notNull())
+      .addColumn('to_device', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('record', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('hand_overs_by_state').on('hand_overs').columns(['state', 'from_device']).execute();
+    // One blameless post-mortem per resolved incident.
+    await db.schema
+      .createTable('postmortems')
+      .addColumn('incident', 'text', (c) => c.primaryKey())
+      .addColumn('written_at', 'bigint', (c) => c.notNull())
+      .addColumn('record', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: MigrationProvider = {
   async getMigrations() {
     return {
@@ -319,6 +345,7 @@ export const migrations: MigrationProvider = {
       '0005-autonomic': m0005,
       '0006-rollouts': m0006,
       '0007-one-row-per-reading': m0007,
+      '0008-replacement-postmortems': m0008,
     };
   },
 };

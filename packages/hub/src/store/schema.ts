@@ -31,6 +31,7 @@ export interface DevicesTable {
   heartbeat_ms: number | null;
   last_seen: number | null;
   liveness: string | null;
+  replaced_by: string | null;
 }
 
 /** One row per reading; `metrics` is the JSON object of its values. */
@@ -169,7 +170,24 @@ export interface RolloutDevicesTable {
   rollback_requested_at: number | null;
 }
 
+export interface HandOversTable {
+  id: string;
+  from_device: string;
+  to_device: string;
+  state: string;
+  created_at: number;
+  record: string;
+}
+
+export interface PostMortemsTable {
+  incident: string;
+  written_at: number;
+  record: string;
+}
+
 export interface Database {
+  hand_overs: HandOversTable;
+  postmortems: PostMortemsTable;
   rollouts: RolloutsTable;
   rollout_revisions: RolloutRevisionsTable;
   rollout_devices: RolloutDevicesTable;

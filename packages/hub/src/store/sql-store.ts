@@ -7,6 +7,7 @@ import {
   type Decision,
   type Incident,
   type Lifecycle,
+  type PostMortem,
   type Role,
 } from '@homeostat/protocol';
 import BetterSqlite3 from 'better-sqlite3';
@@ -30,6 +31,8 @@ import type {
   EnrollmentGroupRecord,
   EventQuery,
   EventRow,
+  HandOverQuery,
+  HandOverRecord,
   IncidentQuery,
   InsertOutcome,
   LivenessRecord,
@@ -272,6 +275,17 @@ export class SqlStore implements Store {
     return telemetry.queryBuckets(this.#db, devices, metric, from, to, stepMs);
   }
 
+  async sizeBytes(): Promise<number> {
+    // Pages in use: a DELETE frees pages for reuse without shrinking the file, and what retention
+    // frees is what the budget must see.
+    const { rows } = await sql<{
+      bytes: number;
+    }>`select ((select page_count from pragma_page_count()) - (select freelist_count from pragma_freelist_count())) * (select page_size from pragma_page_size()) as bytes`.execute(
+      this.#db,
+    );
+    return Number(rows[0]?.bytes ?? 0);
+  }
+
   pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number> {
     return telemetry.pruneTelemetry(this.#db, now, retention, limit);
   }
@@ -444,6 +458,37 @@ export class SqlStore implements Store {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  async retireDevice(name: string, tokenHash: string, replacedBy: string | null): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('devices')
+      .set((eb) => ({
+        lifecycle: 'retired',
+        token_hash: tokenHash,
+        labels: '{}',
+        replaced_by: replacedBy,
+        resource_version: eb('resource_version', '+', 1),
+      }))
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  saveHandOver(handOver: HandOverRecord): Promise<void> {
+    return autonomic.saveHandOver(this.#db, handOver);
+  }
+
+  listHandOvers(query: HandOverQuery): Promise<HandOverRecord[]> {
+    return autonomic.listHandOvers(this.#db, query);
+  }
+
+  savePostMortem(postMortem: PostMortem): Promise<void> {
+    return autonomic.savePostMortem(this.#db, postMortem);
+  }
+
+  getPostMortem(incident: string): Promise<PostMortem | undefined> {
+    return autonomic.getPostMortem(this.#db, incident);
+  }
+
   putPolicy(policy: PolicyRecord): Promise<boolean> {
     return autonomic.putPolicy(this.#db, policy);
   }
@@ -574,6 +619,7 @@ async function insertDevice(db: Kysely<Database>, device: NewDevice): Promise<bo
       heartbeat_ms: null,
       last_seen: null,
       liveness: null,
+      replaced_by: null,
     })
     .onConflict((oc) => oc.doNothing())
     .executeTakeFirst();
@@ -608,6 +654,7 @@ function toDevice(row: Selectable<DevicesTable>): DeviceRecord {
     heartbeatMs: num(row.heartbeat_ms),
     lastSeen: num(row.last_seen),
     liveness: row.liveness === null ? null : (JSON.parse(row.liveness) as LivenessRecord),
+    replacedBy: row.replaced_by ?? null,
   };
 }
 

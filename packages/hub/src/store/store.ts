@@ -12,6 +12,7 @@ import type {
   LivenessState,
   ModuleSpec,
   PolicySpec,
+  PostMortem,
   Property,
   Role,
 } from '@homeostat/protocol';
@@ -53,6 +54,8 @@ export interface DeviceRecord {
   heartbeatMs: number | null;
   lastSeen: number | null;
   liveness: LivenessRecord | null;
+  /** A retired device: the one that replaced it. */
+  replacedBy: string | null;
 }
 
 export interface NewDevice {
@@ -252,6 +255,8 @@ export interface Store extends RolloutStore {
    * Several devices are merged into one series (count-weighted average).
    */
   queryBuckets(devices: readonly string[], metric: string, from: number, to: number, stepMs: number): Promise<Bucket[]>;
+  /** Bytes the store's content takes (not the pages it freed and keeps for reuse). */
+  sizeBytes(): Promise<number>;
   /** Deletes telemetry older than its retention, at most `limit` rows of each kind; returns how many. */
   pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number>;
 
@@ -283,6 +288,8 @@ export interface Store extends RolloutStore {
   deleteDeployment(name: string): Promise<boolean>;
   /** Sets the lifecycle (quarantine, back to active); false when there is no such device. */
   setDeviceLifecycle(name: string, lifecycle: Lifecycle): Promise<boolean>;
+  /** Retires a device at once: lifecycle retired, a token hash nobody holds, labels cleared, its replacement named. */
+  retireDevice(name: string, tokenHash: string, replacedBy: string | null): Promise<boolean>;
 
   // The autonomic manager's knowledge (store/autonomic.ts).
   /** Creates or replaces; true when created. */
@@ -304,6 +311,42 @@ export interface Store extends RolloutStore {
   listIncidents(query: IncidentQuery): Promise<Incident[]>;
   getAutonomy(): Promise<AutonomySpec | undefined>;
   putAutonomy(spec: AutonomySpec, now: number): Promise<void>;
+  /** Creates or replaces the hand-over under its id. */
+  saveHandOver(handOver: HandOverRecord): Promise<void>;
+  /** Oldest first. */
+  listHandOvers(query: HandOverQuery): Promise<HandOverRecord[]>;
+  savePostMortem(postMortem: PostMortem): Promise<void>;
+  getPostMortem(incident: string): Promise<PostMortem | undefined>;
+}
+
+/**
+ * A change the loop made to another device's desired state because a device was silent (a
+ * hand-over, or a patch of a peer): what it set and what was there before, to hand it back.
+ */
+export interface HandOverRecord {
+  /** `{decision}-{action index}`. */
+  id: string;
+  decision: string;
+  policy: string;
+  /** The device whose duties these are (the silent one). */
+  from: string;
+  /** The device holding them. */
+  to: string;
+  /** What was written: key -> value. */
+  set: Record<string, unknown>;
+  /** What was there before: key -> value, null where the key was absent. */
+  before: Record<string, unknown>;
+  state: 'active' | 'returned';
+  createdAt: number;
+  /** The hand-back decision, once one was made (whatever its outcome: it is not tried twice). */
+  returning: string | null;
+  returnedAt: number | null;
+}
+
+export interface HandOverQuery {
+  state?: HandOverRecord['state'];
+  /** Held by or for this device. */
+  device?: string;
 }
 
 export interface PolicyRecord {

@@ -229,43 +229,89 @@ export async function pruneTelemetry(
   return deleted;
 }
 
-/** Fresh readings folded into one rollup row per (device, metric, resolution, bucket). */
+/**
+ * Fresh readings folded into one rollup row per (device, metric, resolution, bucket). Each value
+ * is folded once, into its minute (found through the device and the metric, most often the last
+ * minute seen for them); the coarser resolutions are folded from the minutes, which nest in them.
+ */
 export function rollupRows(readings: readonly Reading[]): Selectable<RollupsTable>[] {
-  const buckets = new Map<string, Selectable<RollupsTable>>();
+  const [finest, ...coarser] = ROLLUP_RESOLUTIONS;
+  const minutes: Selectable<RollupsTable>[] = [];
+  const byDevice = new Map<string, Map<string, Selectable<RollupsTable>[]>>();
   for (const r of readings) {
-    for (const resolution of ROLLUP_RESOLUTIONS) {
-      const bucket = Math.floor(r.ts / resolution) * resolution;
-      for (const metric in r.metrics) {
-        const value = r.metrics[metric]!;
-        const key = `${r.device}\u0000${metric}\u0000${resolution}\u0000${bucket}`;
-        const b = buckets.get(key);
-        if (!b) {
-          buckets.set(key, {
-            device: r.device,
-            metric,
-            resolution_ms: resolution,
-            bucket,
-            count: 1,
-            sum: value,
-            min: value,
-            max: value,
-            last: value,
-            last_ts: r.ts,
-          });
-        } else {
-          b.count++;
-          b.sum += value;
-          b.min = Math.min(b.min, value);
-          b.max = Math.max(b.max, value);
-          if (r.ts >= b.last_ts) {
-            b.last = value;
-            b.last_ts = r.ts;
-          }
-        }
+    let byMetric = byDevice.get(r.device);
+    if (byMetric === undefined) {
+      byMetric = new Map();
+      byDevice.set(r.device, byMetric);
+    }
+    const bucket = Math.floor(r.ts / finest) * finest;
+    for (const metric in r.metrics) {
+      const value = r.metrics[metric]!;
+      let rows = byMetric.get(metric);
+      if (rows === undefined) {
+        rows = [];
+        byMetric.set(metric, rows);
       }
+      const last = rows[rows.length - 1];
+      const row = last !== undefined && last.bucket === bucket ? last : rows.find((b) => b.bucket === bucket);
+      if (row === undefined) {
+        const fresh = newRollup(r.device, metric, finest, bucket, 1, value, value, value, value, r.ts);
+        rows.push(fresh);
+        minutes.push(fresh);
+      } else foldInto(row, 1, value, value, value, value, r.ts);
     }
   }
-  return [...buckets.values()];
+  const out = minutes.slice();
+  for (const resolution of coarser) {
+    const folded = new Map<string, Selectable<RollupsTable>>();
+    for (const m of minutes) {
+      const bucket = Math.floor(m.bucket / resolution) * resolution;
+      const key = `${m.device}\u0000${m.metric}\u0000${bucket}`;
+      const row = folded.get(key);
+      if (row === undefined)
+        folded.set(
+          key,
+          newRollup(m.device, m.metric, resolution, bucket, m.count, m.sum, m.min, m.max, m.last, m.last_ts),
+        );
+      else foldInto(row, m.count, m.sum, m.min, m.max, m.last, m.last_ts);
+    }
+    out.push(...folded.values());
+  }
+  return out;
+}
+
+function newRollup(
+  device: string,
+  metric: string,
+  resolution_ms: number,
+  bucket: number,
+  count: number,
+  sum: number,
+  min: number,
+  max: number,
+  last: number,
+  last_ts: number,
+): Selectable<RollupsTable> {
+  return { device, metric, resolution_ms, bucket, count, sum, min, max, last, last_ts };
+}
+
+function foldInto(
+  row: Selectable<RollupsTable>,
+  count: number,
+  sum: number,
+  min: number,
+  max: number,
+  last: number,
+  lastTs: number,
+): void {
+  row.count += count;
+  row.sum += sum;
+  if (min < row.min) row.min = min;
+  if (max > row.max) row.max = max;
+  if (lastTs >= row.last_ts) {
+    row.last = last;
+    row.last_ts = lastTs;
+  }
 }
 
 async function upsertRollups(db: Kysely<Database>, readings: readonly Reading[]): Promise<void> {

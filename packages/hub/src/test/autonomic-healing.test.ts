@@ -100,6 +100,35 @@ describe('autonomic: self-healing', () => {
     assert.match(verified.verification.detail, /applied by room-01-heater, room-01-backup/);
   });
 
+  test('a silent thermostat among a site still heard is acted on at detection, not after the settle time', async () => {
+    const thermostat = await device('room-05-thermostat', room('room-05', 'th-100'), { setpoint: 21 });
+    const heater = await device('room-05-heater', room('room-05', 'ht-200'), { mode: 'remote', setpoint: 21 });
+    const site: MqttClient[] = [];
+    for (let i = 6; i <= 9; i++) {
+      const name = `room-0${i}-thermostat`;
+      site.push(await online(name, await device(name, room(`room-0${i}`, 'th-100'))));
+    }
+    site.push(await online('room-05-heater', heater));
+    await online('room-05-thermostat', thermostat);
+    // The rest of the site keeps heartbeating every 100 ms of the fake clock; the thermostat is silent.
+    const heartbeats = async () => {
+      for (const c of site) await c.publishAsync(`homeostat/v1/${c.options.clientId}/heartbeat`, '', { qos: 1 });
+    };
+    for (let elapsed = 0; elapsed < 1900; elapsed += 100) {
+      await clock.advance(100);
+      await heartbeats();
+    }
+    await t.hub.autonomic.idle();
+    const [d] = (await t.api('GET', '/api/v1/decisions?device=room-05-thermostat')).body.items;
+    assert.ok(d, 'a decision at 1.9 s: no settle time waited');
+    assert.equal(d.state, 'succeeded', d.explanation);
+    assert.match(
+      d.trigger.summary,
+      /partition guard: at most 1 of the 6 devices of site home went silent with it \(5 heard since\): not a partition/,
+    );
+    assert.equal((await t.api('GET', '/api/v1/devices/room-05-heater')).body.twin.desired.state.mode, 'auto');
+  });
+
   test('unapplied by the deadline, the decision escalates and its incident turns critical', async () => {
     const thermostat = await device('room-03-thermostat', room('room-03', 'th-100'), { setpoint: 20 });
     await device('room-03-heater', room('room-03', 'ht-200'), { mode: 'remote' });

@@ -7,6 +7,7 @@ import type { Clock } from '@homeostat/kit';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { DEFAULT_CONFIG, type HubConfig } from '../config.js';
 import { Hub, type StartedHub } from '../main.js';
+import type { Store } from '../store/store.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 
@@ -18,18 +19,20 @@ export interface TestHub {
   api(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any }>;
   mqtt(options: IClientOptions): Promise<MqttClient>;
   /** Creates a device over the API and returns its token. */
-  createDevice(name: string, labels?: Record<string, string>): Promise<string>;
+  createDevice(name: string, labels?: Record<string, string>, desired?: Record<string, unknown>): Promise<string>;
+  /** Connects as the device and announces it online (heartbeat 1 s); resolves once the hub has it online. */
+  online(name: string, token: string): Promise<MqttClient>;
   close(): Promise<void>;
 }
 
 export async function startTestHub(
   overrides: Partial<HubConfig> = {},
-  deps: { clock?: Clock; dataDir?: string } = {},
+  deps: { clock?: Clock; dataDir?: string; store?: Store } = {},
 ): Promise<TestHub> {
   const dataDir = deps.dataDir ?? mkdtempSync(join(tmpdir(), 'homeostat-hub-'));
   const hub = new Hub(
     { ...DEFAULT_CONFIG, httpPort: 0, mqttPort: 0, dataDir, adminToken: ADMIN, ...overrides },
-    deps.clock ? { clock: deps.clock } : {},
+    { ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.store ? { store: deps.store } : {}) },
   );
   const started = await hub.start();
   const clients: MqttClient[] = [];
@@ -62,10 +65,17 @@ export async function startTestHub(
       });
       return client;
     },
-    async createDevice(name, labels = {}) {
-      const r = await t.api('POST', '/api/v1/devices', { name, labels });
+    async createDevice(name, labels = {}, desired) {
+      const r = await t.api('POST', '/api/v1/devices', { name, labels, ...(desired ? { desired } : {}) });
       if (r.status !== 201) throw new Error(`create ${name}: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.token as string;
+    },
+    async online(name, token) {
+      const c = await t.mqtt({ clientId: name, username: name, password: token });
+      const status = JSON.stringify({ online: true, heartbeatMs: 1000 });
+      await c.publishAsync(`homeostat/v1/${name}/status`, status, { qos: 1, retain: true });
+      await until(async () => (await t.api('GET', `/api/v1/devices/${name}`)).body.status.liveness.state === 'online');
+      return c;
     },
     async close() {
       await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));

@@ -1,5 +1,6 @@
 // /api/v1/autonomy: the degree each self-management property runs at, per scope, and what each
-// degree did. Also a device's lifecycle, so a person can lift a quarantine the loop put on.
+// degree did. Also a device's lifecycle, so a person can lift a quarantine the loop put on, and
+// the replacement of a device by another (self-configuration).
 
 import {
   AutonomySettings,
@@ -8,6 +9,8 @@ import {
   type Lifecycle,
   Name,
   PutAutonomyRequest,
+  ReplaceDeviceRequest,
+  ReplaceDeviceResponse,
   routes,
 } from '@homeostat/protocol';
 import { Type } from '@sinclair/typebox';
@@ -68,6 +71,28 @@ export async function autonomyRoutes(app: FastifyInstance, { autonomic }: HttpDe
         (req.body as { lifecycle: Lifecycle }).lifecycle,
         req.principal?.name ?? 'unknown',
       );
+    },
+  );
+
+  app.post(
+    '/api/v1/devices/:name/replace',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags,
+        summary:
+          'Replace a device with another: labels, desired state and duties move to it, the old one is retired (?dryRun=true: what would move)',
+        params: Type.Object({ name: Name }),
+        querystring: Type.Object({ dryRun: Type.Optional(Type.Boolean()) }),
+        body: ReplaceDeviceRequest,
+        response: { 200: ReplaceDeviceResponse, ...autonomicErrors },
+      },
+    },
+    async (req) => {
+      const { name } = req.params as { name: string };
+      const { dryRun } = req.query as { dryRun?: boolean };
+      const by = req.principal?.name ?? 'unknown';
+      return autonomic.replaceDevice(name, by, (req.body as ReplaceDeviceRequest).with, dryRun === true);
     },
   );
 }

@@ -9,7 +9,7 @@
 import { HomeostatError, jsonEqual, parser, TelemetryMessage } from '@homeostat/protocol';
 import type { AlreadyStored } from '../../ingest/batcher.js';
 import type { Reading } from '../../store/store.js';
-import type { Handler, HandlerResult } from '../context.js';
+import type { Handler, HandlerDeps, HandlerResult } from '../context.js';
 import { decode } from './decode.js';
 
 const telemetry = parser(TelemetryMessage);
@@ -38,8 +38,22 @@ export const handleTelemetry: Handler = async (deps, m) => {
       future.push({ seq: r.seq, ts: r.ts });
     }
   }
-  // Resolves once the batch holding these readings is committed: only then is the PUBACK written.
-  const existing = await deps.ingest.submit(readings);
+  // Under backpressure the message waits here, before it is queued and unacknowledged (the device
+  // keeps its readings), and so does the broker before it reads this connection's next packets.
+  const held = deps.backpressure?.admit();
+  if (held !== undefined) await held;
+  // Resolves once the batch holding these readings is committed: only then is the PUBACK sent.
+  const committed = deps.ingest.submit(readings).then((existing) => settle(deps, existing, future, stamped));
+  return { ok: true, committed };
+};
+
+/** What the commit found: readings stamped by the hub, redeliveries and seq conflicts, as warnings. */
+function settle(
+  deps: HandlerDeps,
+  existing: AlreadyStored[],
+  future: { seq: number; ts: number }[] | undefined,
+  stamped: Set<Reading> | undefined,
+): HandlerResult {
   if (future === undefined && existing.length === 0) return { ok: true };
   const warnings: Warning[] = [];
   if (future !== undefined) {
@@ -76,7 +90,7 @@ export const handleTelemetry: Handler = async (deps, m) => {
     }
   }
   return warnings.length > 0 ? { ok: true, warnings } : { ok: true };
-};
+}
 
 /** A redelivery: the same values, and the same ts unless the hub stamped it (it differs each time). */
 function sameReading({ reading, stored }: AlreadyStored, stampedByHub: boolean): boolean {
