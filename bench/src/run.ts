@@ -10,6 +10,7 @@ import { ingestBenchmark } from './ingest.js';
 import { moduleRestartBenchmark } from './module-restart.js';
 import { outboxBenchmark } from './outbox.js';
 import { badUpdateBenchmark, rolloutBenchmark } from './rollout.js';
+import { rolloutTickBenchmark } from './rollout-tick.js';
 import { scenariosBenchmark } from './scenarios.js';
 
 const BENCHMARKS: Record<string, Benchmark> = {
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   outbox: outboxBenchmark,
   scenarios: scenariosBenchmark,
   rollout: rolloutBenchmark,
+  'rollout-tick': rolloutTickBenchmark,
 };
 
 function listBenchmarks(): string {

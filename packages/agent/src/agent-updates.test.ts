@@ -189,3 +189,46 @@ test('an agent without a root key refuses every update and says why', async (t) 
   assert.deepEqual(s.reported().trust, { error: 'ERR_TRUST_INVALID' });
   assert.deepEqual(s.reported().firmware, FACTORY);
 });
+
+test('a revert takes a committed, revertible version back to the one before; never one signed to stay', async (t) => {
+  const s = await setup(t);
+  const revertible = { revertible: true };
+  await s.ask(s.releases.release('1.1.0', 'ok', revertible));
+  assert.equal((await s.outcome('1.1.0')).state, 'committed');
+  const stays = s.releases.release('1.2.0');
+  await s.ask(stays);
+  assert.equal((await s.outcome('1.2.0')).state, 'committed');
+  const revert = (r: Release) =>
+    s.desire({
+      trust: s.releases.trustedKeys(),
+      update: { manifest: r.manifest, rollout: 'fw-rollout', revert: true },
+    });
+  const reportedAs = (version: string, state: string) =>
+    advanceUntil(
+      s.h.clock,
+      100,
+      () => s.update()?.version === version && s.update()?.state === state,
+      `${version} ${state}`,
+    );
+
+  await revert(stays);
+  await reportedAs('1.2.0', 'refused');
+  assert.equal(s.update()?.code, 'ERR_UPDATE_NOT_REVERTIBLE');
+  assert.deepEqual(s.reported().firmware, { name: 'sim-fw', version: '1.2.0' }, 'a version signed to stay stays');
+
+  const fine = s.releases.release('1.3.0', 'ok', revertible);
+  await s.ask(fine);
+  assert.equal((await s.outcome('1.3.0')).state, 'committed');
+  // A revert of a version the device does not run asks nothing of it.
+  await revert(s.releases.release('1.1.0', 'ok', revertible));
+  s.h.clock.advance(2000);
+  assert.equal(s.update()?.version, '1.3.0');
+  await revert(fine);
+  await reportedAs('1.3.0', 'rolled-back');
+  assert.equal(s.update()?.code, 'ERR_UPDATE_REVERTED');
+  assert.deepEqual(s.reported().firmware, { name: 'sim-fw', version: '1.2.0' }, 'back on the version before');
+  // The version left is still the highest installed: offered again, it is refused.
+  await s.ask(s.releases.release('1.3.0', 'ok', { ...revertible, createdAt: s.h.clock.now() + 1 }));
+  await reportedAs('1.3.0', 'refused');
+  assert.equal(s.update()?.code, 'ERR_UPDATE_REPLAYED');
+});

@@ -200,6 +200,11 @@ export class HubClient {
     await this.#send('DELETE', routes.deployment(name));
   }
 
+  /** `force`: a progressing rollout too (the hub refuses it otherwise). */
+  async deleteRollout(name: string, force = false): Promise<void> {
+    await this.#send('DELETE', routes.rollout(name), undefined, force ? { force: 'true' } : undefined);
+  }
+
   async listEnrollmentGroups(): Promise<EnrollmentGroup[]> {
     return (await this.#get(routes.enrollmentGroups, decode.groupList)).items;
   }

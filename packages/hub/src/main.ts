@@ -269,6 +269,13 @@ export class Hub {
     const rollouts = new RolloutService({ store, clock, artifacts, events });
     const rolloutController = new RolloutController({ store, clock, logger, writer: devices, events });
     rollouts.events.on('changed', ({ name }) => rolloutController.rolloutChanged(name));
+    // A rollout reads a device again only when it may stand elsewhere: created, relabelled, or
+    // reporting where its update stands or what it runs.
+    devices.events.on('changed', ({ name }) => rolloutController.deviceChanged(name));
+    enrollment.events.on('enrolled', ({ name }) => rolloutController.deviceChanged(name));
+    events.signals.on('reported', ({ device, state }) => {
+      if ('update' in state || 'firmware' in state) rolloutController.deviceChanged(device);
+    });
     this.#rollouts = rollouts;
     this.#rolloutController = rolloutController;
     this.#sampler = new HubSampler({

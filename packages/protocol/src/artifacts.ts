@@ -66,6 +66,12 @@ export const ArtifactManifest = Type.Object(
     size: Type.Integer({ minimum: 0 }),
     createdAt: Millis,
     expiresAt: Millis,
+    /**
+     * The signer allows a device that committed this version to go back to the version it ran
+     * before, when the hub asks (`revert` in the desired update: a rollout halted at a gate).
+     * Absent or false: a device never leaves this version for an older one (sign security fixes so).
+     */
+    revertible: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -125,6 +131,12 @@ export const DesiredUpdate = Type.Object(
   {
     manifest: SignedManifest,
     rollout: Type.Optional(Type.String({ pattern: NAME_PATTERN })),
+    /**
+     * Go back from this version: a device that committed it returns to the version it ran before
+     * (its other slot), when the manifest is `revertible`; a device still installing it stops
+     * before the switch; any other device does nothing.
+     */
+    revert: Type.Optional(Type.Literal(true)),
   },
   { additionalProperties: false },
 );

@@ -145,6 +145,16 @@ export const ERRORS = {
     status: 409,
     summary: 'The desired update was removed or replaced before the switch; the device stopped installing it.',
   },
+  ERR_UPDATE_REVERTED: {
+    status: 409,
+    summary:
+      'The hub asked the device to go back from a committed version (a rollout halted); it runs the version before.',
+  },
+  ERR_UPDATE_NOT_REVERTIBLE: {
+    status: 403,
+    summary:
+      'The hub asked the device to go back from a version whose signed manifest does not allow it, or its other slot holds no earlier version.',
+  },
   ERR_UPDATE_UNAVAILABLE: {
     status: 503,
     summary: 'The agent has nowhere to download the artifact from (it was started without the hub API URL).',

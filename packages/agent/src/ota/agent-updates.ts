@@ -11,6 +11,8 @@
 //   a restart, is not installed (or refused) again.
 // - The probe is the agent reconnected, its modules healthy, and the release's own checks (the
 //   simulator's firmware images, firmware-image.ts), after the new version has run `minUpMs`.
+// - A desired update with `revert` takes the device back from a committed version to the one in
+//   its other slot, when the version's signed manifest allows it (a rollout halted at a gate).
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ import type { Clock, Logger, Timer } from '@homeostat/kit';
 import {
   type ArtifactManifest,
   canonicalJson,
+  compareVersions,
   DesiredUpdate,
   type PublicKey,
   parser,
@@ -28,14 +31,9 @@ import {
   type SignedManifest,
   type UpdateState,
 } from '@homeostat/protocol';
-import type { DeviceHardware } from '../device/hardware.js';
-import { withApplyDesired } from '../edge/settings.js';
 import { AgentError } from '../errors.js';
-import type { DeviceCredentials } from '../link/credentials.js';
 import { readFirmwareImage } from './firmware-image.js';
-import { HttpArtifactSource } from './http-source.js';
-import { MemoryBootSlots } from './memory-slots.js';
-import { type BootOutcome, type BootSlots, FileBootSlots } from './slots.js';
+import { type BootOutcome, type BootSlots, otherSlot } from './slots.js';
 import { TrustStore } from './trust.js';
 import { type ArtifactSource, UPDATE_STEPS, type UpdateOutcome, Updater, type UpdateStep } from './updater.js';
 
@@ -210,9 +208,11 @@ export class AgentUpdates {
   #reconcile(): void {
     if (this.#state !== 'started') return;
     const want = this.#desired;
+    // A revert asks to leave the version it names, not to install it.
+    const install = want?.revert === true ? undefined : want?.manifest;
     const run = this.#running;
     if (run !== null) {
-      if (!this.#same(run.doc, want?.manifest) && !run.pastSwitch) run.abort.abort(WITHDRAWN);
+      if (!this.#same(run.doc, install) && !run.pastSwitch) run.abort.abort(WITHDRAWN);
       return;
     }
     this.#retry?.cancel();
@@ -222,11 +222,15 @@ export class AgentUpdates {
       const current = this.#memory.current;
       const rollout = current?.key === keyOf(journal.manifest) ? current.rollout : (want?.rollout ?? null);
       // An update a restart (or the network) interrupted: it carries on if still wanted or past the switch.
-      if (this.#boot.kind !== 'normal' || this.#same(journal.manifest, want?.manifest) || !this.#updater?.abandon()) {
+      if (this.#boot.kind !== 'normal' || this.#same(journal.manifest, install) || !this.#updater?.abandon()) {
         this.#launch(journal.manifest, rollout, 'resume');
         return;
       }
       this.#settle(withdrawn(journal.manifest.signed), rollout, null);
+    }
+    if (want?.revert === true) {
+      this.#revert(want);
+      return;
     }
     if (want === null || this.#settled(want.manifest)) return;
     if (this.#updater === null) {
@@ -291,6 +295,45 @@ export class AgentUpdates {
       this.#retry = this.#o.clock.setTimeout(() => this.#reconcile(), RETRY_MS);
       return null;
     }
+  }
+
+  /**
+   * Goes back from the version the desired manifest names to the one committed before it (the
+   * other slot), when the device runs it committed, a trusted key signed it, and the signer made it
+   * `revertible`. The version left stays the highest ever installed: only a higher one comes next.
+   * A device that does not run it has nothing to do; a refusal is reported once.
+   */
+  #revert(want: DesiredUpdate): void {
+    const { slots, clock } = this.#o;
+    const doc = want.manifest;
+    const m = doc.signed;
+    const last = this.#memory.last;
+    if (last?.key === keyOf(doc) && last.state !== 'committed') return;
+    const state = slots.read();
+    const active = state.slots[state.active];
+    if (active === null || active.name !== m.name || active.version !== m.version || active.sha256 !== m.sha256) return;
+    const previous = state.slots[otherSlot(state.active)];
+    let outcome: UpdateOutcome;
+    try {
+      if (this.#trust === null) throw new AgentError('ERR_UPDATE_UNTRUSTED_KEY', 'started without a root key');
+      if (this.#trust.verifySignature(doc, clock.now()).revertible !== true) {
+        throw new AgentError('ERR_UPDATE_NOT_REVERTIBLE', `${m.name} ${m.version} was signed to stay: no going back`);
+      }
+      if (previous === null || previous.name !== m.name || compareVersions(previous.version, m.version) >= 0) {
+        throw new AgentError('ERR_UPDATE_NOT_REVERTIBLE', `no earlier ${m.name} in the other slot to go back to`);
+      }
+      slots.revert();
+      outcome = {
+        result: 'rolled-back',
+        manifest: m,
+        code: 'ERR_UPDATE_REVERTED',
+        reason: `the hub asked to go back from ${m.version}: ${previous.version} runs again`,
+      };
+    } catch (err) {
+      if (!(err instanceof AgentError)) throw err;
+      outcome = { result: 'refused', manifest: m, code: err.code, reason: err.message };
+    }
+    this.#settle(outcome, want.rollout ?? null, doc);
   }
 
   #onStep(step: UpdateStep, manifest: ArtifactManifest): void {
@@ -430,65 +473,4 @@ function withdrawn(manifest: ArtifactManifest): UpdateOutcome {
     code: 'ERR_UPDATE_WITHDRAWN',
     reason: `${manifest.name} ${manifest.version} was withdrawn before the switch`,
   };
-}
-
-/** A source for an agent started without the hub's API URL: every download is refused. */
-const unavailableSource: ArtifactSource = {
-  download: async () => {
-    throw new AgentError(
-      'ERR_UPDATE_UNAVAILABLE',
-      'started without the hub API URL (--api-url): nowhere to download from',
-    );
-  },
-};
-
-/**
- * Takes `update` and `trust` out of the desired state (they are the agent's, not the hardware's)
- * and hands them to `take`; the rest goes to the hardware.
- */
-export function withUpdateKeys(
-  hardware: DeviceHardware,
-  take: (update: unknown, trust: unknown) => void,
-): DeviceHardware {
-  return withApplyDesired(hardware, (desired, now) => {
-    const { update, trust, ...rest } = desired;
-    const reported = hardware.applyDesired(rest, now);
-    take(update, trust);
-    return reported;
-  });
-}
-
-/** The agent's options that concern updates (see AgentOptions). */
-export interface AgentUpdateOptions {
-  dataDir?: string | null;
-  apiUrl?: string;
-  rootKey?: PublicKey;
-  slots?: BootSlots;
-  model?: string;
-  firmware?: ReportedFirmware;
-  updateProbe?: UpdateProbeOptions;
-  hardware: Pick<DeviceHardware, 'kind'>;
-}
-
-/** Updates as the agent runs them: default slots, the hub as the artifact source. */
-export function agentUpdates(
-  o: AgentUpdateOptions,
-  deps: Pick<AgentUpdatesOptions, 'agent' | 'report' | 'raise' | 'clock' | 'logger'> & {
-    credentials: DeviceCredentials;
-  },
-): AgentUpdates {
-  const { dataDir = null, apiUrl, credentials } = { ...o, ...deps };
-  return new AgentUpdates({
-    ...deps,
-    dataDir,
-    rootKey: o.rootKey ?? null,
-    slots: o.slots ?? (dataDir === null ? new MemoryBootSlots() : new FileBootSlots({ dir: join(dataDir, 'slots') })),
-    model: o.model ?? o.hardware.kind,
-    factory: o.firmware ?? null,
-    source:
-      apiUrl === undefined
-        ? unavailableSource
-        : new HttpArtifactSource({ apiUrl, deviceId: credentials.deviceId, token: credentials.token }),
-    probe: o.updateProbe ?? {},
-  });
 }

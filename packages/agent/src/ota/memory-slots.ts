@@ -86,4 +86,11 @@ export class MemoryBootSlots implements BootSlots {
     this.#active = this.#trial.previous;
     this.#trial = null;
   }
+
+  revert(): void {
+    if (this.#trial !== null) throw new Error('slots: cannot revert while a version is on trial');
+    const other = otherSlot(this.#active);
+    if (this.#slots[other] === null) throw new Error(`slots: slot ${other} holds nothing to go back to`);
+    this.#active = other;
+  }
 }

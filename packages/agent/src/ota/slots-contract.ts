@@ -79,6 +79,28 @@ export function bootSlotsContract(name: string, fixture: SlotsFixture): void {
       assert.equal(restarted.read().trial, null);
     });
 
+    test('revert goes back to the version committed before, durably; never on trial nor to an empty slot', (t) => {
+      const slots = fixture.open();
+      slots.stage(file(t, 'one'), content('1.0.0', Buffer.from('one')));
+      slots.switchToStaged(1);
+      slots.boot();
+      slots.commit();
+      assert.throws(() => slots.revert(), /holds nothing/);
+      slots.stage(file(t, 'two'), content('2.0.0', Buffer.from('two')));
+      slots.switchToStaged(2);
+      assert.throws(() => slots.revert(), /on trial/);
+      slots.boot();
+      slots.commit();
+      assert.equal(running(slots), '2.0.0');
+      slots.revert();
+      assert.equal(running(slots), '1.0.0');
+      const restarted = fixture.reopen(slots);
+      assert.deepEqual(restarted.boot(), { kind: 'normal' });
+      assert.equal(running(restarted), '1.0.0');
+      const state = restarted.read();
+      assert.equal(state.slots[otherSlot(state.active)]?.version, '2.0.0', 'the slot left keeps its content');
+    });
+
     test('no staging on trial, no switch to an empty slot', (t) => {
       const slots = fixture.open();
       assert.throws(() => slots.switchToStaged(1), /holds nothing/);

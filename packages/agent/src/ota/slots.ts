@@ -70,6 +70,12 @@ export interface BootSlots {
   commit(): void;
   /** Ends the trial: back to the previous slot. */
   rollback(): void;
+  /**
+   * Outside a trial, makes the other slot active again: the version committed before the one
+   * running (a revert the hub asked for). Throws when a version is on trial or the other slot
+   * holds nothing. The slot left keeps its content until the next stage overwrites it.
+   */
+  revert(): void;
 }
 
 export function otherSlot(slot: SlotName): SlotName {
@@ -178,6 +184,14 @@ export class FileBootSlots implements BootSlots {
     const record = this.#record();
     if (record.trial === null) return;
     this.#write({ active: record.trial.previous, trial: null });
+  }
+
+  revert(): void {
+    const { active, trial } = this.#record();
+    if (trial !== null) throw new Error('slots: cannot revert while a version is on trial');
+    const other = otherSlot(active);
+    if (this.#content(other) === null) throw new Error(`slots: slot ${other} holds nothing to go back to`);
+    this.#write({ active: other, trial: null });
   }
 
   #record(): BootRecord {

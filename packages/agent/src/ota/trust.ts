@@ -94,24 +94,7 @@ export class TrustStore {
 
   /** Checks a signed manifest for this device; returns the manifest or throws with the reason's code. */
   verifyManifest(doc: unknown, device: { model: string }, now: number): ArtifactManifest {
-    const parsed = parseManifest.parse(doc);
-    if (!parsed.ok) throw new AgentError('ERR_UPDATE_MANIFEST_INVALID', `manifest: ${parsed.errors.join('; ')}`);
-    const { signed, signatures } = parsed.value;
-    const trusted = this.#state.trusted?.signed;
-    if (trusted === undefined) throw new AgentError('ERR_UPDATE_UNTRUSTED_KEY', 'no trusted signing keys yet');
-    if (trusted.expiresAt <= now) {
-      throw new AgentError('ERR_TRUST_EXPIRED', `trusted keys version ${trusted.version} expired`);
-    }
-    const byTrusted = signatures.filter((s) => trusted.keys.some((k) => k.keyId === s.keyId));
-    if (byTrusted.length === 0) {
-      throw new AgentError(
-        'ERR_UPDATE_UNTRUSTED_KEY',
-        `signed by ${signatures.map((s) => s.keyId).join(', ')}, none of them trusted`,
-      );
-    }
-    if (!signedBy(signed, byTrusted, trusted.keys)) {
-      throw new AgentError('ERR_UPDATE_SIGNATURE', `the signature of ${signed.name} ${signed.version} does not verify`);
-    }
+    const signed = this.verifySignature(doc, now);
     if (signed.expiresAt <= now) {
       throw new AgentError('ERR_UPDATE_EXPIRED', `${signed.name} ${signed.version}: the manifest expired`);
     }
@@ -130,6 +113,32 @@ export class TrustStore {
       if (order === 0) {
         throw new AgentError('ERR_UPDATE_REPLAYED', `${signed.name} ${signed.version} is installed already`);
       }
+    }
+    return signed;
+  }
+
+  /**
+   * Only that a trusted signing key signed the manifest (its schema, the keys list in date, the
+   * signature): what a revert needs of the manifest of a version the device already runs.
+   */
+  verifySignature(doc: unknown, now: number): ArtifactManifest {
+    const parsed = parseManifest.parse(doc);
+    if (!parsed.ok) throw new AgentError('ERR_UPDATE_MANIFEST_INVALID', `manifest: ${parsed.errors.join('; ')}`);
+    const { signed, signatures } = parsed.value;
+    const trusted = this.#state.trusted?.signed;
+    if (trusted === undefined) throw new AgentError('ERR_UPDATE_UNTRUSTED_KEY', 'no trusted signing keys yet');
+    if (trusted.expiresAt <= now) {
+      throw new AgentError('ERR_TRUST_EXPIRED', `trusted keys version ${trusted.version} expired`);
+    }
+    const byTrusted = signatures.filter((s) => trusted.keys.some((k) => k.keyId === s.keyId));
+    if (byTrusted.length === 0) {
+      throw new AgentError(
+        'ERR_UPDATE_UNTRUSTED_KEY',
+        `signed by ${signatures.map((s) => s.keyId).join(', ')}, none of them trusted`,
+      );
+    }
+    if (!signedBy(signed, byTrusted, trusted.keys)) {
+      throw new AgentError('ERR_UPDATE_SIGNATURE', `the signature of ${signed.name} ${signed.version} does not verify`);
     }
     return signed;
   }

@@ -36,10 +36,22 @@ export function registerArtifacts(program: Command, io: CliIo): void {
     .requiredOption('--key <file>', 'a signing key named in trusted-keys.json')
     .option('--expires <duration>', 'how long the manifest may be installed', '90d')
     .option('--out <file>', 'where to write the manifest (default FILE.manifest.json)')
+    .option(
+      '--no-revert',
+      'a device that committed it never goes back to its previous version, even when a rollout halts (security fixes)',
+    )
     .action(
       async (
         file: string,
-        opts: { name: string; version: string; targetModel: string[]; key: string; expires: string; out?: string },
+        opts: {
+          name: string;
+          version: string;
+          targetModel: string[];
+          key: string;
+          expires: string;
+          out?: string;
+          revert: boolean;
+        },
       ) => {
         if (!isName(opts.name))
           throw new UsageError(`invalid --name ${JSON.stringify(opts.name)}: must match ${NAME_PATTERN}`);
@@ -68,6 +80,7 @@ export function registerArtifacts(program: Command, io: CliIo): void {
           size: digest.size,
           createdAt: now,
           expiresAt: now + expiresIn,
+          revertible: opts.revert,
         };
         const out = opts.out ?? `${file}.manifest.json`;
         const signed: SignedManifest = signDocument(manifest, key);

@@ -130,6 +130,10 @@ async function scriptedHub(t: { after(fn: () => Promise<void>): void }, frames: 
       }
       if (req.method === 'PUT') return send(201, frame);
       if (req.method === 'POST') return send(200, frame);
+      if (req.method === 'DELETE') {
+        if (url.searchParams.get('force') === 'true') return res.writeHead(204).end();
+        return send(409, { error: { code: 'ERR_ROLLOUT_PHASE', message: 'rollout fw revision 1 is progressing' } });
+      }
       return send(404, { error: { code: 'ERR_NOT_FOUND', message: 'no route' } });
     });
   });
@@ -248,4 +252,18 @@ test('pause, undo, history and get rollouts', async (t) => {
   assert.match(history.stdout, /2 +fw 1.1.0 +progressing .* undo to revision 1/);
   const get = await runCli(['get', 'rollouts'], { env });
   assert.match(get.stdout, /fw +1 +fw 1.1.0 +paused +0\/3 +0\/10 +0 +1m/);
+});
+
+test('delete rollout: the hub refuses a progressing one; --force sends force=true', async (t) => {
+  const { requests, env } = await scriptedHub(t, [rollout()]);
+  const refused = await runCli(['delete', 'rollout', 'fw'], { env });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /ERR_ROLLOUT_PHASE/);
+  const forced = await runCli(['delete', 'rollout', 'fw', '--force'], { env });
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(forced.stdout, 'rollout/fw deleted\n');
+  assert.deepEqual(
+    requests.map((r) => `${r.method} ${r.path}`),
+    ['DELETE /api/v1/rollouts/fw', 'DELETE /api/v1/rollouts/fw?force=true'],
+  );
 });

@@ -1,11 +1,12 @@
 // End-to-end fixtures: a real hub on free ports with a throwaway data directory, real agents on
 // simulated hardware, and the CLI run in-process against them.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, type AgentOptions, type DeviceHardware } from '@homeostat/agent';
+import { Agent, type AgentOptions, type DeviceHardware, type FirmwareHealth, firmwareImage } from '@homeostat/agent';
 import { DEFAULT_CONFIG, Hub, type HubConfig, type StartedHub } from '@homeostat/hub';
+import type { PublicKey } from '@homeostat/protocol';
 
 export const ADMIN = 'e2e-admin-token-0123456789';
 
@@ -99,5 +100,49 @@ export async function signAndPush(
   ]) {
     const r = await cli(...args);
     if (r.code !== 0) throw new Error(`homeostat ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+  }
+}
+
+type Cli = (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+/** Signed firmware for end-to-end rollouts: `login` and `keys init` through the CLI, then releases. */
+export class FirmwareKeys {
+  // biome-ignore lint/suspicious/noExplicitAny: the trusted-keys document as `keys init` wrote it, put into desired state as is
+  trust: any;
+  rootKey: PublicKey | undefined;
+  signingKey = '';
+
+  constructor(
+    readonly cli: Cli,
+    readonly home: string,
+  ) {}
+
+  async init(hub: E2eHub): Promise<void> {
+    const keys = join(this.home, 'keys');
+    const login = await this.cli('login', '--server', hub.url, '--token', ADMIN);
+    if (login.code !== 0) throw new Error(`homeostat login: ${login.stderr}`);
+    const init = await this.cli('keys', 'init', '--dir', keys);
+    if (init.code !== 0) throw new Error(`homeostat keys init: ${init.stderr}`);
+    this.trust = JSON.parse(readFileSync(join(keys, 'trusted-keys.json'), 'utf8'));
+    this.signingKey = join(keys, `signing-${this.trust.signed.keys[0].keyId}.key`);
+    this.rootKey = JSON.parse(readFileSync(join(keys, 'root.pub.json'), 'utf8'));
+  }
+
+  /** Creates a device labelled `model` that trusts the signing key; its token. */
+  async device(hub: E2eHub, name: string, model: string): Promise<string> {
+    const created = await hub.api('POST', '/api/v1/devices', {
+      name,
+      labels: { model },
+      desired: { trust: this.trust },
+    });
+    if (created.status !== 201) throw new Error(`create ${name}: ${created.status} ${JSON.stringify(created.body)}`);
+    return created.body.token;
+  }
+
+  /** Signs and pushes a simulated firmware image of `version` that behaves as `health` says. */
+  async release(name: string, version: string, model: string, health: FirmwareHealth = 'ok'): Promise<void> {
+    const file = join(this.home, `${name}-${version}.json`);
+    writeFileSync(file, firmwareImage(name, version, health));
+    await signAndPush(this.cli, file, { name, version, model, key: this.signingKey });
   }
 }

@@ -5,48 +5,37 @@
 // itself, the rollout halts, and every device runs the good version still.
 
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Agent, type FirmwareHealth, firmwareImage } from '@homeostat/agent';
+import type { Agent, FirmwareHealth } from '@homeostat/agent';
 import { PumpHardware } from '@homeostat/sim';
 import { waitFor } from '@homeostat/testing';
 import { runCli } from '../testing/run-cli.js';
-import { ADMIN, agent, E2eHub, signAndPush, tempDir } from './harness.js';
+import { agent, E2eHub, FirmwareKeys, tempDir } from './harness.js';
 
 const DEVICES = ['pump-r1', 'pump-r2', 'pump-r3', 'pump-r4'];
 
 describe('rollouts of signed firmware over real agents', () => {
   const hub = new E2eHub();
   const home = tempDir('rollout-agents');
-  const keys = join(home, 'keys');
   const env = () => ({ HOMEOSTAT_CONFIG: join(home, 'config.json') });
   const cli = (...args: string[]) => runCli(args, { env: env(), now: Date.now(), homeDir: home });
+  const keys = new FirmwareKeys(cli, home);
   const agents: Agent[] = [];
-  let signingKey = '';
 
   before(async () => {
     await hub.start();
-    assert.equal((await cli('login', '--server', hub.url, '--token', ADMIN)).code, 0);
-    assert.equal((await cli('keys', 'init', '--dir', keys)).code, 0);
-    const trust = JSON.parse(readFileSync(join(keys, 'trusted-keys.json'), 'utf8'));
-    signingKey = join(keys, `signing-${trust.signed.keys[0].keyId}.key`);
-    const rootKey = JSON.parse(readFileSync(join(keys, 'root.pub.json'), 'utf8'));
+    await keys.init(hub);
     for (const name of DEVICES) {
-      const created = await hub.api('POST', '/api/v1/devices', {
-        name,
-        labels: { model: 'pump' },
-        desired: { trust },
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
       const a = agent({
         hubUrl: hub.started!.mqttUrl,
         apiUrl: hub.url,
         id: name,
-        token: created.body.token,
+        token: await keys.device(hub, name, 'pump'),
         dataDir: tempDir(name),
         hardware: new PumpHardware(),
-        rootKey,
+        rootKey: keys.rootKey,
         firmware: { name: 'pump-fw', version: '1.0.0' },
         updateProbe: { windowMs: 3000, everyMs: 200, minUpMs: 300 },
       });
@@ -60,12 +49,7 @@ describe('rollouts of signed firmware over real agents', () => {
     await hub.close();
   });
 
-  /** Signs and pushes a pump-fw image of `version` that behaves as `health` says. */
-  const release = async (version: string, health: FirmwareHealth) => {
-    const file = join(home, `pump-fw-${version}.json`);
-    writeFileSync(file, firmwareImage('pump-fw', version, health));
-    await signAndPush(cli, file, { name: 'pump-fw', version, model: 'pump', key: signingKey });
-  };
+  const release = (version: string, health: FirmwareHealth) => keys.release('pump-fw', version, 'pump', health);
   const apply = async (version: string) => {
     const file = join(home, `rollout-${version}.yaml`);
     writeFileSync(

@@ -6,7 +6,9 @@
 // - `alarms`: alarm events per device-hour, from the event log;
 // - `module-crashes`: module restarts the device reports (reported `modules.*.restarts`), per
 //   device (the agent's counters start with the agent, which restarts with an update);
-// - `metric:NAME`: the mean of a telemetry metric over the cohort, from the rollups.
+// - `metric:NAME`: the mean of a telemetry metric over the cohort (a sample of it on a big fleet),
+//   from the readings since the last device of the cohort joined it (raw readings, or the rollups
+//   once that window is a minute or longer).
 
 import { type BehaviourComparison, behaviourKey, reportedModules } from '@homeostat/protocol';
 import type { DeviceRecord, Store } from '../store/store.js';
@@ -34,19 +36,24 @@ export async function cohortRates(
 ): Promise<CohortRates> {
   const rates: CohortRates = {};
   if (gates.length === 0 || updated.length === 0 || notUpdated.length === 0) return rates;
+  const sizes = { updatedDevices: updated.length, notUpdatedDevices: notUpdated.length };
   let alarms: { device: string; ts: number }[] | undefined;
   for (const gate of gates) {
     const key = behaviourKey(gate);
     if (gate.signal === 'alarms') {
       const from = Math.min(...[...updated, ...notUpdated].map((m) => m.since));
       alarms ??= await store.deviceEventTimes('alarm', from, MAX_ALARMS);
-      rates[key] = { updated: alarmRate(alarms, updated, now), notUpdated: alarmRate(alarms, notUpdated, now) };
+      rates[key] = {
+        updated: alarmRate(alarms, updated, now),
+        notUpdated: alarmRate(alarms, notUpdated, now),
+        ...sizes,
+      };
     } else if (gate.signal === 'module-crashes') {
-      rates[key] = { updated: meanRestarts(updated), notUpdated: meanRestarts(notUpdated) };
+      rates[key] = { updated: meanRestarts(updated), notUpdated: meanRestarts(notUpdated), ...sizes };
     } else if (gate.metric !== undefined) {
       const a = await metricMean(store, gate.metric, updated, now);
       const b = await metricMean(store, gate.metric, notUpdated, now);
-      if (a !== undefined && b !== undefined) rates[key] = { updated: a, notUpdated: b };
+      if (a !== undefined && b !== undefined) rates[key] = { updated: a, notUpdated: b, ...sizes };
     }
   }
   return rates;
@@ -78,7 +85,9 @@ async function metricMean(
 ): Promise<number | undefined> {
   const step = Math.ceil(cohort.length / METRIC_SAMPLE);
   const sample = cohort.filter((_, i) => i % step === 0);
-  const from = Math.min(...sample.map((m) => m.since));
+  // From when the last of them joined the cohort: no device's readings from before its update
+  // count for the updated cohort (one query for the sample; the window is the soak at least).
+  const from = Math.max(...sample.map((m) => m.since));
   const buckets = await store.queryBuckets(
     sample.map((m) => m.device.name),
     metric,

@@ -5,14 +5,20 @@
 // - start: write the revision's signed manifest into the device's desired `update`, then record
 //   the start (a crash in between leaves a device that is simply started again: same value);
 // - time-out: record the device as failed (`timeout`): a bricked device never reports;
-// - roll-back: record that the hub takes the update back; the level rule below writes it;
+// - roll-back: record that the hub takes the update back (or, from a device that committed a
+//   revertible version, asks it to go back); the level rule below writes it;
 // - halt / complete: record the decision (with its evidence) and an event of type `rollout`.
 //
 // Then the level rule: every device holding a desired `update` of this rollout that it should no
-// longer hold (another revision's, or a halted one's) has it withdrawn, unless it runs it.
+// longer hold (another revision's, or a halted one's) has it withdrawn, unless it runs it; after
+// a halt, one that runs a revertible version is asked to go back to the version before.
 //
-// Active rollouts are reconciled every tick (1 s) on the injected clock; the API adds a key on
-// every change. After a hub restart every rollout is looked at again, and time-outs count from
+// A rollout that no longer exists (deleted) has its desired `update` taken back from every device
+// that holds it; the devices keep the version they run.
+//
+// Active rollouts are looked at every tick (1 s) on the injected clock, and reconciled only when
+// something changed for them (a device's report, the API) or their time came (rollout-index.ts):
+// a tick with nothing changed costs next to nothing. The API adds a key on every change. After a hub restart every rollout is looked at again, and time-outs count from
 // the restart at the earliest.
 
 import { type Clock, KeyedQueue, type Logger, type Timer } from '@homeostat/kit';
@@ -32,7 +38,8 @@ import {
   UPDATE_KEY,
   withdrawals,
 } from './progress.js';
-import { loadWorld, observeWorld, type World } from './world.js';
+import { RolloutIndex } from './rollout-index.js';
+import { currentRevisions, loadWorld, observeWorld, type World } from './world.js';
 
 export interface RolloutControllerDeps {
   store: Store;
@@ -40,22 +47,29 @@ export interface RolloutControllerDeps {
   logger: Logger;
   writer: DesiredWriter;
   events: EventLog;
-  /** How often active rollouts are reconciled, ms. Default 1000. */
+  /** How often active rollouts are looked at, ms. Default 1000. */
   tickMs?: number;
+  /** How often an active rollout is read whole again, whatever the events said, ms. Default 30000. */
+  resyncMs?: number;
 }
 
 const DEFAULT_TICK_MS = 1000;
+const DEFAULT_RESYNC_MS = 30_000;
+/** Waiting on devices only: nothing but their reports and their time-outs can change the plan. */
+const WAITING_ON_DEVICES = /^(wave \d+ in progress|maxUnavailable reached|paused)$/;
 
 export class RolloutController {
   readonly #deps: RolloutControllerDeps;
   readonly #queue: KeyedQueue<string>;
   /** Rollouts to look at every tick: those not known to be finished and settled. */
   readonly #active = new Set<string>();
+  readonly #index: RolloutIndex;
   #tick: Timer | undefined;
   #startedAt = 0;
 
   constructor(deps: RolloutControllerDeps) {
     this.#deps = deps;
+    this.#index = new RolloutIndex(deps.resyncMs ?? DEFAULT_RESYNC_MS);
     this.#queue = new KeyedQueue<string>({
       clock: deps.clock,
       work: (name) => this.reconcile(name),
@@ -73,9 +87,7 @@ export class RolloutController {
     this.#startedAt = this.#deps.clock.now();
     for (const r of await this.#deps.store.listRollouts()) this.rolloutChanged(r.name);
     this.#queue.start();
-    this.#tick = this.#deps.clock.setInterval(() => {
-      for (const name of this.#active) this.#queue.add(name);
-    }, this.#deps.tickMs ?? DEFAULT_TICK_MS);
+    this.#tick = this.#deps.clock.setInterval(() => this.tick(), this.#deps.tickMs ?? DEFAULT_TICK_MS);
   }
 
   async stop(): Promise<void> {
@@ -83,9 +95,24 @@ export class RolloutController {
     await this.#queue.stop();
   }
 
+  /** Queues the active rollouts that something changed for, or whose time came. */
+  tick(): void {
+    const now = this.#deps.clock.now();
+    for (const name of this.#active) if (this.#index.needs(name, now)) this.#queue.add(name);
+  }
+
   rolloutChanged(name: string): void {
+    this.#index.invalidate(name);
     this.#active.add(name);
     this.#queue.add(name);
+  }
+
+  /**
+   * A device was created or relabelled, or reported `update` or `firmware`: the active rollouts
+   * read it again at the next tick (and only it).
+   */
+  deviceChanged(name: string): void {
+    this.#index.deviceChanged(name);
   }
 
   /** Keys in the work queue and the age of the oldest, for the hub's own loop. */
@@ -100,25 +127,31 @@ export class RolloutController {
 
   async reconcile(name: string): Promise<void> {
     const { store, clock } = this.#deps;
-    const world = await loadWorld(store, name);
+    const now = clock.now();
+    const devices = await this.#index.devices(store, name, now);
+    const world = await loadWorld(store, name, { devices, revisions: await currentRevisions(store), sorted: true });
     if (!world) {
+      this.#index.forget(name);
+      await this.#release(name);
       this.#active.delete(name);
       return;
     }
-    const now = clock.now();
     const observed = observeWorld(world, now, this.#startedAt);
     await store.saveRolloutDevices(name, world.revision.revision, observed.changed);
     const failures: unknown[] = [];
     const { revision } = world;
+    let due = Number.POSITIVE_INFINITY;
     if (!FINISHED_PHASES.has(revision.phase)) {
       const plan = await this.#plan(world, observed, now);
       await this.#execute(world, observed, plan, now, failures);
+      due = dueAt(world, observed, plan, now);
     }
+    this.#index.setDue(name, due);
     // The plan may have finished the revision: the level rule reads its phase as it is now.
     const current = (await store.getRolloutRevision(name, revision.revision)) ?? revision;
     const withdraw = withdrawals(name, current, world.devices);
     const byName = new Map(world.devices.map((d) => [d.name, d]));
-    for (const device of withdraw) await this.#write(byName.get(device), undefined, failures);
+    for (const w of withdraw) await this.#write(byName.get(w.device), w.update, failures);
     if (FINISHED_PHASES.has(current.phase) && withdraw.length === 0 && failures.length === 0) {
       this.#active.delete(name);
     }
@@ -170,7 +203,9 @@ export class RolloutController {
         const row: RolloutDeviceRecord = {
           device: action.device,
           wave: action.wave,
-          startedAt: now,
+          // When this device was asked: writing a big wave takes a while, and each device's
+          // time-out counts from its own start.
+          startedAt: this.#deps.clock.now(),
           outcome: null,
           outcomeAt: null,
           code: null,
@@ -183,8 +218,12 @@ export class RolloutController {
       } else if (action.kind === 'time-out') {
         record(action.device, { outcome: 'failed', outcomeAt: now, code: 'timeout' });
       } else if (action.kind === 'roll-back') {
-        // A device that committed cannot go back (no downgrade): it is counted as stranded.
-        if (observed.rows.get(action.device)?.outcome === null) record(action.device, { rollbackRequestedAt: now });
+        // A device that committed goes back only when the signer made the version revertible (no
+        // downgrade otherwise): it is counted as stranded.
+        const outcome = observed.rows.get(action.device)?.outcome;
+        if (outcome === null || (outcome === 'succeeded' && revision.manifest.signed.revertible === true)) {
+          record(action.device, { rollbackRequestedAt: now });
+        }
       }
     }
     await store.saveRolloutDevices(rollout.name, revision.revision, saved);
@@ -238,6 +277,17 @@ export class RolloutController {
     });
   }
 
+  /** A deleted rollout: its desired `update` is taken back from every device holding it. */
+  async #release(name: string): Promise<void> {
+    const failures: unknown[] = [];
+    for (const device of await this.#deps.store.listDevices()) {
+      if (desiredUpdateOf(device)?.rollout === name) await this.#write(device, undefined, failures);
+    }
+    if (failures.length > 0) {
+      throw new AggregateError(failures, `rollout ${name} (deleted): ${failures.length} devices could not be written`);
+    }
+  }
+
   #record(severity: 'info' | 'warning', message: string, data: Record<string, unknown>): void {
     this.#deps.events.record({ device: null, type: 'rollout', code: null, severity, message, data });
   }
@@ -255,6 +305,7 @@ export class RolloutController {
       if (sameUpdate(desiredUpdateOf(current) ?? current.desired.state[UPDATE_KEY], value)) return true;
       try {
         await writer.setDesiredKey(current.name, current.desired.version, UPDATE_KEY, value);
+        this.#index.deviceChanged(current.name);
         return true;
       } catch (err) {
         if (isHomeostatError(err) && err.code === 'ERR_DEVICE_NOT_FOUND') return false;
@@ -267,6 +318,27 @@ export class RolloutController {
     }
     return false;
   }
+}
+
+/**
+ * When time alone could change a progressing rollout's plan: at once after it acted (and for
+ * anything the planner waits on that is not a device: the rate limit, a maintenance window,
+ * behaviour measured during the soak), at the soak's end, or, waiting on devices only, at the
+ * first time-out of a device updating.
+ */
+function dueAt(world: World, observed: Observed, plan: RolloutPlan, now: number): number {
+  const { strategy, gates } = world.revision.spec;
+  if (plan.actions.length > 0) return now;
+  let timeout = Number.POSITIVE_INFINITY;
+  for (const d of observed.devices) {
+    if (d.state === 'updating') timeout = Math.min(timeout, d.since + strategy.deviceTimeoutMs);
+  }
+  const waiting = plan.waiting ?? '';
+  if (WAITING_ON_DEVICES.test(waiting)) return timeout;
+  if (waiting.startsWith('soaking') && gates.behaviour.length === 0) {
+    return Math.min(timeout, (world.revision.waveFinishedAt ?? now) + strategy.soakMs);
+  }
+  return now;
 }
 
 function sameUpdate(a: unknown, b: unknown): boolean {

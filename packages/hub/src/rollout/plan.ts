@@ -63,8 +63,14 @@ export interface RolloutStrategy {
   abortMinDevices: number;
 }
 
-/** Per signal, its rate (or mean value) in each cohort, measured by the controller; absent when a cohort is empty. */
-export type CohortRates = Record<string, { updated: number; notUpdated: number }>;
+/**
+ * Per signal, its rate (or mean value) in each cohort, measured by the controller, with the size
+ * of each cohort it was measured on; absent when a cohort is empty.
+ */
+export type CohortRates = Record<
+  string,
+  { updated: number; notUpdated: number; updatedDevices?: number; notUpdatedDevices?: number }
+>;
 
 export type RolloutPhase = 'progressing' | 'paused' | 'halted' | 'complete';
 
@@ -198,6 +204,8 @@ export function planRollout(
             updated: round(r.updated),
             notUpdated: round(r.notUpdated),
             allowed: round(allowed),
+            ...(r.updatedDevices !== undefined ? { updatedDevices: r.updatedDevices } : {}),
+            ...(r.notUpdatedDevices !== undefined ? { notUpdatedDevices: r.notUpdatedDevices } : {}),
           },
         );
       }

@@ -26,6 +26,7 @@ import {
 } from '@homeostat/protocol';
 import type { DeviceRecord, RolloutDeviceRecord, RolloutRevisionRecord } from '../store/store.js';
 import {
+  type DeviceRolloutState,
   type RolloutDevice,
   type RolloutPlan,
   type RolloutStrategy,
@@ -33,6 +34,7 @@ import {
   waveCount,
   waveTarget,
 } from './plan.js';
+import { byName } from './rollout-index.js';
 
 export const UPDATE_KEY = 'update';
 
@@ -40,16 +42,37 @@ const desiredUpdate = parser(DesiredUpdate);
 const reportedUpdate = parser(ReportedUpdate);
 const reportedFirmware = parser(ReportedFirmware);
 
+/**
+ * Each device record's parsed keys, parsed once: the controller keeps the same records from one
+ * reconcile to the next (rollout-index.ts), so on a big fleet only the devices read again are
+ * parsed again. A record is never changed in place (a change is a new record from the store).
+ */
+const parsedDesired = new WeakMap<DeviceRecord, DesiredUpdate | undefined>();
+const parsedFirmware = new WeakMap<DeviceRecord, ReportedFirmware | undefined>();
+
+function memo<T>(cache: WeakMap<DeviceRecord, T>, device: DeviceRecord, parse: () => T): T {
+  if (cache.has(device)) return cache.get(device) as T;
+  const value = parse();
+  cache.set(device, value);
+  return value;
+}
+
 /** The desired `update` of a device, when it holds a valid one. */
 export function desiredUpdateOf(device: DeviceRecord): DesiredUpdate | undefined {
-  const parsed = desiredUpdate.parse(device.desired.state[UPDATE_KEY]);
-  return parsed.ok ? parsed.value : undefined;
+  const value = device.desired.state[UPDATE_KEY];
+  if (value === undefined) return undefined;
+  return memo(parsedDesired, device, () => {
+    const parsed = desiredUpdate.parse(value);
+    return parsed.ok ? parsed.value : undefined;
+  });
 }
 
 /** The version a device reports it runs, if it reports one. */
 export function firmwareOf(device: DeviceRecord): ReportedFirmware | undefined {
-  const parsed = reportedFirmware.parse(device.reported.state.firmware);
-  return parsed.ok ? parsed.value : undefined;
+  return memo(parsedFirmware, device, () => {
+    const parsed = reportedFirmware.parse(device.reported.state.firmware);
+    return parsed.ok ? parsed.value : undefined;
+  });
 }
 
 /** Reported `update`; a merge patch deletes null members, so absent nullable fields read as null. */
@@ -83,6 +106,8 @@ export interface ObserveInput {
   now: number;
   /** Timeouts count from here at the earliest: the hub cannot know what happened while it was down. */
   timeoutsFrom: number;
+  /** The devices come in name order already (the controller's index keeps them so). */
+  sorted?: boolean;
 }
 
 export function observe(input: ObserveInput): Observed {
@@ -96,7 +121,8 @@ export function observe(input: ObserveInput): Observed {
   const excluded: Record<Exclusion, string[]> = { current: [], ahead: [], otherModel: [], held: [] };
   const devices: RolloutDevice[] = [];
   let targeted = 0;
-  for (const d of [...input.devices].sort((a, b) => a.name.localeCompare(b.name))) {
+  const ordered = input.sorted === true ? input.devices : [...input.devices].sort((a, b) => byName(a.name, b.name));
+  for (const d of ordered) {
     const row = rows.get(d.name);
     // A device started keeps its place even if its labels no longer match.
     if (row === undefined && !matchesSelector(d.labels, terms)) continue;
@@ -132,9 +158,21 @@ export function observe(input: ObserveInput): Observed {
         });
         changed.push(row);
       }
+    } else if (row.outcome === 'succeeded' && row.rollbackRequestedAt !== null && !row.rolledBack) {
+      // Asked to go back from the version it committed (a halt): done once it runs another.
+      if (fw !== undefined && runs !== artifact.version) {
+        Object.assign(row, { rolledBack: true });
+        changed.push(row);
+      }
     }
-    const state =
-      row.outcome !== null ? row.outcome : row.rollbackRequestedAt !== null ? 'rolling-back' : ('updating' as const);
+    const state: DeviceRolloutState =
+      row.outcome === 'succeeded' && row.rolledBack
+        ? 'rolled-back'
+        : row.outcome !== null
+          ? row.outcome
+          : row.rollbackRequestedAt !== null
+            ? 'rolling-back'
+            : 'updating';
     const since = row.outcome !== null ? (row.outcomeAt ?? now) : Math.max(row.startedAt, input.timeoutsFrom);
     devices.push({ name: d.name, state, wave: row.wave, since });
   }
@@ -198,8 +236,14 @@ export function countsOf(observed: Observed, phase: RolloutPhase): RolloutCounts
     ahead: observed.excluded.ahead.length,
     otherModel: observed.excluded.otherModel.length,
     held: observed.excluded.held.length,
-    stranded: STRANDING_PHASES.has(phase) ? by('succeeded') : 0,
-    rollbackRequested: records.filter((r) => r.rollbackRequestedAt !== null && r.outcome === null).length,
+    stranded: STRANDING_PHASES.has(phase)
+      ? observed.devices.filter(
+          (d) => d.state === 'succeeded' && observed.rows.get(d.name)?.rollbackRequestedAt == null,
+        ).length
+      : 0,
+    rollbackRequested: records.filter(
+      (r) => r.rollbackRequestedAt !== null && (r.outcome === null || (r.outcome === 'succeeded' && !r.rolledBack)),
+    ).length,
   };
 }
 
@@ -240,25 +284,39 @@ export function statusOf(
   };
 }
 
+/** What the level rule writes into one device's desired `update`: undefined removes it. */
+export interface LevelWrite {
+  device: string;
+  update: DesiredUpdate | undefined;
+}
+
 /**
  * Devices whose desired `update` this rollout wrote and should now take back: one holding
- * another revision's artifact, or the current one's when that revision has finished badly,
- * unless the device runs that version (then it is what the device runs, and harmless).
+ * another revision's artifact, or the current one's when that revision has finished badly.
  * Taking it back asks nothing of a device that never started, stops one that has not switched
- * yet, and leaves one on trial to its probe.
+ * yet, and leaves one on trial to its probe. A device that runs the version is left on it
+ * (harmless), except after a halt when the signer made the version `revertible`: it is asked to
+ * go back (`revert`) to the version it ran before, and the update is removed once it has.
  */
 export function withdrawals(
   rollout: string,
   revision: RolloutRevisionRecord,
   devices: readonly DeviceRecord[],
-): string[] {
-  const out: string[] = [];
+): LevelWrite[] {
+  const out: LevelWrite[] = [];
+  const current = revision.spec.artifact.version;
+  const revert = revision.phase === 'halted' && revision.manifest.signed.revertible === true;
   for (const d of devices) {
     const desired = desiredUpdateOf(d);
     if (desired === undefined || desired.rollout !== rollout) continue;
     const version = desired.manifest.signed.version;
-    if (firmwareOf(d)?.version === version) continue;
-    if (version !== revision.spec.artifact.version || STRANDING_PHASES.has(revision.phase)) out.push(d.name);
+    if (firmwareOf(d)?.version === version) {
+      if (revert && version === current && desired.revert !== true) {
+        out.push({ device: d.name, update: { manifest: revision.manifest, rollout, revert: true } });
+      }
+      continue;
+    }
+    if (version !== current || STRANDING_PHASES.has(revision.phase)) out.push({ device: d.name, update: undefined });
   }
   return out;
 }

@@ -188,6 +188,36 @@ export class RolloutService {
     return this.get(name);
   }
 
+  /**
+   * Deletes a rollout with its revisions. Refused while the current revision is progressing (it
+   * is moving devices: pause it first) unless `force`. Devices keep the version they run; the
+   * rollout controller takes the rollout's desired `update` back from every device (one not yet
+   * switched stops installing). The event log keeps every decision the rollout recorded, and the
+   * deletion's event carries the history of its revisions.
+   */
+  async delete(name: string, force = false): Promise<void> {
+    const { revision } = await this.#world(name);
+    if (revision.phase === 'progressing' && !force) {
+      throw new HomeostatError(
+        'ERR_ROLLOUT_PHASE',
+        `rollout ${name} revision ${revision.revision} is progressing: pause it first, or delete it with force`,
+      );
+    }
+    const { items } = await this.history(name);
+    if (!(await this.#deps.store.deleteRollout(name))) {
+      throw new HomeostatError('ERR_ROLLOUT_NOT_FOUND', `no rollout named ${name}`);
+    }
+    this.#deps.events.record({
+      device: null,
+      type: 'rollout',
+      code: null,
+      severity: revision.phase === 'progressing' ? 'warning' : 'info',
+      message: `rollout ${name} deleted at revision ${revision.revision} (${revision.phase})${force ? ', forced' : ''}`,
+      data: { rollout: name, revision: revision.revision, phase: revision.phase, forced: force, history: items },
+    });
+    this.events.emit('changed', { name });
+  }
+
   async history(name: string): Promise<RolloutHistory> {
     const world = await this.#world(name);
     const items = await this.#deps.store.listRolloutRevisions(name);
@@ -349,7 +379,8 @@ export class RolloutService {
   }
 }
 
-function newRevision(
+/** A revision as applied now: progressing, nothing finished. */
+export function newRevision(
   rollout: string,
   revision: number,
   spec: RolloutSpecFull,

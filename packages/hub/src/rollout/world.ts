@@ -11,6 +11,8 @@ export interface World {
   records: RolloutDeviceRecord[];
   /** Rollouts whose current revision is progressing or paused. */
   active: Set<string>;
+  /** `devices` come in name order already. */
+  sorted?: boolean;
 }
 
 /** The current revision of every rollout, by name. */
@@ -31,7 +33,7 @@ export function activeOf(revisions: ReadonlyMap<string, RolloutRevisionRecord>):
 export async function loadWorld(
   store: Store,
   name: string,
-  shared?: { devices: DeviceRecord[]; revisions: Map<string, RolloutRevisionRecord> },
+  shared?: { devices: DeviceRecord[]; revisions: Map<string, RolloutRevisionRecord>; sorted?: boolean },
 ): Promise<World | undefined> {
   const rollout = await store.getRollout(name);
   if (!rollout) return undefined;
@@ -42,7 +44,14 @@ export async function loadWorld(
     store.listRolloutDevices(name, revision.revision),
     shared?.revisions ?? currentRevisions(store),
   ]);
-  return { rollout, revision, devices, records, active: activeOf(revisions) };
+  return {
+    rollout,
+    revision,
+    devices,
+    records,
+    active: activeOf(revisions),
+    ...(shared?.sorted === true ? { sorted: true } : {}),
+  };
 }
 
 export function observeWorld(w: World, now: number, timeoutsFrom: number): Observed {
@@ -54,5 +63,6 @@ export function observeWorld(w: World, now: number, timeoutsFrom: number): Obser
     active: w.active,
     now,
     timeoutsFrom,
+    ...(w.sorted === true ? { sorted: true } : {}),
   });
 }

@@ -89,6 +89,26 @@ export function rolloutContract(withStore: (fn: (s: Store) => Promise<void>) => 
   );
 
   test(
+    'rollouts: a delete removes the rollout, its revisions and device records; the name starts again at 1',
+    withStore(async (s) => {
+      const record = { name: 'fw', uid: 'u1', labels: {}, createdAt: 1, resourceVersion: 1, revision: 1 };
+      await s.createRollout(record, revision(1, '1.0.0'));
+      await s.addRolloutRevision('fw', 1, revision(2, '1.1.0'), 'superseded');
+      await s.saveRolloutDevices('fw', 2, [started('d1')]);
+      assert.equal(await s.deleteRollout('fw'), true);
+      assert.equal(await s.deleteRollout('fw'), false);
+      assert.equal(await s.getRollout('fw'), undefined);
+      assert.deepEqual(await s.listRolloutRevisions('fw'), []);
+      assert.deepEqual(await s.listRolloutDevices('fw', 2), []);
+      assert.equal(await s.createRollout({ ...record, uid: 'u2' }, revision(1, '2.0.0')), true);
+      assert.deepEqual(
+        (await s.listRolloutRevisions('fw')).map((r) => r.spec.artifact.version),
+        ['2.0.0'],
+      );
+    }),
+  );
+
+  test(
     'rollouts: per-device records of a revision are inserted and replaced in batches',
     withStore(async (s) => {
       await s.createRollout(

@@ -57,6 +57,8 @@ export interface RolloutStore {
   /** Creates the rollout with its first revision; false when the name is taken. */
   createRollout(rollout: RolloutRecord, first: RolloutRevisionRecord): Promise<boolean>;
   getRollout(name: string): Promise<RolloutRecord | undefined>;
+  /** Removes the rollout with its revisions and per-device records; false when there was none. */
+  deleteRollout(name: string): Promise<boolean>;
   /** In name order. */
   listRollouts(): Promise<RolloutRecord[]>;
   updateRolloutLabels(name: string, labels: Record<string, string>): Promise<void>;
@@ -109,6 +111,15 @@ export async function createRollout(
     await trx.deleteFrom('rollout_devices').where('rollout', '=', r.name).execute();
     await trx.insertInto('rollout_revisions').values(revisionRow(first)).execute();
     return true;
+  });
+}
+
+export async function deleteRollout(db: Kysely<Database>, name: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const r = await trx.deleteFrom('rollouts').where('name', '=', name).executeTakeFirst();
+    await trx.deleteFrom('rollout_revisions').where('rollout', '=', name).execute();
+    await trx.deleteFrom('rollout_devices').where('rollout', '=', name).execute();
+    return Number(r.numDeletedRows) === 1;
   });
 }
 

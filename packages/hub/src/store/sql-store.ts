@@ -550,6 +550,10 @@ export class SqlStore implements Store {
     return rollouts.getRollout(this.#db, name);
   }
 
+  deleteRollout(name: string): Promise<boolean> {
+    return rollouts.deleteRollout(this.#db, name);
+  }
+
   listRollouts(): Promise<RolloutRecord[]> {
     return rollouts.listRollouts(this.#db);
   }

@@ -19,6 +19,9 @@ const NameParams = Type.Object({ name: Name });
 const PutQuery = Type.Object({
   dryRun: Type.Optional(Type.Boolean({ description: 'answer the waves and their devices, store nothing' })),
 });
+const DeleteQuery = Type.Object({
+  force: Type.Optional(Type.Boolean({ description: 'delete a progressing rollout too' })),
+});
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 const tags = ['rollouts'];
 /** Evidence is a record of numbers or strings, which the compiled serializer handles poorly; as for deployments. */
@@ -71,6 +74,25 @@ export async function rolloutRoutes(app: FastifyInstance, { rollouts }: { rollou
       if ((req.query as { dryRun?: boolean }).dryRun) return reply.send(await rollouts.dryRun(nameOf(req), body));
       const r = await rollouts.put(nameOf(req), body);
       return reply.status(r.created ? 201 : 200).send(r.rollout);
+    },
+  );
+
+  app.delete(
+    '/api/v1/rollouts/:name',
+    {
+      ...write,
+      schema: {
+        tags,
+        summary:
+          'Delete a rollout (409 while progressing, unless force=true); devices keep what they run, its desired updates are taken back',
+        params: NameParams,
+        querystring: DeleteQuery,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await rollouts.delete(nameOf(req), (req.query as { force?: boolean }).force === true);
+      return reply.status(204).send();
     },
   );
 

@@ -1,0 +1,168 @@
+// The behaviour gate between waves, end to end over real agents: a signed release that installs
+// and passes its probe, but makes a telemetry metric worse on the devices that run it. The
+// hardware of these pumps reports a vibration that depends on the version in the active boot slot
+// (2 mm/s, or 6 mm/s on a regressing version), so the updated devices behave differently from the
+// ones not yet updated exactly as far as the release decides. A release that changes nothing
+// passes every gate; a regressing one is halted after the canary, with the figures of both cohorts
+// as the evidence, and the canary goes back to the version it ran before.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Agent, MemoryBootSlots } from '@homeostat/agent';
+import { PumpHardware } from '@homeostat/sim';
+import { waitFor } from '@homeostat/testing';
+import { runCli } from '../testing/run-cli.js';
+import { agent, E2eHub, FirmwareKeys, tempDir } from './harness.js';
+
+const DEVICES = ['pump-g1', 'pump-g2', 'pump-g3', 'pump-g4', 'pump-g5', 'pump-g6'];
+/** Versions whose pumps vibrate three times as much. */
+const REGRESSING = new Set(['1.2.0']);
+
+/** A pump whose vibration is set by the firmware its active slot holds. */
+class FirmwarePump extends PumpHardware {
+  constructor(readonly slots: MemoryBootSlots) {
+    super();
+  }
+
+  override sample(now: number) {
+    const state = this.slots.read();
+    const version = state.slots[state.active]?.version ?? '1.0.0';
+    return { ...super.sample(now), vibration: REGRESSING.has(version) ? 6 : 2 };
+  }
+}
+
+describe('behaviour gates between waves over real agents', () => {
+  const hub = new E2eHub();
+  const home = tempDir('rollout-gates');
+  const env = () => ({ HOMEOSTAT_CONFIG: join(home, 'config.json') });
+  const cli = (...args: string[]) => runCli(args, { env: env(), now: Date.now(), homeDir: home });
+  const keys = new FirmwareKeys(cli, home);
+  const agents: Agent[] = [];
+
+  before(async () => {
+    await hub.start();
+    await keys.init(hub);
+    for (const name of DEVICES) {
+      const slots = new MemoryBootSlots();
+      const a = agent({
+        hubUrl: hub.started!.mqttUrl,
+        apiUrl: hub.url,
+        id: name,
+        token: await keys.device(hub, name, 'pump'),
+        dataDir: tempDir(name),
+        hardware: new FirmwarePump(slots),
+        slots,
+        sampleMs: 100,
+        rootKey: keys.rootKey,
+        firmware: { name: 'pump-fw', version: '1.0.0' },
+        updateProbe: { windowMs: 3000, everyMs: 100, minUpMs: 200 },
+      });
+      agents.push(a);
+      await a.start();
+    }
+    await waitFor(() => agents.every((a) => a.connected), { message: 'agents connected', timeoutMs: 15_000 });
+  });
+  after(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await hub.close();
+  });
+
+  const release = (version: string) => keys.release('pump-fw', version, 'pump');
+  const apply = async (version: string) => {
+    const file = join(home, `rollout-${version}.yaml`);
+    writeFileSync(
+      file,
+      [
+        'apiVersion: homeostat/v1',
+        'kind: Rollout',
+        'metadata: {name: pump-fw}',
+        'spec:',
+        '  selector: model=pump',
+        `  artifact: {name: pump-fw, version: ${version}}`,
+        // The soak leaves time for the updated devices to show how they behave.
+        '  strategy: {canary: 1, waves: [0.5, 1], maxUnavailable: 3, soakMs: 1500, deviceTimeoutMs: 30000}',
+        '  gates:',
+        '    minSuccessRate: 0.9',
+        '    behaviour: [{signal: metric, metric: vibration, maxRatio: 1.5, slack: 0.1}]',
+        '',
+      ].join('\n'),
+    );
+    const applied = await cli('apply', '-f', file);
+    assert.equal(applied.code, 0, applied.stderr);
+  };
+  const finished = (revision: number) =>
+    waitFor(
+      async () => {
+        const { status } = (await hub.api('GET', '/api/v1/rollouts/pump-fw')).body;
+        return status.revision === revision && (status.phase === 'complete' || status.phase === 'halted')
+          ? status
+          : null;
+      },
+      { message: 'the rollout finished', timeoutMs: 90_000, intervalMs: 200 },
+    );
+  const firmware = () =>
+    Promise.all(
+      DEVICES.map(
+        async (d) => (await hub.api('GET', `/api/v1/devices/${d}`)).body.twin.reported.state.firmware?.version,
+      ),
+    );
+
+  test('a release that behaves as the old one passes the behaviour gate wave after wave', async () => {
+    await release('1.1.0');
+    await apply('1.1.0');
+    const status = await finished(1);
+    assert.equal(status.phase, 'complete', JSON.stringify(status.halt));
+    assert.equal(status.counts.succeeded, DEVICES.length);
+    assert.deepEqual(
+      status.waves.map((w: { succeeded: number }) => w.succeeded),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      await firmware(),
+      DEVICES.map(() => '1.1.0'),
+    );
+  });
+
+  test('a release that makes vibration worse halts at the gate after the canary, with both cohorts as evidence', async () => {
+    await release('1.2.0');
+    await apply('1.2.0');
+    const status = await finished(2);
+    assert.equal(status.phase, 'halted');
+    assert.equal(status.waves[0].started, 1, 'the canary took it');
+    assert.equal(status.waves[1].started, 0, 'no device after the canary took it');
+    const { halt } = status;
+    assert.match(halt.reason, /^metric:vibration: 6 on updated devices against 2 on the others/);
+    assert.deepEqual(halt.evidence, {
+      signal: 'metric:vibration',
+      updated: 6,
+      notUpdated: 2,
+      allowed: 3.1,
+      updatedDevices: 1,
+      notUpdatedDevices: 5,
+    });
+    // The decision is in the event log with the same evidence.
+    const events = (await hub.api('GET', '/api/v1/events?type=rollout&limit=100')).body.items;
+    const recorded = events.find((e: { message: string }) => /revision 2 \(1\.2\.0\) halted/.test(e.message));
+    assert.ok(recorded, 'the halt is recorded');
+    assert.deepEqual(recorded.data.evidence, halt.evidence);
+    // The canary goes back to the version it ran before; the others never left it.
+    const back = await waitFor(
+      async () => {
+        const versions = await firmware();
+        return versions.every((v) => v === '1.1.0') ? versions : null;
+      },
+      { message: 'every device on 1.1.0 again', timeoutMs: 30_000, intervalMs: 200 },
+    );
+    assert.equal(back.length, DEVICES.length);
+    const after = await waitFor(
+      async () => {
+        const s = (await hub.api('GET', '/api/v1/rollouts/pump-fw')).body.status;
+        return s.counts.rolledBack === 1 ? s : null;
+      },
+      { message: 'the canary counted as rolled back', timeoutMs: 30_000, intervalMs: 200 },
+    );
+    assert.equal(after.counts.stranded, 0);
+  });
+});
