@@ -196,16 +196,26 @@ export class RolloutController {
       saved.push(row);
     };
     let started = 0;
-    for (const action of plan.actions) {
-      if (action.kind === 'start') {
-        const update = { manifest: revision.manifest, rollout: rollout.name };
-        if (!(await this.#write(byName.get(action.device), update, failures))) continue;
+    const update = { manifest: revision.manifest, rollout: rollout.name };
+    const starts = plan.actions.filter((a): a is Extract<RolloutAction, { kind: 'start' }> => a.kind === 'start');
+    // Several devices written at once: one at a time, each write would wait its turn behind
+    // everything else the hub's loop has to do, and a wave of thousands would take minutes.
+    for (let i = 0; i < starts.length; i += WRITES_AT_ONCE) {
+      const chunk = starts.slice(i, i + WRITES_AT_ONCE);
+      // When each device was asked: writing a big wave takes a while, and each device's time-out
+      // counts from its own start.
+      const startedAt = await Promise.all(
+        chunk.map(async (a) =>
+          (await this.#write(byName.get(a.device), update, failures)) ? this.#deps.clock.now() : null,
+        ),
+      );
+      chunk.forEach((action, k) => {
+        const at = startedAt[k];
+        if (at === null || at === undefined) return;
         const row: RolloutDeviceRecord = {
           device: action.device,
           wave: action.wave,
-          // When this device was asked: writing a big wave takes a while, and each device's
-          // time-out counts from its own start.
-          startedAt: this.#deps.clock.now(),
+          startedAt: at,
           outcome: null,
           outcomeAt: null,
           code: null,
@@ -215,7 +225,10 @@ export class RolloutController {
         observed.rows.set(action.device, row);
         saved.push(row);
         started++;
-      } else if (action.kind === 'time-out') {
+      });
+    }
+    for (const action of plan.actions) {
+      if (action.kind === 'time-out') {
         record(action.device, { outcome: 'failed', outcomeAt: now, code: 'timeout' });
       } else if (action.kind === 'roll-back') {
         // A device that committed goes back only when the signer made the version revertible (no
@@ -319,6 +332,9 @@ export class RolloutController {
     return false;
   }
 }
+
+/** Desired-state writes of one wave in flight at once. */
+const WRITES_AT_ONCE = 64;
 
 /**
  * When time alone could change a progressing rollout's plan: at once after it acted (and for
