@@ -63,7 +63,8 @@ const strategy = (n: number) => ({
 const GATES = { minSuccessRate: 0.9, behaviour: [{ signal: 'alarms', maxRatio: 2 }] };
 const ABORT = { failureRate: 0.5, minDevices: 3 };
 
-const USAGE = '--devices N (default 10000 for rollout, 1000 for bad-update) --deadline-s S (default 600)';
+const USAGE =
+  '--devices N (default 10000 for rollout, 1000 for bad-update) --deadline-s S (default 600) --hub-cpu-prof DIR';
 
 export const rolloutBenchmark: Benchmark = {
   summary: 'a good release rolled out to N devices in waves behind health gates: total and per-wave times',
@@ -83,7 +84,7 @@ async function runRollout(
   cleanups: Cleanups,
   defaultDevices: number,
 ): Promise<Figures> {
-  const values = parseFlagValues(argv, ['devices', 'deadline-s']);
+  const values = parseFlagValues(argv, ['devices', 'deadline-s', 'hub-cpu-prof']);
   const n = intFlag('devices', values.devices, defaultDevices, 20, 50_000);
   const deadlineS = intFlag('deadline-s', values['deadline-s'], 600, 10, 7200);
   const figures: Figures = {
@@ -96,7 +97,7 @@ async function runRollout(
     cpus: availableParallelism(),
   };
   try {
-    await measure(health, n, deadlineS, cleanups, figures);
+    await measure(health, n, deadlineS, values['hub-cpu-prof'], cleanups, figures);
     return figures;
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -104,8 +105,16 @@ async function runRollout(
   }
 }
 
-async function measure(health: FirmwareHealth, n: number, deadlineS: number, cleanups: Cleanups, figures: Figures) {
-  const hub = await startHubProcess();
+async function measure(
+  health: FirmwareHealth,
+  n: number,
+  deadlineS: number,
+  cpuProfDir: string | undefined,
+  cleanups: Cleanups,
+  figures: Figures,
+) {
+  // With --hub-cpu-prof, the hub writes a CPU profile to that directory when it stops.
+  const hub = await startHubProcess(cpuProfDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] } : {});
   cleanups.add('stop the hub', () => hub.stop(), hub.kill);
   progress(`hub: pid ${hub.pid}, ${hub.httpUrl}`);
   const work = mkdtempSync(join(tmpdir(), 'homeostat-bench-rollout-'));
