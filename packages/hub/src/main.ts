@@ -266,15 +266,19 @@ export class Hub {
     });
     this.#placement = placement;
     await placement.start();
-    const rollouts = new RolloutService({ store, clock, artifacts, events });
+    const rollouts = new RolloutService({ store, clock, artifacts, events, deviceEvents: true });
     const rolloutController = new RolloutController({ store, clock, logger, writer: devices, events });
     rollouts.events.on('changed', ({ name }) => rolloutController.rolloutChanged(name));
     // A rollout reads a device again only when it may stand elsewhere: created, relabelled, or
     // reporting where its update stands or what it runs.
-    devices.events.on('changed', ({ name }) => rolloutController.deviceChanged(name));
-    enrollment.events.on('enrolled', ({ name }) => rolloutController.deviceChanged(name));
+    const deviceChanged = (name: string) => {
+      rolloutController.deviceChanged(name);
+      rollouts.deviceChanged(name);
+    };
+    devices.events.on('changed', ({ name }) => deviceChanged(name));
+    enrollment.events.on('enrolled', ({ name }) => deviceChanged(name));
     events.signals.on('reported', ({ device, state }) => {
-      if ('update' in state || 'firmware' in state) rolloutController.deviceChanged(device);
+      if ('update' in state || 'firmware' in state) deviceChanged(device);
     });
     this.#rollouts = rollouts;
     this.#rolloutController = rolloutController;

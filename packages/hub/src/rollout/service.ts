@@ -27,6 +27,7 @@ import type { EventLog } from '../events.js';
 import type { DeviceRecord, RolloutRecord, RolloutRevisionRecord, Store } from '../store/store.js';
 import { planRollout, waveCount, waveTarget } from './plan.js';
 import { countsOf, FINISHED_PHASES, plannerView, statusOf, strategyOf } from './progress.js';
+import { RolloutIndex } from './rollout-index.js';
 import { activeOf, currentRevisions, loadWorld, observeWorld, type World } from './world.js';
 
 export interface RolloutServiceDeps {
@@ -34,26 +35,60 @@ export interface RolloutServiceDeps {
   clock: Clock;
   artifacts: ArtifactStore;
   events: EventLog;
+  /**
+   * Set when the hub tells the service which devices changed (`deviceChanged`, wired like the
+   * controller's): the read-only views then keep the device list between reads and read again
+   * only the devices that changed. Without it, every view reads every device.
+   */
+  deviceEvents?: boolean;
 }
 
 export interface RolloutEvents extends Record<string, unknown> {
   changed: { name: string };
 }
 
+/** What the views of several rollouts share: every device, and each rollout's current revision. */
+type SharedReads = { devices: DeviceRecord[]; revisions: Map<string, RolloutRevisionRecord>; sorted?: boolean };
+
 /** Devices named in a conflict message, at most. */
 const NAMED = 5;
+/** The views' device list is read whole again at least this often, whatever the events said, ms. */
+const VIEW_RESYNC_MS = 5_000;
+/** The one entry of the views' index: the device list is the same for every rollout. */
+const VIEW_KEY = '*';
 
 export class RolloutService {
   readonly #deps: RolloutServiceDeps;
   readonly events = new TypedEvents<RolloutEvents>();
 
+  /** The views' device list, kept between reads (a status watched every 250 ms on 10,000 devices). */
+  readonly #viewIndex: RolloutIndex | null;
+  /** Reads of the views' index, one at a time. */
+  #viewRead: Promise<unknown> = Promise.resolve();
+
   constructor(deps: RolloutServiceDeps) {
     this.#deps = deps;
+    this.#viewIndex = deps.deviceEvents === true ? new RolloutIndex(VIEW_RESYNC_MS) : null;
+  }
+
+  /** A device was created, relabelled or deleted, or reported `update` or `firmware`. */
+  deviceChanged(name: string): void {
+    this.#viewIndex?.deviceChanged(name);
+  }
+
+  /** What the views read: every device in name order, and the current revision of each rollout. */
+  async #shared(): Promise<SharedReads> {
+    const { store, clock } = this.#deps;
+    const index = this.#viewIndex;
+    if (index === null) return { devices: await store.listDevices(), revisions: await currentRevisions(store) };
+    const read = this.#viewRead.then(() => index.devices(store, VIEW_KEY, clock.now()));
+    this.#viewRead = read.catch(() => undefined);
+    return { devices: await read, revisions: await currentRevisions(store), sorted: true };
   }
 
   async list(): Promise<Rollout[]> {
     const { store } = this.#deps;
-    const shared = { devices: await store.listDevices(), revisions: await currentRevisions(store) };
+    const shared = await this.#shared();
     const out: Rollout[] = [];
     for (const r of await store.listRollouts()) {
       const world = await loadWorld(store, r.name, shared);
@@ -63,7 +98,7 @@ export class RolloutService {
   }
 
   async get(name: string): Promise<Rollout> {
-    return this.#view(await this.#world(name));
+    return this.#view(await this.#world(name, await this.#shared()));
   }
 
   /** Create, or a new revision, or a change to the current one; what `homeostat apply` does. */
@@ -237,8 +272,9 @@ export class RolloutService {
     };
   }
 
-  async #world(name: string): Promise<World> {
-    const world = await loadWorld(this.#deps.store, name);
+  /** The rollout as stored; `shared` (the views') instead of reading every device again. */
+  async #world(name: string, shared?: SharedReads): Promise<World> {
+    const world = await loadWorld(this.#deps.store, name, shared);
     if (!world) throw new HomeostatError('ERR_ROLLOUT_NOT_FOUND', `no rollout named ${name}`);
     return world;
   }

@@ -156,6 +156,8 @@ export class DeviceService {
     // cannot bring the deleted device back into the liveness table.
     await this.#deps.channel.disconnect(name, true);
     this.#deps.liveness.forget(name);
+    // Whoever keeps devices between reads (the rollouts) reads it again, and finds it gone.
+    this.events.emit('changed', { name });
     this.#deps.events.record({
       device: name,
       type: 'lifecycle',

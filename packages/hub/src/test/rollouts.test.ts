@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FakeClock } from '@homeostat/kit';
+import { openSqliteStore } from '../store/sql-store.js';
 import { startTestHub, type TestHub } from './harness.js';
 import { type Behaviour, devicesSettled, FakeDevice, pushArtifact } from './rollout-fixture.js';
 
@@ -267,4 +268,38 @@ test('a hub restarted mid-rollout carries on where it stopped', async (c) => {
     devices.every((d) => d.asked.length === 1),
     'no device was started twice',
   );
+});
+
+test('a status read again reads only what changed, not every device', async (c) => {
+  const clock = new FakeClock();
+  const dir = mkdtempSync(join(tmpdir(), 'homeostat-rollout-views-'));
+  const store = await openSqliteStore(join(dir, 'hub.db'));
+  let fullReads = 0;
+  const listDevices = store.listDevices.bind(store);
+  store.listDevices = () => {
+    fullReads++;
+    return listDevices();
+  };
+  const t = await startTestHub({}, { clock, store, dataDir: dir });
+  c.after(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await pushArtifact(t, '1.1.0');
+  const devices = await fleet(t, 4, () => 'commit');
+  const step = stepper(t, clock, devices);
+  assert.equal((await t.api('PUT', '/api/v1/rollouts/fw', { spec: spec('1.1.0') })).status, 201);
+  await step();
+  await status(t, 'fw');
+  const before = fullReads;
+  for (let i = 0; i < 10; i++) await status(t, 'fw');
+  assert.equal(fullReads, before, 'ten status reads, no read of every device');
+  // A device created since shows at the next read, read on its own.
+  const targeted = (await status(t, 'fw')).counts.targeted;
+  await t.createDevice('d99', { model: 'm1' });
+  assert.equal((await status(t, 'fw')).counts.targeted, targeted + 1);
+  assert.equal(fullReads, before);
+  // A device deleted since is gone at the next read.
+  assert.equal((await t.api('DELETE', '/api/v1/devices/d99')).status, 204);
+  assert.equal((await status(t, 'fw')).counts.targeted, targeted);
 });
