@@ -11,7 +11,6 @@ import { parseSelector } from './names.js';
 import { type Parsed, parser } from './parse.js';
 import { API_VERSION, Labels, Metadata } from './resources.js';
 
-const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 /** Modules in one deployment, at most. */
