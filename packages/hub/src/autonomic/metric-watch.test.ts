@@ -45,8 +45,23 @@ describe('RollingWindow', () => {
     assert.equal(w.stat('last'), null);
   });
 
-  test('p95 is the nearest rank; a value older than the newest is ignored; the count is bounded', () => {
-    const w = new RollingWindow(3_600_000, 100);
+  test('p95 is the nearest rank, kept sorted or sorted when asked, as values come and go', () => {
+    const kept = new RollingWindow(50, 20, { sorted: true });
+    const plain = new RollingWindow(50, 20);
+    for (let i = 0; i < 500; i++) {
+      const v = (i * 7919) % 101;
+      kept.push(T0 + i, v);
+      plain.push(T0 + i, v);
+      kept.expire(T0 + i);
+      plain.expire(T0 + i);
+      assert.equal(kept.stat('p95'), plain.stat('p95'));
+    }
+    const window = [...Array(20).keys()].map((k) => ((480 + k) * 7919) % 101).sort((a, b) => a - b);
+    assert.equal(kept.stat('p95'), window[18]);
+  });
+
+  test('a value older than the newest is ignored; the count is bounded', () => {
+    const w = new RollingWindow(3_600_000, 100, { sorted: true });
     for (let i = 1; i <= 100; i++) w.push(T0 + i, i);
     assert.equal(w.stat('p95'), 95);
     assert.equal(w.push(T0, 1000), false);

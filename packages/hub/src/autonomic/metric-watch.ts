@@ -24,7 +24,8 @@ export type MetricSignal = Extract<Signal, { kind: 'metric' }>;
 /**
  * The values of one metric of one device over a sliding window, oldest first, in time order:
  * a running sum for the average, and monotonic queues for the minimum and maximum, so each value
- * costs O(1) amortised; p95 sorts the window (at most METRIC_WINDOW_MAX_VALUES values).
+ * costs O(1) amortised; for p95, the values kept sorted too (a binary search and a move of at
+ * most METRIC_WINDOW_MAX_VALUES numbers per value), only when asked for.
  */
 export class RollingWindow {
   #ts: number[] = [];
@@ -34,11 +35,16 @@ export class RollingWindow {
   /** Indexes into the arrays, values increasing (for the minimum) and decreasing (for the maximum). */
   #mins: number[] = [];
   #maxs: number[] = [];
+  /** The values held, in increasing order: kept only for p95. */
+  readonly #sorted: number[] | null;
 
   constructor(
     readonly windowMs: number,
     readonly maxValues = METRIC_WINDOW_MAX_VALUES,
-  ) {}
+    options: { sorted?: boolean } = {},
+  ) {
+    this.#sorted = options.sorted ? [] : null;
+  }
 
   get size(): number {
     return this.#values.length - this.#head;
@@ -66,6 +72,7 @@ export class RollingWindow {
     while (this.#maxs.length > 0 && (this.#values[this.#maxs[this.#maxs.length - 1] as number] as number) <= value)
       this.#maxs.pop();
     this.#maxs.push(i);
+    this.#sorted?.splice(lowerBound(this.#sorted, value), 0, value);
     while (this.size > this.maxValues) this.#dropOldest();
     return true;
   }
@@ -89,7 +96,7 @@ export class RollingWindow {
         return this.#values[this.#maxs[0] as number] as number;
       case 'p95': {
         // Nearest rank: the smallest value at or over 95 % of the values.
-        const sorted = this.#values.slice(this.#head).sort((a, b) => a - b);
+        const sorted = this.#sorted ?? this.#values.slice(this.#head).sort((a, b) => a - b);
         return sorted[Math.ceil(0.95 * sorted.length) - 1] as number;
       }
     }
@@ -97,7 +104,9 @@ export class RollingWindow {
 
   #dropOldest(): void {
     const i = this.#head;
-    this.#sum -= this.#values[i] as number;
+    const value = this.#values[i] as number;
+    this.#sum -= value;
+    this.#sorted?.splice(lowerBound(this.#sorted, value), 1);
     if (this.#mins[0] === i) this.#mins.shift();
     if (this.#maxs[0] === i) this.#maxs.shift();
     this.#head++;
@@ -110,6 +119,18 @@ export class RollingWindow {
       this.#head = 0;
     }
   }
+}
+
+/** The first index of a sorted array whose value is at or over `value`. */
+function lowerBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as number) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Whether the value is past the trigger's threshold, and whether it is back past its clear level. */
@@ -209,7 +230,8 @@ export class MetricWatch {
     let t = tracks.get(device);
     if (t === undefined) {
       const windowMs = w.trigger.windowMs ?? METRIC_WINDOW_DEFAULT_MS;
-      t = { window: new RollingWindow(windowMs), since: null, firing: false, lastEmit: 0, timer: undefined };
+      const window = new RollingWindow(windowMs, METRIC_WINDOW_MAX_VALUES, { sorted: w.trigger.stat === 'p95' });
+      t = { window, since: null, firing: false, lastEmit: 0, timer: undefined };
       tracks.set(device, t);
     }
     return t;
