@@ -36,7 +36,7 @@ import { DeviceService } from './services/devices.js';
 import { EnrollmentService } from './services/enrollment.js';
 import { TokenService } from './services/tokens.js';
 import { openSqliteStore } from './store/sql-store.js';
-import type { Store } from './store/store.js';
+import type { Reading, Store } from './store/store.js';
 
 export const HUB_VERSION = '0.1.0';
 
@@ -177,13 +177,18 @@ export class Hub {
     const enrollment = new EnrollmentService({ store, clock, events, metrics });
     // Models placed in the hub derive readings from what is stored; set once the artifacts are open.
     let placement: HubPlacement | undefined;
+    // What listens to committed readings: the policies' metric triggers, and models placed in the hub.
+    const stored: ((readings: readonly Reading[]) => void)[] = [];
     const ingest = new IngestBatcher({
       store,
       clock,
       metrics,
       logger,
-      onStored: (readings) => placement?.onStored(readings, (derived) => ingest.submit(derived)),
+      onStored: (readings) => {
+        for (const listener of stored) listener(readings);
+      },
     });
+    stored.push((readings) => placement?.onStored(readings, (derived) => ingest.submit(derived)));
     const retention = new RetentionJob({ store, clock, logger, metrics, retention: config.retention });
     this.#retention = retention;
     this.#ingest = ingest;
@@ -242,6 +247,7 @@ export class Hub {
     });
     // A claim that names a slot may replace the device that held it.
     enrollment.events.on('enrolled', ({ name, group }) => autonomic.enrolled(name, group));
+    stored.push((readings) => autonomic.readingsStored(readings));
     this.#monitor = monitor;
     this.#autonomic = autonomic;
     if (config.hubPolicies) await installHubPolicies(store, clock);

@@ -5,7 +5,7 @@
 
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { EVENT_CODE_PATTERN } from './modules.js';
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, NAME_PATTERN } from './names.js';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, METRIC_PATTERN, NAME_PATTERN } from './names.js';
 import { API_VERSION, Labels, Metadata, Name } from './resources.js';
 
 const Strict = <T extends Record<string, TSchema>>(properties: T, description?: string) =>
@@ -43,8 +43,29 @@ export type PolicyScope = Static<typeof PolicyScope>;
 export const SECURITY_SIGNALS = ['auth-failures', 'refused-messages', 'topic-violations'] as const;
 export type SecuritySignal = (typeof SECURITY_SIGNALS)[number];
 
-/** The trigger kinds accepted now; telemetry thresholds and model outputs come later. */
-export const TRIGGER_KINDS = ['liveness', 'event', 'security', 'module-crash-loop', 'hub'] as const;
+/** The trigger kinds a policy may name. */
+export const TRIGGER_KINDS = ['liveness', 'event', 'security', 'module-crash-loop', 'hub', 'metric'] as const;
+
+/** What a `metric` trigger takes of the values in its window. */
+export const METRIC_STATS = ['last', 'avg', 'min', 'max', 'p95'] as const;
+export type MetricStat = (typeof METRIC_STATS)[number];
+/** A `metric` trigger's window by default, and at most, ms; it holds at most this many values per device. */
+export const METRIC_WINDOW_DEFAULT_MS = 60_000;
+export const METRIC_WINDOW_MAX_MS = 3_600_000;
+export const METRIC_WINDOW_MAX_VALUES = 1000;
+
+/** The threshold of a trigger on a number: exactly one of above and below, with hysteresis and a hold time. */
+const Threshold = {
+  above: Type.Optional(Type.Number({ description: 'fires when the value goes over this' })),
+  below: Type.Optional(Type.Number({ description: 'fires when the value goes under this' })),
+  clearAt: Type.Optional(
+    Type.Number({
+      description:
+        'the symptom clears only past this value, back on the safe side of the threshold (hysteresis); default the threshold',
+    }),
+  ),
+  forMs: Type.Optional(Duration('the value stays past the threshold this long before it fires (default 0)')),
+};
 
 /**
  * What the hub samples about itself, for policies of scope `hub`: the store's used size against
@@ -106,17 +127,25 @@ export const Trigger = Type.Union([
     {
       kind: Type.Literal('hub'),
       metric: Literals(HUB_METRICS),
-      above: Type.Optional(Type.Number({ description: 'fires when the metric goes over this' })),
-      below: Type.Optional(Type.Number({ description: 'fires when the metric goes under this' })),
-      clearAt: Type.Optional(
-        Type.Number({
-          description:
-            'the symptom clears only past this value, back on the safe side of the threshold (hysteresis); default the threshold',
-        }),
-      ),
-      forMs: Type.Optional(Duration('the metric stays past the threshold this long before it fires (default 0)')),
+      ...Threshold,
     },
     'a metric the hub samples about itself (scope hub): exactly one of above and below',
+  ),
+  Strict(
+    {
+      kind: Type.Literal('metric'),
+      metric: Type.String({ pattern: METRIC_PATTERN, description: "a metric of the device's telemetry" }),
+      stat: Type.Optional(Literals(METRIC_STATS, 'what is taken of the values in the window (default last)')),
+      windowMs: Type.Optional(
+        Duration(
+          `the window the stat is taken over (default ${METRIC_WINDOW_DEFAULT_MS}; at most the last ${METRIC_WINDOW_MAX_VALUES} values)`,
+          1000,
+          METRIC_WINDOW_MAX_MS,
+        ),
+      ),
+      ...Threshold,
+    },
+    "a metric of the device's telemetry, a model's output included, past a threshold: exactly one of above and below",
   ),
 ]);
 export type Trigger = Static<typeof Trigger>;

@@ -41,6 +41,9 @@ export function firesTrigger(trigger: PolicySpec['trigger'], signal: Signal): bo
     case 'hub':
       // Thresholds held over time and hysteresis: the manager follows them (self-loop.ts).
       return false;
+    case 'metric':
+      // Held and past its threshold already (metric-watch.ts), for one policy: the manager matches it by name.
+      return signal.kind === 'metric' && signal.metric === trigger.metric;
   }
 }
 
@@ -85,6 +88,13 @@ export function describeSignal(
         summary: `module ${signal.module} on ${signal.device} is crash-looping`,
         evidence: { module: signal.module, ...signal.evidence },
       };
+    case 'metric': {
+      const { metric, stat, windowMs, value, threshold, past, heldMs, samples } = signal;
+      return {
+        summary: `${signal.device}: the ${stat} of ${metric} over ${windowMs / 1000} s is ${round(value)}, ${past === 'above' ? 'over' : 'under'} ${threshold}${heldMs > 0 ? ` for ${heldMs / 1000} s` : ''}`,
+        evidence: { metric, stat, windowMs, value, threshold, past, heldMs, samples },
+      };
+    }
     case 'hub': {
       const past =
         trigger.kind === 'hub'
@@ -98,6 +108,10 @@ export function describeSignal(
       };
     }
   }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
 }
 
 // ---- partition guard ---------------------------------------------------------------------

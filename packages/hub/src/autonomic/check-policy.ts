@@ -36,6 +36,7 @@ export function checkPolicy(
       problems.push(`/spec/plan/${i}/action: ${a.action} acts on the hub: only in a policy of scope hub`);
   });
   if (spec.verify?.check === 'cleared') problems.push('/spec/verify/check: cleared is for policies of scope hub');
+  if (spec.trigger.kind === 'metric') problems.push(...checkThreshold(spec.trigger));
   let wholeFleet = scope === 'fleet';
   if (scope !== 'fleet' && 'selector' in scope) {
     const terms = selectorProblems('/spec/scope/selector', scope.selector);
@@ -96,6 +97,19 @@ export function checkPolicy(
   return problems;
 }
 
+/** A threshold on a number (triggers hub and metric): exactly one side, and hysteresis on its safe side. */
+function checkThreshold(t: { above?: number; below?: number; clearAt?: number }): string[] {
+  if ((t.above === undefined) === (t.below === undefined))
+    return ['/spec/trigger: give exactly one of above and below'];
+  if (t.above !== undefined && t.clearAt !== undefined && t.clearAt > t.above) {
+    return [`/spec/trigger/clearAt: ${t.clearAt} is over the threshold ${t.above}: it must be at or under it`];
+  }
+  if (t.below !== undefined && t.clearAt !== undefined && t.clearAt < t.below) {
+    return [`/spec/trigger/clearAt: ${t.clearAt} is under the threshold ${t.below}: it must be at or over it`];
+  }
+  return [];
+}
+
 /** A quarantine against a plan that keeps the same device working. */
 function opposes(a: readonly PolicyAction[], b: readonly PolicyAction[]): boolean {
   const quarantines = (p: readonly PolicyAction[]) => p.some((x) => x.action === 'quarantine');
@@ -114,15 +128,8 @@ function checkHubPolicy(spec: PolicySpec): string[] {
   const t = spec.trigger;
   if (t.kind !== 'hub') {
     problems.push(`/spec/trigger/kind: a policy of scope hub watches the hub: use kind hub, not ${t.kind}`);
-  } else if ((t.above === undefined) === (t.below === undefined)) {
-    problems.push('/spec/trigger: give exactly one of above and below');
-  } else if (t.clearAt !== undefined) {
-    if (t.above !== undefined && t.clearAt > t.above) {
-      problems.push(`/spec/trigger/clearAt: ${t.clearAt} is over the threshold ${t.above}: it must be at or under it`);
-    }
-    if (t.below !== undefined && t.clearAt < t.below) {
-      problems.push(`/spec/trigger/clearAt: ${t.clearAt} is under the threshold ${t.below}: it must be at or over it`);
-    }
+  } else {
+    problems.push(...checkThreshold(t));
   }
   spec.plan.forEach((a, i) => {
     if (!HUB_SCOPE_ACTIONS.has(a.action)) {

@@ -138,3 +138,22 @@ test('the hub policies shipped pass every check they would meet if applied', () 
   for (const p of HUB_POLICIES)
     assert.deepEqual(checkPolicy(p.name, p.spec, [...DEMO_POLICIES, ...HUB_POLICIES], fleet), [], p.name);
 });
+
+test('loops: a metric trigger is fed by no action for certain; its threshold is checked at apply', () => {
+  const trigger = { kind: 'metric' as const, metric: 'temperature', stat: 'avg' as const, above: 30 };
+  // Slowing the telemetry of the device it watches changes how it reports, not what it measures.
+  const spec = base({ trigger, plan: [{ action: 'patch-desired', patch: { telemetry: { intervalMs: 60_000 } } }] });
+  assert.deepEqual(selfLoops({ name: 'slow-down', spec }, fleet), []);
+  assert.deepEqual(pingPong({ name: 'slow-down', spec }, [{ name: 'again', spec }], fleet), []);
+  assert.deepEqual(checkPolicy('slow-down', spec, [], fleet), []);
+  assert.deepEqual(checkPolicy('band', base({ trigger: { ...trigger, below: 10 } }), [], fleet), [
+    '/spec/trigger: give exactly one of above and below',
+  ]);
+  assert.deepEqual(checkPolicy('clear', base({ trigger: { ...trigger, clearAt: 31 } }), [], fleet), [
+    '/spec/trigger/clearAt: 31 is over the threshold 30: it must be at or under it',
+  ]);
+  assert.deepEqual(
+    checkPolicy('below', base({ trigger: { ...trigger, above: undefined, below: 5, clearAt: 4 } }), [], fleet),
+    ['/spec/trigger/clearAt: 4 is under the threshold 5: it must be at or over it'],
+  );
+});

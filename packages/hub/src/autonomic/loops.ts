@@ -3,7 +3,9 @@
 // closes a cycle with policies already stored (ping-pong: A's actions fire B, B's fire A, on
 // devices both scopes cover). The effects are the hub's own: what its executors do for certain,
 // not what a device might do in answer (that is the device's code, unknown here), and only what
-// can recur: a loop needs its trigger to fire again and again.
+// can recur: a loop needs its trigger to fire again and again. No action produces a reading for
+// certain (a `patch-desired` of telemetry settings changes how a device reports, not a value), so
+// a `metric` trigger is watched by no effect here.
 
 import {
   matchesSelector,
@@ -86,6 +88,8 @@ function describeTrigger(t: PolicySpec['trigger']): string {
       return 'a module crash-looping';
     case 'hub':
       return `the hub's ${t.metric}`;
+    case 'metric':
+      return `${t.metric} ${t.above !== undefined ? `over ${t.above}` : `under ${t.below}`}`;
   }
 }
 

@@ -15,7 +15,7 @@ import {
 } from '@homeostat/protocol';
 import type { LivenessTracker } from '../controllers/liveness.js';
 import type { LivenessEntry } from '../model/liveness.js';
-import type { DeviceRecord, PolicyRecord } from '../store/store.js';
+import type { DeviceRecord, PolicyRecord, Reading } from '../store/store.js';
 import {
   DEFAULT_PARTITION_RULE,
   type DeviceFacts,
@@ -29,6 +29,7 @@ import {
 import { type ActionDeps, runAction } from './execute.js';
 import { fillSlot, type HubLoop, handBackDue, requestReplacement, settleHandBack } from './hub-decisions.js';
 import { newId } from './incidents.js';
+import { MetricWatch } from './metric-watch.js';
 import {
   DEFAULT_COOLDOWN_MS,
   draftDecision,
@@ -87,6 +88,8 @@ export class AutonomicManager {
   #unsubscribe: (() => void) | undefined;
   /** The policies of scope hub: the hub's loop on itself. */
   readonly #self: SelfLoop;
+  /** The windows of the policies' metric triggers. */
+  readonly #metrics: MetricWatch;
 
   constructor(deps: ManagerDeps) {
     this.#deps = deps;
@@ -100,6 +103,7 @@ export class AutonomicManager {
       recent: (policy) => deps.store.listDecisions({ policy, limit: RECENT_DECISIONS }),
       log: (obj, msg) => deps.logger.debug(obj, msg),
     });
+    this.#metrics = new MetricWatch({ clock: deps.clock, emit: (s) => this.#onSignal(s) });
   }
 
   async start(): Promise<void> {
@@ -113,6 +117,7 @@ export class AutonomicManager {
 
   async stop(): Promise<void> {
     this.#unsubscribe?.();
+    this.#metrics.stop();
     this.#tick?.cancel();
     for (const t of this.#timers) t.cancel();
     this.#timers.clear();
@@ -123,6 +128,12 @@ export class AutonomicManager {
   async reload(): Promise<void> {
     this.#policies = await this.#deps.store.listPolicies();
     this.#autonomy = await this.#deps.store.getAutonomy();
+    this.#metrics.index(this.#policies);
+  }
+
+  /** Readings the ingest writer committed: what the policies' metric triggers watch. */
+  readingsStored(readings: readonly Reading[]): void {
+    this.#metrics.onStored(readings);
   }
 
   /** Resolves once every signal received so far has been handled. */
@@ -221,6 +232,7 @@ export class AutonomicManager {
     // Cheap checks first: a flood of refusals must not queue a store read per message.
     for (const policy of this.#policies) {
       if (!firesTrigger(policy.spec.trigger, signal)) continue;
+      if (signal.kind === 'metric' && signal.policy !== policy.name) continue;
       const key = keyOf(policy.name, signal.device);
       this.#fired.set(key, signal.at);
       if (this.#pending.has(key) || this.#busy(policy, signal.device)) continue;

@@ -8,6 +8,7 @@ import type { AutonomySpec, Decision, PolicySpec } from '@homeostat/protocol';
 import type { Store } from '../store/store.js';
 import { type ActionDeps, runAction } from './execute.js';
 import { newId } from './incidents.js';
+import { isCleared, isPast } from './metric-watch.js';
 import { draftHubDecision, gate, heldHubActions, transition } from './plan.js';
 import type { Signal } from './signals.js';
 
@@ -173,13 +174,4 @@ export class SelfLoop {
       await this.#host.save(d);
     }
   }
-}
-
-function isPast(t: HubTrigger, value: number): boolean {
-  return t.above !== undefined ? value > t.above : t.below !== undefined && value < t.below;
-}
-
-function isCleared(t: HubTrigger, value: number): boolean {
-  if (t.above !== undefined) return value <= (t.clearAt ?? t.above);
-  return t.below !== undefined && value >= (t.clearAt ?? t.below);
 }

@@ -4,7 +4,7 @@
 // event log's rate limit, so a flood is counted whole.
 
 import { type Clock, TypedEvents } from '@homeostat/kit';
-import type { HubMetric, LivenessState, SecuritySignal } from '@homeostat/protocol';
+import type { HubMetric, LivenessState, MetricStat, SecuritySignal } from '@homeostat/protocol';
 import type { LivenessTracker, Transition } from '../controllers/liveness.js';
 import type { EventLog } from '../events.js';
 import type { EventRow } from '../store/store.js';
@@ -47,6 +47,23 @@ export type Signal =
       module: string;
       at: number;
       evidence: Record<string, unknown>;
+    }
+  | {
+      /** A stat of a device's metric held past a policy's threshold (metric-watch.ts): for that policy only. */
+      kind: 'metric';
+      device: string;
+      policy: string;
+      metric: string;
+      stat: MetricStat;
+      windowMs: number;
+      value: number;
+      /** The threshold passed, and on which side. */
+      threshold: number;
+      past: 'above' | 'below';
+      /** How long the stat has been past the threshold, ms, and how many values the window holds. */
+      heldMs: number;
+      samples: number;
+      at: number;
     }
   | {
       /** What the hub sampled about itself (hub-signals.ts): about no device. */
