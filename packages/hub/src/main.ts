@@ -28,7 +28,7 @@ import { ArtifactModelStore, HubPlacement } from './inference/hub-placement.js';
 import { Backpressure } from './ingest/backpressure.js';
 import { IngestBatcher } from './ingest/batcher.js';
 import { createMetrics, type HubMetrics } from './metrics.js';
-import { MqttEndpoint } from './mqtt/endpoint.js';
+import { LISTEN_BACKLOG, MqttEndpoint } from './mqtt/endpoint.js';
 import { RolloutController } from './rollout/controller.js';
 import { RolloutService } from './rollout/service.js';
 import { DeploymentService } from './services/deployments.js';
@@ -330,7 +330,8 @@ export class Hub {
     this.#http = http;
     try {
       await endpoint.start(config.listen, config.mqttPort);
-      await http.listen({ host: config.listen, port: config.httpPort });
+      // Devices download artifacts by the thousand when a wave starts: the same backlog as MQTT.
+      await http.listen({ host: config.listen, port: config.httpPort, backlog: LISTEN_BACKLOG });
     } catch (err) {
       await this.stop();
       throw err;

@@ -34,6 +34,13 @@ const SINK_TOPIC = '$homeostat/refused';
  */
 const PACKET_HEADROOM_BYTES = 128 * 1024;
 /**
+ * Connections waiting to be accepted, at most (the kernel caps it at `net.core.somaxconn`). Node's
+ * default, 511, overflows when thousands of devices connect at once (a hub restart, a wave of an
+ * update rebooting): the kernel then drops their SYNs and each device waits a second or more for
+ * its TCP retransmission.
+ */
+export const LISTEN_BACKLOG = 4096;
+/**
  * Messages of one connection whose PUBACK may wait for their commit while the broker reads on;
  * past it, the broker waits for the commit before it reads the connection's next packets.
  */
@@ -207,7 +214,7 @@ export class MqttEndpoint {
     this.#aedes = aedes;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });
