@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffDelay, FakeClock, hashToken, newToken, sameHash, sleep } from './index.js';
+import {
+  backoffDelay,
+  FakeClock,
+  hashToken,
+  newSigningKey,
+  newToken,
+  sameHash,
+  signMessage,
+  sleep,
+  verifyMessage,
+} from './index.js';
 
 test('fake clock fires timers in time order and repeats intervals', async () => {
   const clock = new FakeClock(0);
@@ -42,4 +52,17 @@ test('tokens are random and only their hash is compared', () => {
   assert.notEqual(t, newToken('hsd_'));
   assert.equal(sameHash(hashToken(t), hashToken(t)), true);
   assert.equal(sameHash(hashToken(t), hashToken(`${t}x`)), false);
+});
+
+test('signatures: verified with the raw public key, again from the parsed key, refused when anything differs', () => {
+  const key = newSigningKey();
+  const other = newSigningKey();
+  const sig = signMessage('{"a":1}', key.privateKeyPem);
+  for (let i = 0; i < 2; i++) {
+    assert.equal(verifyMessage('{"a":1}', sig, key.publicKey), true, `check ${i + 1}`);
+    assert.equal(verifyMessage('{"a":2}', sig, key.publicKey), false);
+    assert.equal(verifyMessage('{"a":1}', sig, other.publicKey), false);
+    assert.equal(verifyMessage('{"a":1}', sig, 'not-a-key'), false);
+    assert.equal(verifyMessage('{"a":1}', sig, Buffer.alloc(32, 7).toString('base64url')), false);
+  }
 });

@@ -53,13 +53,28 @@ export function signMessage(message: string, privateKeyPem: string): string {
 
 /** True when `sig` is a valid signature of `message` by the raw public key (base64url). */
 export function verifyMessage(message: string, sig: string, publicKey: string): boolean {
-  let key: KeyObject;
+  const key = publicKeyObject(publicKey);
+  if (key === null) return false;
+  return verify(null, Buffer.from(message, 'utf8'), key, Buffer.from(sig, 'base64url'));
+}
+
+/** Keys parsed already: a device checks the same few keys on every document it receives. */
+const KEY_OBJECTS = new Map<string, KeyObject | null>();
+const MAX_KEY_OBJECTS = 64;
+
+/** The key object of a raw public key (base64url), null when it is not a valid Ed25519 key. */
+function publicKeyObject(publicKey: string): KeyObject | null {
+  const known = KEY_OBJECTS.get(publicKey);
+  if (known !== undefined) return known;
+  let key: KeyObject | null = null;
   try {
     const raw = Buffer.from(publicKey, 'base64url');
-    if (raw.length !== 32) return false;
-    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    if (raw.length === 32)
+      key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
   } catch {
-    return false;
+    key = null;
   }
-  return verify(null, Buffer.from(message, 'utf8'), key, Buffer.from(sig, 'base64url'));
+  if (KEY_OBJECTS.size >= MAX_KEY_OBJECTS) KEY_OBJECTS.clear();
+  KEY_OBJECTS.set(publicKey, key);
+  return key;
 }
