@@ -39,8 +39,9 @@ test('a process that crashes is restarted; env and working directory are its own
   const script = `
     const fs = require('node:fs');
     const runs = fs.existsSync('runs') ? Number(fs.readFileSync('runs', 'utf8')) + 1 : 1;
-    fs.writeFileSync('runs', String(runs));
+    // env first: the test reads it as soon as runs says 2.
     fs.writeFileSync('env', JSON.stringify({ greeting: process.env.GREETING, token: process.env.HOMEOSTAT_DEVICE_TOKEN ?? null }));
+    fs.writeFileSync('runs', String(runs));
     console.log('run', runs);
     if (runs === 1) setTimeout(() => process.exit(3), 50); else setInterval(() => {}, 1000);`;
   process.env.HOMEOSTAT_DEVICE_TOKEN = 'must-not-leak';
