@@ -1,22 +1,16 @@
 // The Store over Kysely. The SQL is written once for both dialects; `openSqliteStore` builds
 // the embedded default (better-sqlite3, WAL).
 
-import {
-  type AutonomySpec,
-  applyMergePatch,
-  type Decision,
-  type Incident,
-  type Lifecycle,
-  type PostMortem,
-  type Role,
-} from '@homeostat/protocol';
+import type { AutonomySpec, Decision, Incident, Lifecycle, PostMortem, Role } from '@homeostat/protocol';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, type Selectable, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import * as autonomic from './autonomic.js';
 import * as deployments from './deployments.js';
+import * as devices from './devices.js';
+import * as enrollment from './enrollment.js';
 import { migrations } from './migrations.js';
 import * as rollouts from './rollouts.js';
-import type { Database, DevicesTable, EnrollmentGroupsTable } from './schema.js';
+import type { Database } from './schema.js';
 import { SqliteTelemetryWriter } from './sqlite-writer.js';
 import { StatementCache } from './statement-cache.js';
 import type {
@@ -118,81 +112,44 @@ export class SqlStore implements Store {
     return Number(r.n);
   }
 
-  async createDevice(device: NewDevice): Promise<boolean> {
-    return insertDevice(this.#db, device);
+  createDevice(device: NewDevice): Promise<boolean> {
+    return devices.insertDevice(this.#db, device);
   }
 
-  async countDevices(): Promise<number> {
-    const r = await this.#db
-      .selectFrom('devices')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    return Number(r.n);
+  countDevices(): Promise<number> {
+    return devices.countDevices(this.#db);
   }
 
-  async getDevice(name: string): Promise<DeviceRecord | undefined> {
-    const row = await this.#db.selectFrom('devices').selectAll().where('name', '=', name).executeTakeFirst();
-    return row && toDevice(row);
+  getDevice(name: string): Promise<DeviceRecord | undefined> {
+    return devices.getDevice(this.#db, name);
   }
 
-  async listDevices(): Promise<DeviceRecord[]> {
-    const rows = await this.#db.selectFrom('devices').selectAll().orderBy('name').execute();
-    return rows.map(toDevice);
+  listDevices(): Promise<DeviceRecord[]> {
+    return devices.listDevices(this.#db);
   }
 
-  async updateDeviceLabels(name: string, labels: Record<string, string>): Promise<DeviceRecord | undefined> {
-    await this.#db
-      .updateTable('devices')
-      .set((eb) => ({ labels: JSON.stringify(labels), resource_version: eb('resource_version', '+', 1) }))
-      .where('name', '=', name)
-      .execute();
-    return this.getDevice(name);
+  updateDeviceLabels(name: string, labels: Record<string, string>): Promise<DeviceRecord | undefined> {
+    return devices.updateDeviceLabels(this.#db, name, labels);
   }
 
-  async setDeviceTokenHash(name: string, tokenHash: string): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('devices')
-      .set((eb) => ({ token_hash: tokenHash, resource_version: eb('resource_version', '+', 1) }))
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+  setDeviceTokenHash(name: string, tokenHash: string): Promise<boolean> {
+    return devices.setDeviceTokenHash(this.#db, name, tokenHash);
   }
 
-  async deleteDevice(name: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
-      const r = await trx.deleteFrom('devices').where('name', '=', name).executeTakeFirst();
-      await trx.deleteFrom('readings').where('device', '=', name).execute();
-      // Its events stay, as history; their seqs are released so a new device of the same name,
-      // counting from 0 again, is not taken for a redelivery.
-      await trx.updateTable('events').set({ seq: null }).where('device', '=', name).execute();
-      return Number(r.numDeletedRows) > 0;
-    });
+  deleteDevice(name: string): Promise<boolean> {
+    return devices.deleteDevice(this.#db, name);
   }
 
-  async replaceDesired(
+  replaceDesired(
     name: string,
     expectedVersion: number,
     state: Record<string, unknown>,
     now: number,
   ): Promise<DesiredUpdate> {
-    const r = await this.#db
-      .updateTable('devices')
-      .set((eb) => ({
-        desired_state: JSON.stringify(state),
-        desired_version: eb('desired_version', '+', 1),
-        desired_updated_at: now,
-        resource_version: eb('resource_version', '+', 1),
-      }))
-      .where('name', '=', name)
-      .where('desired_version', '=', expectedVersion)
-      .executeTakeFirst();
-    const device = await this.getDevice(name);
-    if (!device) return { ok: false, reason: 'not-found' };
-    if (Number(r.numUpdatedRows) === 0) return { ok: false, reason: 'conflict', current: device.desired.version };
-    return { ok: true, device };
+    return devices.replaceDesired(this.#db, name, expectedVersion, state, now);
   }
 
-  async applyReported(
+  applyReported(
     name: string,
     version: number,
     patch: Record<string, unknown>,
@@ -200,59 +157,15 @@ export class SqlStore implements Store {
     now: number,
     replace = false,
   ): Promise<ReportedUpdate> {
-    return this.#db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('devices')
-        .select(['reported_version', 'reported_state', 'reported_desired_version'])
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (!row) return { ok: false, reason: 'not-found' } as const;
-      if (version <= row.reported_version)
-        return { ok: false, reason: 'stale', current: row.reported_version } as const;
-      const merged = replace ? patch : applyMergePatch(JSON.parse(row.reported_state), patch);
-      await trx
-        .updateTable('devices')
-        .set({
-          reported_version: version,
-          reported_state: JSON.stringify(merged),
-          reported_desired_version: replace ? desiredVersion : (desiredVersion ?? row.reported_desired_version),
-          reported_updated_at: now,
-        })
-        .where('name', '=', name)
-        .execute();
-      return { ok: true } as const;
-    });
+    return devices.applyReported(this.#db, name, version, patch, desiredVersion, now, replace);
   }
 
-  async updateDeviceStatus(name: string, update: StatusUpdate): Promise<void> {
-    const set: Partial<DevicesTable> = {};
-    if (update.capabilities !== undefined) set.capabilities = JSON.stringify(update.capabilities);
-    if (update.agentVersion !== undefined) set.agent_version = update.agentVersion;
-    if (update.heartbeatMs !== undefined) set.heartbeat_ms = update.heartbeatMs;
-    if (Object.keys(set).length > 0) {
-      await this.#db.updateTable('devices').set(set).where('name', '=', name).execute();
-    }
-    if (update.activate) {
-      await this.#db
-        .updateTable('devices')
-        .set({ lifecycle: 'active' })
-        .where('name', '=', name)
-        .where('lifecycle', '=', 'provisioned')
-        .execute();
-    }
+  updateDeviceStatus(name: string, update: StatusUpdate): Promise<void> {
+    return devices.updateDeviceStatus(this.#db, name, update);
   }
 
-  async saveLiveness(entries: { name: string; lastSeen: number | null; liveness: LivenessRecord }[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.#db.transaction().execute(async (trx) => {
-      for (const e of entries) {
-        await trx
-          .updateTable('devices')
-          .set({ last_seen: e.lastSeen, liveness: JSON.stringify(e.liveness) })
-          .where('name', '=', e.name)
-          .execute();
-      }
-    });
+  saveLiveness(entries: { name: string; lastSeen: number | null; liveness: LivenessRecord }[]): Promise<void> {
+    return devices.saveLiveness(this.#db, entries);
   }
 
   insertReadings(readings: readonly Reading[]): Promise<InsertOutcome> {
@@ -342,88 +255,35 @@ export class SqlStore implements Store {
     }));
   }
 
-  async createEnrollmentGroup(group: EnrollmentGroupRecord): Promise<boolean> {
-    const r = await this.#db
-      .insertInto('enrollment_groups')
-      .values({
-        name: group.name,
-        uid: group.uid,
-        claim_hash: group.claimHash,
-        template: JSON.stringify(group.template),
-        name_prefix: group.namePrefix,
-        max_devices: group.maxDevices,
-        expires_at: group.expiresAt,
-        enrolled: group.enrolled,
-        created_at: group.createdAt,
-        resource_version: group.resourceVersion,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  createEnrollmentGroup(group: EnrollmentGroupRecord): Promise<boolean> {
+    return enrollment.createEnrollmentGroup(this.#db, group);
   }
 
-  async getEnrollmentGroup(name: string): Promise<EnrollmentGroupRecord | undefined> {
-    const row = await this.#db.selectFrom('enrollment_groups').selectAll().where('name', '=', name).executeTakeFirst();
-    return row && toGroup(row);
+  getEnrollmentGroup(name: string): Promise<EnrollmentGroupRecord | undefined> {
+    return enrollment.getEnrollmentGroup(this.#db, name);
   }
 
-  async findEnrollmentGroupByClaimHash(hash: string): Promise<EnrollmentGroupRecord | undefined> {
-    const row = await this.#db
-      .selectFrom('enrollment_groups')
-      .selectAll()
-      .where('claim_hash', '=', hash)
-      .executeTakeFirst();
-    return row && toGroup(row);
+  findEnrollmentGroupByClaimHash(hash: string): Promise<EnrollmentGroupRecord | undefined> {
+    return enrollment.findEnrollmentGroupByClaimHash(this.#db, hash);
   }
 
-  async listEnrollmentGroups(): Promise<EnrollmentGroupRecord[]> {
-    const rows = await this.#db.selectFrom('enrollment_groups').selectAll().orderBy('name').execute();
-    return rows.map(toGroup);
+  listEnrollmentGroups(): Promise<EnrollmentGroupRecord[]> {
+    return enrollment.listEnrollmentGroups(this.#db);
   }
 
-  async updateEnrollmentGroup(
+  updateEnrollmentGroup(
     name: string,
     update: Pick<EnrollmentGroupRecord, 'template' | 'namePrefix' | 'maxDevices' | 'expiresAt'>,
   ): Promise<EnrollmentGroupRecord | undefined> {
-    await this.#db
-      .updateTable('enrollment_groups')
-      .set((eb) => ({
-        template: JSON.stringify(update.template),
-        name_prefix: update.namePrefix,
-        max_devices: update.maxDevices,
-        expires_at: update.expiresAt,
-        resource_version: eb('resource_version', '+', 1),
-      }))
-      .where('name', '=', name)
-      .execute();
-    return this.getEnrollmentGroup(name);
+    return enrollment.updateEnrollmentGroup(this.#db, name, update);
   }
 
-  async deleteEnrollmentGroup(name: string): Promise<boolean> {
-    const r = await this.#db.deleteFrom('enrollment_groups').where('name', '=', name).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+  deleteEnrollmentGroup(name: string): Promise<boolean> {
+    return enrollment.deleteEnrollmentGroup(this.#db, name);
   }
 
-  async claimDevice(groupName: string, device: NewDevice): Promise<ClaimOutcome> {
-    return this.#db.transaction().execute(async (trx) => {
-      const group = await trx
-        .selectFrom('enrollment_groups')
-        .select(['enrolled', 'max_devices'])
-        .where('name', '=', groupName)
-        .executeTakeFirst();
-      if (!group) return { ok: false, reason: 'group-not-found' } as const;
-      if (group.max_devices !== null && group.enrolled >= group.max_devices) {
-        return { ok: false, reason: 'exhausted' } as const;
-      }
-      if (!(await insertDevice(trx, device))) return { ok: false, reason: 'name-taken' } as const;
-      await trx
-        .updateTable('enrollment_groups')
-        .set((eb) => ({ enrolled: eb('enrolled', '+', 1) }))
-        .where('name', '=', groupName)
-        .execute();
-      const row = await trx.selectFrom('devices').selectAll().where('name', '=', device.name).executeTakeFirstOrThrow();
-      return { ok: true, device: toDevice(row) } as const;
-    });
+  claimDevice(groupName: string, device: NewDevice): Promise<ClaimOutcome> {
+    return enrollment.claimDevice(this.#db, groupName, device);
   }
 
   createDeployment(deployment: DeploymentRecord): Promise<boolean> {
@@ -450,28 +310,12 @@ export class SqlStore implements Store {
     return deployments.deleteDeployment(this.#db, name);
   }
 
-  async setDeviceLifecycle(name: string, lifecycle: Lifecycle): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('devices')
-      .set((eb) => ({ lifecycle, resource_version: eb('resource_version', '+', 1) }))
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+  setDeviceLifecycle(name: string, lifecycle: Lifecycle): Promise<boolean> {
+    return devices.setDeviceLifecycle(this.#db, name, lifecycle);
   }
 
-  async retireDevice(name: string, tokenHash: string, replacedBy: string | null): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('devices')
-      .set((eb) => ({
-        lifecycle: 'retired',
-        token_hash: tokenHash,
-        labels: '{}',
-        replaced_by: replacedBy,
-        resource_version: eb('resource_version', '+', 1),
-      }))
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+  retireDevice(name: string, tokenHash: string, replacedBy: string | null): Promise<boolean> {
+    return devices.retireDevice(this.#db, name, tokenHash, replacedBy);
   }
 
   saveHandOver(handOver: HandOverRecord): Promise<void> {
@@ -594,84 +438,6 @@ export class SqlStore implements Store {
   deviceEventTimes(type: string, since: number, limit: number): Promise<{ device: string; ts: number }[]> {
     return rollouts.deviceEventTimes(this.#db, type, since, limit);
   }
-}
-
-async function insertDevice(db: Kysely<Database>, device: NewDevice): Promise<boolean> {
-  const r = await db
-    .insertInto('devices')
-    .values({
-      name: device.name,
-      uid: device.uid,
-      labels: JSON.stringify(device.labels),
-      token_hash: device.tokenHash,
-      lifecycle: 'provisioned',
-      enrollment_group: device.enrollmentGroup,
-      created_at: device.createdAt,
-      resource_version: 1,
-      desired_version: Object.keys(device.desired).length > 0 ? 1 : 0,
-      desired_state: JSON.stringify(device.desired),
-      desired_updated_at: Object.keys(device.desired).length > 0 ? device.createdAt : null,
-      reported_version: 0,
-      reported_state: '{}',
-      reported_desired_version: null,
-      reported_updated_at: null,
-      capabilities: '{}',
-      agent_version: null,
-      heartbeat_ms: null,
-      last_seen: null,
-      liveness: null,
-      replaced_by: null,
-    })
-    .onConflict((oc) => oc.doNothing())
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
-}
-
-const num = (v: number | null): number | null => (v === null ? null : Number(v));
-
-function toDevice(row: Selectable<DevicesTable>): DeviceRecord {
-  return {
-    name: row.name,
-    uid: row.uid,
-    labels: JSON.parse(row.labels),
-    tokenHash: row.token_hash,
-    lifecycle: row.lifecycle as Lifecycle,
-    enrollmentGroup: row.enrollment_group,
-    createdAt: Number(row.created_at),
-    resourceVersion: Number(row.resource_version),
-    desired: {
-      version: Number(row.desired_version),
-      state: JSON.parse(row.desired_state),
-      updatedAt: num(row.desired_updated_at),
-    },
-    reported: {
-      version: Number(row.reported_version),
-      state: JSON.parse(row.reported_state),
-      desiredVersion: num(row.reported_desired_version),
-      updatedAt: num(row.reported_updated_at),
-    },
-    capabilities: JSON.parse(row.capabilities),
-    agentVersion: row.agent_version,
-    heartbeatMs: num(row.heartbeat_ms),
-    lastSeen: num(row.last_seen),
-    liveness: row.liveness === null ? null : (JSON.parse(row.liveness) as LivenessRecord),
-    replacedBy: row.replaced_by ?? null,
-  };
-}
-
-function toGroup(row: Selectable<EnrollmentGroupsTable>): EnrollmentGroupRecord {
-  return {
-    name: row.name,
-    uid: row.uid,
-    claimHash: row.claim_hash,
-    template: JSON.parse(row.template),
-    namePrefix: row.name_prefix,
-    maxDevices: num(row.max_devices),
-    expiresAt: num(row.expires_at),
-    enrolled: Number(row.enrolled),
-    createdAt: Number(row.created_at),
-    resourceVersion: Number(row.resource_version),
-  };
 }
 
 /**
