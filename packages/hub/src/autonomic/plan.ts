@@ -186,22 +186,23 @@ export function draftHubDecision(input: {
   return { kind: 'decision', decision };
 }
 
+/** What a new decision is made of; the rest starts empty. */
+type DecisionParts = Pick<
+  Decision,
+  | 'id'
+  | 'policy'
+  | 'property'
+  | 'devices'
+  | 'createdAt'
+  | 'trigger'
+  | 'analysis'
+  | 'degree'
+  | 'degreeSource'
+  | 'actions'
+>;
+
 /** A new decision, proposed, before gating: no approval, hold, verification or history yet. */
-function proposed(
-  parts: Pick<
-    Decision,
-    | 'id'
-    | 'policy'
-    | 'property'
-    | 'devices'
-    | 'createdAt'
-    | 'trigger'
-    | 'analysis'
-    | 'degree'
-    | 'degreeSource'
-    | 'actions'
-  >,
-): Decision {
+function proposed(parts: DecisionParts): Decision {
   return {
     apiVersion: API_VERSION,
     kind: 'Decision',
@@ -239,36 +240,8 @@ export function plannedAction(
 }
 
 /** A decision the hub makes itself (no policy fired it), before gating: state `proposed`. */
-export function hubDecision(
-  d: Pick<
-    Decision,
-    | 'id'
-    | 'policy'
-    | 'property'
-    | 'devices'
-    | 'createdAt'
-    | 'trigger'
-    | 'analysis'
-    | 'degree'
-    | 'degreeSource'
-    | 'actions'
-  > &
-    Partial<Pick<Decision, 'incident' | 'follows'>>,
-): Decision {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'Decision',
-    updatedAt: d.createdAt,
-    state: 'proposed',
-    approval: null,
-    hold: null,
-    verification: null,
-    incident: null,
-    follows: null,
-    history: [],
-    explanation: '',
-    ...d,
-  };
+export function hubDecision(d: DecisionParts & Partial<Pick<Decision, 'incident' | 'follows'>>): Decision {
+  return { ...proposed(d), follows: null, ...d };
 }
 
 /** The one held decision that stands for a site gone silent: no action on any of its devices. */

@@ -198,35 +198,30 @@ export class RolloutController {
     let started = 0;
     const update = { manifest: revision.manifest, rollout: rollout.name };
     const starts = plan.actions.filter((a): a is Extract<RolloutAction, { kind: 'start' }> => a.kind === 'start');
-    // Several devices written at once: one at a time, each write would wait its turn behind
-    // everything else the hub's loop has to do, and a wave of thousands would take minutes.
-    for (let i = 0; i < starts.length; i += WRITES_AT_ONCE) {
-      const chunk = starts.slice(i, i + WRITES_AT_ONCE);
-      // When each device was asked: writing a big wave takes a while, and each device's time-out
-      // counts from its own start.
-      const startedAt = await Promise.all(
-        chunk.map(async (a) =>
-          (await this.#write(byName.get(a.device), update, failures)) ? this.#deps.clock.now() : null,
-        ),
-      );
-      chunk.forEach((action, k) => {
-        const at = startedAt[k];
-        if (at === null || at === undefined) return;
-        const row: RolloutDeviceRecord = {
-          device: action.device,
-          wave: action.wave,
-          startedAt: at,
-          outcome: null,
-          outcomeAt: null,
-          code: null,
-          rolledBack: false,
-          rollbackRequestedAt: null,
-        };
-        observed.rows.set(action.device, row);
-        saved.push(row);
-        started++;
-      });
-    }
+    // When each device was asked: writing a big wave takes a while, and each device's time-out
+    // counts from its own start.
+    const startedAt = await this.#writeAll(
+      starts.map((a) => byName.get(a.device)),
+      update,
+      failures,
+    );
+    starts.forEach((action, k) => {
+      const at = startedAt[k];
+      if (at === null || at === undefined) return;
+      const row: RolloutDeviceRecord = {
+        device: action.device,
+        wave: action.wave,
+        startedAt: at,
+        outcome: null,
+        outcomeAt: null,
+        code: null,
+        rolledBack: false,
+        rollbackRequestedAt: null,
+      };
+      observed.rows.set(action.device, row);
+      saved.push(row);
+      started++;
+    });
     for (const action of plan.actions) {
       if (action.kind === 'time-out') {
         record(action.device, { outcome: 'failed', outcomeAt: now, code: 'timeout' });
@@ -293,9 +288,8 @@ export class RolloutController {
   /** A deleted rollout: its desired `update` is taken back from every device holding it. */
   async #release(name: string): Promise<void> {
     const failures: unknown[] = [];
-    for (const device of await this.#deps.store.listDevices()) {
-      if (desiredUpdateOf(device)?.rollout === name) await this.#write(device, undefined, failures);
-    }
+    const holding = (await this.#deps.store.listDevices()).filter((d) => desiredUpdateOf(d)?.rollout === name);
+    await this.#writeAll(holding, undefined, failures);
     if (failures.length > 0) {
       throw new AggregateError(failures, `rollout ${name} (deleted): ${failures.length} devices could not be written`);
     }
@@ -303,6 +297,23 @@ export class RolloutController {
 
   #record(severity: 'info' | 'warning', message: string, data: Record<string, unknown>): void {
     this.#deps.events.record({ device: null, type: 'rollout', code: null, severity, message, data });
+  }
+
+  /**
+   * `#write` over many devices, several at once: one at a time, each write would wait its turn
+   * behind everything else the hub's loop has to do, and a wave of thousands would take minutes.
+   * For each device, when it held the value (null: not written).
+   */
+  async #writeAll(devices: readonly (DeviceRecord | undefined)[], value: unknown, failures: unknown[]) {
+    const at: (number | null)[] = [];
+    for (let i = 0; i < devices.length; i += WRITES_AT_ONCE) {
+      const chunk = devices.slice(i, i + WRITES_AT_ONCE);
+      const written = await Promise.all(
+        chunk.map(async (d) => ((await this.#write(d, value, failures)) ? this.#deps.clock.now() : null)),
+      );
+      at.push(...written);
+    }
+    return at;
   }
 
   /**
