@@ -38,17 +38,26 @@ export const handleTelemetry: Handler = (deps, m) => {
       future.push({ seq: r.seq, ts: r.ts });
     }
   }
-  // Resolves once the batch holding these readings is committed: only then is the PUBACK sent.
-  const queue = (): HandlerResult => ({
-    ok: true,
-    committed: deps.ingest.submit(readings).then((existing) => settle(deps, existing, future, stamped)),
-  });
   // Under backpressure the message waits here, before it is queued and unacknowledged (the device
   // keeps its readings), and so does the broker before it reads this connection's next packets.
   // Otherwise the handler answers at once: no promise of its own on the hub's busiest path.
   const held = deps.backpressure?.admit();
-  return held === undefined ? queue() : held.then(queue);
+  if (held === undefined) return queue(deps, readings, future, stamped);
+  return held.then(() => queue(deps, readings, future, stamped));
 };
+
+/** Queues the readings; the PUBACK waits for `committed`, which resolves once their batch is. */
+function queue(
+  deps: HandlerDeps,
+  readings: Reading[],
+  future: { seq: number; ts: number }[] | undefined,
+  stamped: Set<Reading> | undefined,
+): HandlerResult {
+  return {
+    ok: true,
+    committed: deps.ingest.submit(readings).then((existing) => settle(deps, existing, future, stamped)),
+  };
+}
 
 /** What the commit found: readings stamped by the hub, redeliveries and seq conflicts, as warnings. */
 function settle(
