@@ -34,6 +34,7 @@ export type { UpdateProbeOptions } from './ota/agent-updates.js';
 export { FIRMWARE_HEALTH, type FirmwareHealth, firmwareImage, readFirmwareImage } from './ota/firmware-image.js';
 export { HttpArtifactSource, type HttpSourceOptions } from './ota/http-source.js';
 export { MemoryBootSlots } from './ota/memory-slots.js';
+export { type DurableRecord, FileRecord, MemoryRecord } from './ota/record.js';
 export {
   type BootOutcome,
   type BootSlots,

@@ -15,7 +15,7 @@
 //   its other slot, when the version's signed manifest allows it (a rollout halted at a gate).
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock, Logger, Timer } from '@homeostat/kit';
@@ -33,9 +33,17 @@ import {
 } from '@homeostat/protocol';
 import { AgentError } from '../errors.js';
 import { readFirmwareImage } from './firmware-image.js';
+import { type DurableRecord, FileRecord, MemoryRecord } from './record.js';
 import { type BootOutcome, type BootSlots, otherSlot } from './slots.js';
 import { TrustStore } from './trust.js';
-import { type ArtifactSource, UPDATE_STEPS, type UpdateOutcome, Updater, type UpdateStep } from './updater.js';
+import {
+  type ArtifactSource,
+  type Journal,
+  UPDATE_STEPS,
+  type UpdateOutcome,
+  Updater,
+  type UpdateStep,
+} from './updater.js';
 
 const parseDesired = parser(DesiredUpdate);
 /** After a failure worth retrying (the hub unreachable mid-download), ms. */
@@ -56,7 +64,10 @@ export interface UpdateProbeOptions {
 }
 
 export interface AgentUpdatesOptions {
-  /** Where `ota/` (journal, partial download, outcomes) and trust.json live; null: a temp dir and memory. */
+  /**
+   * Where `ota/` (journal, partial download, outcomes) and trust.json live; null: the records in
+   * memory (like the simulator's boot slots), the partial download in a temp dir.
+   */
   dataDir: string | null;
   /** The root public key the device was provisioned with; null refuses every update. */
   rootKey: PublicKey | null;
@@ -100,6 +111,7 @@ export class AgentUpdates {
   #dir = '';
   #temporary = false;
   #trust: TrustStore | null = null;
+  #remembered: DurableRecord<Remembered> = new MemoryRecord();
   #updater: Updater | null = null;
   #boot: BootOutcome = { kind: 'normal' };
   #memory: Remembered = { current: null, last: null };
@@ -121,9 +133,12 @@ export class AgentUpdates {
     this.#temporary = dataDir === null;
     this.#dir = dataDir === null ? mkdtempSync(join(tmpdir(), 'homeostat-ota-')) : join(dataDir, 'ota');
     mkdirSync(this.#dir, { recursive: true });
+    const record = <T>(name: string): DurableRecord<T> =>
+      dataDir === null ? new MemoryRecord() : new FileRecord(join(this.#dir, name));
+    this.#remembered = record('updates.json');
     this.#boot = slots.boot();
     if (this.#boot.kind === 'trial') this.#switchedAt = clock.now();
-    this.#memory = this.#load();
+    this.#memory = this.#remembered.read() ?? { current: null, last: null };
     if (rootKey === null) {
       this.#o.logger.warn('agent: no root key provisioned: every update will be refused');
     } else {
@@ -131,6 +146,7 @@ export class AgentUpdates {
       if (factory !== null) this.#trust.recordInstalled(factory);
       this.#updater = new Updater({
         dir: this.#dir,
+        journal: record<Journal>('update.json'),
         slots,
         trust: this.#trust,
         source: this.#o.source,
@@ -444,20 +460,9 @@ export class AgentUpdates {
     if (firmware !== null) this.#o.report('firmware', firmware);
   }
 
-  #load(): Remembered {
-    try {
-      return JSON.parse(readFileSync(join(this.#dir, 'updates.json'), 'utf8')) as Remembered;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return { current: null, last: null };
-    }
-  }
-
   #remember(memory: Remembered): void {
     this.#memory = memory;
-    const file = join(this.#dir, 'updates.json');
-    writeFileSync(`${file}.tmp`, JSON.stringify(memory));
-    renameSync(`${file}.tmp`, file);
+    this.#remembered.write(memory);
   }
 }
 

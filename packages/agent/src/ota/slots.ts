@@ -5,24 +5,14 @@
 // counter, a restart while on trial that already booted once means the new version did not
 // commit before the device went down: it rolls back.
 //
-// Every change of the boot record is a write to a temp file, fsync, then rename, so a power
-// loss at any moment leaves either the old record or the new one; a slot's content appears only
-// once completely written.
+// Every change of the boot record is a durable record's write (record.ts: temp file, fsync,
+// rename), so a power loss at any moment leaves either the old record or the new one; a slot's
+// content appears only once completely written.
 
-import {
-  closeSync,
-  copyFileSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentError } from '../errors.js';
+import { FileRecord, syncFile } from './record.js';
 
 export type SlotName = 'a' | 'b';
 
@@ -97,9 +87,11 @@ interface BootRecord {
 export class FileBootSlots implements BootSlots {
   readonly #dir: string;
   readonly #slotBytes: number;
+  readonly #boot: FileRecord<BootRecord>;
 
   constructor(options: FileSlotsOptions) {
     this.#dir = options.dir;
+    this.#boot = new FileRecord(join(options.dir, 'boot.json'));
     this.#slotBytes = options.slotBytes ?? Number.POSITIVE_INFINITY;
   }
 
@@ -137,7 +129,7 @@ export class FileBootSlots implements BootSlots {
       mkdirSync(temp, { recursive: true });
       copyFileSync(file, join(temp, 'artifact'));
       syncFile(join(temp, 'artifact'));
-      writeDurably(join(temp, 'content.json'), content);
+      new FileRecord<SlotContent>(join(temp, 'content.json')).write(content);
       renameSync(temp, final);
     } catch (err) {
       rmSync(temp, { recursive: true, force: true });
@@ -195,42 +187,14 @@ export class FileBootSlots implements BootSlots {
   }
 
   #record(): BootRecord {
-    try {
-      return JSON.parse(readFileSync(join(this.#dir, 'boot.json'), 'utf8')) as BootRecord;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return { active: 'a', trial: null };
-    }
+    return this.#boot.read() ?? { active: 'a', trial: null };
   }
 
   #write(record: BootRecord): void {
-    mkdirSync(this.#dir, { recursive: true });
-    writeDurably(join(this.#dir, 'boot.json'), record);
+    this.#boot.write(record);
   }
 
   #content(slot: SlotName): SlotContent | null {
-    try {
-      return JSON.parse(readFileSync(join(this.#dir, `slot-${slot}`, 'content.json'), 'utf8')) as SlotContent;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return null;
-    }
-  }
-}
-
-/** Temp file, fsync, rename: after a power loss the file is either the old one or the new one. */
-function writeDurably(file: string, value: unknown): void {
-  const temp = `${file}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(value)}\n`);
-  syncFile(temp);
-  renameSync(temp, file);
-}
-
-function syncFile(file: string): void {
-  const fd = openSync(file, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    return new FileRecord<SlotContent>(join(this.#dir, `slot-${slot}`, 'content.json')).read();
   }
 }

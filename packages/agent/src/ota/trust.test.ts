@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { newSigningKey, type SigningKey, signMessage } from '@homeostat/kit';
 import { type ArtifactManifest, canonicalJson, type TrustedKeys } from '@homeostat/protocol';
-import { TrustStore, verifyArtifactBytes } from './trust.js';
+import { TRUST_FILE, TrustStore, verifyArtifactBytes } from './trust.js';
 
 const NOW = 1_764_000_000_000;
 const DAY = 86_400_000;
@@ -126,6 +126,17 @@ test('no downgrade and no replay: the highest installed version is kept across r
     'ERR_UPDATE_DOWNGRADE',
   );
   assert.equal(again.verifyManifest(sign(manifest({ version: '1.10.0' }), signing), device, NOW).version, '1.10.0');
+});
+
+test('a damaged trust file refuses to start rather than forget the versions installed', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'homeostat-trust-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const root = newSigningKey();
+  writeFileSync(join(dir, TRUST_FILE), '{"installed": {"pump-firmware": "1.2');
+  assert.throws(
+    () => new TrustStore({ root: { keyId: root.keyId, publicKey: root.publicKey }, dataDir: dir }),
+    /damaged/,
+  );
 });
 
 test('signing keys rotate through a root-signed list that never goes back', () => {

@@ -7,7 +7,6 @@
 // Each refusal has its own code from the protocol's catalogue.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyMessage } from '@homeostat/kit';
 import {
@@ -22,6 +21,7 @@ import {
   type TrustedKeys,
 } from '@homeostat/protocol';
 import { AgentError } from '../errors.js';
+import { type DurableRecord, FileRecord, MemoryRecord } from './record.js';
 
 const parseTrusted = parser(SignedTrustedKeys);
 const parseManifest = parser(SignedManifest);
@@ -44,13 +44,16 @@ export const TRUST_FILE = 'trust.json';
 
 export class TrustStore {
   readonly #root: PublicKey;
-  readonly #file: string | null;
+  readonly #record: DurableRecord<TrustState>;
   #state: TrustState;
 
   constructor(options: TrustStoreOptions) {
     this.#root = options.root;
-    this.#file = options.dataDir === null ? null : join(options.dataDir, TRUST_FILE);
-    this.#state = this.#load();
+    this.#record = options.dataDir === null ? new MemoryRecord() : new FileRecord(join(options.dataDir, TRUST_FILE));
+    // A damaged file throws here rather than reset the highest installed versions to nothing
+    // (that would let a downgrade through): the agent refuses to start instead.
+    const value = this.#record.read();
+    this.#state = { trusted: value?.trusted ?? null, installed: value?.installed ?? {} };
   }
 
   /** The signing keys trusted now (none until a list signed by the root has been accepted). */
@@ -88,7 +91,7 @@ export class TrustStore {
       if (same) return held;
     }
     this.#state = { ...this.#state, trusted: list };
-    this.#save();
+    this.#record.write(this.#state);
     return list.signed;
   }
 
@@ -148,30 +151,7 @@ export class TrustStore {
     const highest = this.highestInstalled(manifest.name);
     if (highest !== null && compareVersions(manifest.version, highest) <= 0) return;
     this.#state = { ...this.#state, installed: { ...this.#state.installed, [manifest.name]: manifest.version } };
-    this.#save();
-  }
-
-  #load(): TrustState {
-    if (this.#file === null) return { trusted: null, installed: {} };
-    let text: string;
-    try {
-      text = readFileSync(this.#file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { trusted: null, installed: {} };
-      throw err;
-    }
-    // A damaged file must not reset the highest installed versions to nothing (that would let a
-    // downgrade through): refuse to start instead.
-    const value = JSON.parse(text) as TrustState;
-    return { trusted: value.trusted ?? null, installed: value.installed ?? {} };
-  }
-
-  #save(): void {
-    if (this.#file === null) return;
-    mkdirSync(join(this.#file, '..'), { recursive: true });
-    const temp = `${this.#file}.${process.pid}.tmp`;
-    writeFileSync(temp, `${JSON.stringify(this.#state, null, 2)}\n`);
-    renameSync(temp, this.#file);
+    this.#record.write(this.#state);
   }
 }
 

@@ -6,9 +6,18 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FakeClock, newSigningKey, type SigningKey, signMessage } from '@homeostat/kit';
 import { type ArtifactManifest, canonicalJson, type SignedManifest } from '@homeostat/protocol';
+import { type DurableRecord, FileRecord } from './record.js';
 import { FileBootSlots, type SlotContent } from './slots.js';
 import { TrustStore } from './trust.js';
-import { type ArtifactSource, type Probe, planUpdate, UPDATE_STEPS, Updater, type UpdateStep } from './updater.js';
+import {
+  type ArtifactSource,
+  type Journal,
+  type Probe,
+  planUpdate,
+  UPDATE_STEPS,
+  Updater,
+  type UpdateStep,
+} from './updater.js';
 
 const NOW = 1_700_000_000_000;
 const image = Buffer.from('firmware 1.1.0 '.repeat(1000));
@@ -78,14 +87,22 @@ function device(t: { after(fn: () => void): void }, bytes = image) {
       },
     };
   };
+  const journalFile = () => new FileRecord<Journal>(join(dir, 'ota', 'update.json'));
   const updater = (
-    o: { probe?: Probe; source?: ArtifactSource; onStep?: (s: UpdateStep) => void; slotBytes?: number } = {},
+    o: {
+      probe?: Probe;
+      source?: ArtifactSource;
+      onStep?: (s: UpdateStep) => void;
+      slotBytes?: number;
+      journal?: DurableRecord<Journal>;
+    } = {},
   ) => {
     const parts = open(o.slotBytes);
     return {
       ...parts,
       updater: new Updater({
         dir: join(dir, 'ota'),
+        journal: o.journal ?? journalFile(),
         ...parts,
         source: o.source ?? source(),
         probe: o.probe ?? (async () => ({ healthy: true })),
@@ -97,7 +114,7 @@ function device(t: { after(fn: () => void): void }, bytes = image) {
       }),
     };
   };
-  return { dir, clock, manifest, source, updater };
+  return { dir, clock, manifest, source, updater, journalFile };
 }
 
 const running = (slots: FileBootSlots) => {
@@ -116,6 +133,36 @@ test('an update is checked, downloaded, verified, staged, switched, probed and c
   assert.equal(slots.read().trial, null);
   assert.equal(trust.highestInstalled('fw'), '1.1.0');
   assert.deepEqual(readFileSync(slots.artifactPath(slots.read().active)), image);
+});
+
+test('the journal is written twice per update: at install and right after the switch', async (t) => {
+  const d = device(t);
+  const file = d.journalFile();
+  const written: (UpdateStep | null)[] = [];
+  const journal: DurableRecord<Journal> = {
+    read: () => file.read(),
+    write: (value) => {
+      written.push(value.done);
+      file.write(value);
+    },
+    clear: () => file.clear(),
+  };
+  const seen: string[] = [];
+  const { updater } = d.updater({ journal, onStep: (s) => seen.push(`${s}: ${file.read()?.done ?? null}`) });
+  const outcome = await updater.install(d.manifest(), new AbortController().signal);
+  assert.equal(outcome.result, 'committed');
+  assert.deepEqual(written, [null, 'switch']);
+  // Every step is still reported, and the file on disk says what a restart at that point needs.
+  assert.deepEqual(seen, [
+    'check: null',
+    'download: null',
+    'verify: null',
+    'stage: null',
+    'switch: switch',
+    'probe: switch',
+    'commit: switch',
+  ]);
+  assert.equal(file.read(), null);
 });
 
 test('a version that fails its probe is rolled back by the device itself', async (t) => {
@@ -185,7 +232,7 @@ test('an interrupted download resumes from the bytes it has', async (t) => {
 });
 
 test('killed after any step, the agent starts on a valid version and finishes or rolls back', async (t) => {
-  for (const killAfter of [...UPDATE_STEPS.slice(0, -1), 'during-probe'] as const) {
+  for (const killAfter of [...UPDATE_STEPS, 'during-probe'] as const) {
     const d = device(t);
     const first = new AbortController();
     const kill = () => {

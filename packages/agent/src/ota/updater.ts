@@ -1,22 +1,32 @@
 // Installing one update, as a plan of steps carried out one at a time: check the manifest,
 // download (resuming a partial file), verify the bytes, stage into the inactive slot, switch to
-// it on trial, probe the new version, then commit or roll back. The phase reached is kept in a
-// journal written after each step, so an agent killed at any moment resumes where it was: the
-// steps before the switch are repeatable, and a restart during the trial rolls back (the slots
-// see to that). The device therefore always runs a valid version.
+// it on trial, probe the new version, then commit or roll back. An agent killed at any moment
+// carries on from a journal, written only where a restart needs it, twice per update (each write
+// is a durable one: flash wear on a device, and most of the work of a simulated fleet):
+// - at install (done: null): a restart before the switch runs the steps again from the check.
+//   They are repeatable: the check is cheap, the download resumes from the partial file's size,
+//   verify hashes again, stage copies again.
+// - right after the switch (done: 'switch'): a restart during the trial is the slots' business
+//   (their boot counter rolls back), and a restart after the commit finds the committed version
+//   active, so only the commit's recording is left to do (planUpdate).
+// The device therefore always runs a valid version.
 
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Clock, sleep } from '@homeostat/kit';
 import type { ArtifactManifest, SignedManifest } from '@homeostat/protocol';
 import { AgentError } from '../errors.js';
+import type { DurableRecord } from './record.js';
 import type { BootOutcome, BootSlots, BootState } from './slots.js';
 import { type TrustStore, verifyArtifactBytes } from './trust.js';
 
 export const UPDATE_STEPS = ['check', 'download', 'verify', 'stage', 'switch', 'probe', 'commit'] as const;
 export type UpdateStep = (typeof UPDATE_STEPS)[number];
 
-/** What the journal records: the update, and the last step completed. */
+/**
+ * What the journal records: the update, and the last step completed that a restart must know of:
+ * null or 'switch' (a journal an earlier agent wrote after every step still plans right).
+ */
 export interface Journal {
   manifest: SignedManifest;
   done: UpdateStep | null;
@@ -57,8 +67,10 @@ export type UpdateOutcome =
   | { result: 'refused'; manifest: ArtifactManifest | null; code: string; reason: string };
 
 export interface UpdaterOptions {
-  /** Where the journal and the partial download live. */
+  /** Where the partial download lives. */
   dir: string;
+  /** The update in progress, written at install and after the switch (see the top of this file). */
+  journal: DurableRecord<Journal>;
   slots: BootSlots;
   trust: TrustStore;
   source: ArtifactSource;
@@ -80,22 +92,13 @@ export class Updater {
     this.#o = options;
   }
 
-  get #journalFile(): string {
-    return join(this.#o.dir, 'update.json');
-  }
-
   get #partial(): string {
     return join(this.#o.dir, 'download.part');
   }
 
   /** The update in progress, if any. */
   journal(): Journal | null {
-    try {
-      return JSON.parse(readFileSync(this.#journalFile, 'utf8')) as Journal;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
+    return this.#o.journal.read();
   }
 
   /**
@@ -115,7 +118,7 @@ export class Updater {
     if (this.journal() !== null) throw new Error('updater: an update is in progress already');
     mkdirSync(this.#o.dir, { recursive: true });
     rmSync(this.#partial, { force: true });
-    this.#save({ manifest, done: null });
+    this.#o.journal.write({ manifest, done: null });
     return this.resume({ kind: 'normal' }, signal);
   }
 
@@ -134,20 +137,20 @@ export class Updater {
       });
     }
     for (const step of plan) {
-      // Stopped between two steps: the journal says where to carry on.
+      // Stopped between two steps: the next resume plans again from the journal.
       signal.throwIfAborted();
       try {
         const outcome = await this.#run(step, journal.manifest, signal);
         if (outcome !== null) return this.#finish(outcome);
       } catch (err) {
         // Stopped, or a failure worth retrying (the network): the journal stays, and the next
-        // resume carries on (a download from the bytes it has).
+        // resume carries on (a download from the bytes it has, the steps before it again).
         if (signal.aborted || !(err instanceof AgentError)) throw err;
         const code = err.code;
         // Before the switch, the device never left its version: the update is refused.
         return this.#finish({ result: 'refused', manifest, code, reason: (err as Error).message });
       }
-      this.#save({ manifest: journal.manifest, done: step });
+      if (step === 'switch') this.#o.journal.write({ manifest: journal.manifest, done: step });
       this.#o.onStep?.(step, manifest);
     }
     return this.#finish({ result: 'committed', manifest });
@@ -231,13 +234,7 @@ export class Updater {
 
   #finish(outcome: UpdateOutcome): UpdateOutcome {
     rmSync(this.#partial, { force: true });
-    rmSync(this.#journalFile, { force: true });
+    this.#o.journal.clear();
     return outcome;
-  }
-
-  #save(journal: Journal): void {
-    const temp = `${this.#journalFile}.tmp`;
-    writeFileSync(temp, JSON.stringify(journal));
-    renameSync(temp, this.#journalFile);
   }
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FileBootSlots, HttpArtifactSource, TrustStore, Updater } from '@homeostat/agent';
+import { FileBootSlots, FileRecord, HttpArtifactSource, TrustStore, Updater } from '@homeostat/agent';
 import { systemClock } from '@homeostat/kit';
 import { runCli } from '../testing/run-cli.js';
 import { ADMIN, E2eHub, tempDir } from './harness.js';
@@ -96,6 +96,7 @@ describe('signed updates against a real hub', () => {
     const slots = new FileBootSlots({ dir: join(dataDir, 'slots') });
     const updater = new Updater({
       dir: join(dataDir, 'ota'),
+      journal: new FileRecord(join(dataDir, 'ota', 'update.json')),
       slots,
       trust,
       source: new HttpArtifactSource({ apiUrl: hub.url, deviceId: 'pump-7', token, fetch: flaky }),
