@@ -3,9 +3,9 @@
 // root-signed `trusted-keys.json` that devices receive. `keys rotate` adds a signing key (and
 // revokes old ones) under a higher list version. Private keys are written 0600, never printed.
 
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { newSigningKey, type SigningKey, signingKeyFromPem, signMessage } from '@homeostat/kit';
-import { canonicalJson, parser, SignedTrustedKeys, type TrustedKeys } from '@homeostat/protocol';
+import { canonicalJson, type PublicKey, parser, SignedTrustedKeys, type TrustedKeys } from '@homeostat/protocol';
 import type { Command } from 'commander';
 import { collect, parseDuration } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
@@ -44,22 +44,11 @@ export function registerKeys(program: Command, io: CliIo): void {
           'devices trust the root they were provisioned with; rotate signing keys with `homeostat keys rotate`',
         ]);
       }
-      const root = newSigningKey();
-      const signing = newSigningKey();
-      const list: TrustedKeys = {
-        type: 'trusted-keys',
-        version: 1,
-        expiresAt: io.now() + expiresIn,
-        keys: [publicPart(signing)],
-      };
-      await io.writeFile(join(opts.dir, ROOT_KEY_FILE), root.privateKeyPem, SECRET);
-      await io.writeFile(join(opts.dir, ROOT_PUBLIC_FILE), json(publicPart(root)), PUBLIC);
-      await io.writeFile(join(opts.dir, `signing-${signing.keyId}.key`), signing.privateKeyPem, SECRET);
-      await io.writeFile(join(opts.dir, TRUSTED_KEYS_FILE), json(signDocument(list, root)), PUBLIC);
+      const made = await initKeys(io, opts.dir, expiresIn);
       io.stdout(
-        `root key ${root.keyId}: ${ROOT_KEY_FILE} (secret), ${ROOT_PUBLIC_FILE} (provision devices with it)\n` +
-          `signing key ${signing.keyId}: signing-${signing.keyId}.key (secret)\n` +
-          `${TRUSTED_KEYS_FILE}: version 1, trusts ${signing.keyId}\n`,
+        `root key ${made.root.keyId}: ${ROOT_KEY_FILE} (secret), ${ROOT_PUBLIC_FILE} (provision devices with it)\n` +
+          `signing key ${made.signingKeyId}: ${basename(made.signingKeyFile)} (secret)\n` +
+          `${TRUSTED_KEYS_FILE}: version 1, trusts ${made.signingKeyId}\n`,
       );
       io.stderr(`warning: move ${join(opts.dir, ROOT_KEY_FILE)} offline; it is needed only to rotate signing keys\n`);
     });
@@ -93,6 +82,47 @@ export function registerKeys(program: Command, io: CliIo): void {
           `${TRUSTED_KEYS_FILE}: version ${list.version}, trusts ${list.keys.map((k) => k.keyId).join(', ')}\n`,
       );
     });
+}
+
+/** What `keys init` made: the root's public part, the root-signed list, the signing key's file. */
+export interface InitializedKeys {
+  root: PublicKey;
+  trusted: SignedTrustedKeys;
+  signingKeyId: string;
+  signingKeyFile: string;
+}
+
+/** A root key, a first signing key and the root-signed list that trusts it, written into `dir`. */
+export async function initKeys(io: CliIo, dir: string, expiresIn: number): Promise<InitializedKeys> {
+  const root = newSigningKey();
+  const signing = newSigningKey();
+  const list: TrustedKeys = {
+    type: 'trusted-keys',
+    version: 1,
+    expiresAt: io.now() + expiresIn,
+    keys: [publicPart(signing)],
+  };
+  const trusted = signDocument(list, root);
+  const signingKeyFile = join(dir, `signing-${signing.keyId}.key`);
+  await io.writeFile(join(dir, ROOT_KEY_FILE), root.privateKeyPem, SECRET);
+  await io.writeFile(join(dir, ROOT_PUBLIC_FILE), json(publicPart(root)), PUBLIC);
+  await io.writeFile(signingKeyFile, signing.privateKeyPem, SECRET);
+  await io.writeFile(join(dir, TRUSTED_KEYS_FILE), json(trusted), PUBLIC);
+  return { root: publicPart(root), trusted, signingKeyId: signing.keyId, signingKeyFile };
+}
+
+/**
+ * The keys an earlier `initKeys` wrote into `dir`, or new ones when it holds none (the demo's own
+ * trust chain, kept across its runs so the devices it provisioned keep trusting it).
+ */
+export async function openOrInitKeys(io: CliIo, dir: string, expiresIn: number): Promise<InitializedKeys> {
+  if (!(await exists(io, join(dir, ROOT_PUBLIC_FILE)))) return initKeys(io, dir, expiresIn);
+  const root = JSON.parse(await readRequired(io, join(dir, ROOT_PUBLIC_FILE))) as PublicKey;
+  const parsed = parseTrusted.parse(JSON.parse(await readRequired(io, join(dir, TRUSTED_KEYS_FILE))));
+  if (!parsed.ok) throw new CliError(`${join(dir, TRUSTED_KEYS_FILE)} is not a trusted-keys list`, parsed.errors);
+  // The newest signing key is the last one the list trusts.
+  const signingKeyId = parsed.value.signed.keys.at(-1)!.keyId;
+  return { root, trusted: parsed.value, signingKeyId, signingKeyFile: join(dir, `signing-${signingKeyId}.key`) };
 }
 
 export async function readRequired(io: CliIo, path: string): Promise<string> {

@@ -508,6 +508,22 @@ describe('homeostat demo', () => {
       assert.ok(synced.twin.desired.version >= 1, 'the demo set a desired state');
     }
 
+    // Update trust: the devices were provisioned with the demo's root key and accept the signed
+    // list of signing keys it put in their desired state; the banner names the key to sign with.
+    const signingKey = out.match(/^ {2}update keys \S+ \(sign a release with --key (\S+)\)$/m)?.[1];
+    assert.ok(signingKey !== undefined, demo.describe());
+    assert.equal(statSync(signingKey).mode & 0o077, 0, 'the signing key is readable by its owner only');
+    for (const name of plan.map((p) => p.name)) {
+      await waitFor(
+        async () => {
+          const r = await api(httpUrl, token, 'GET', `/api/v1/devices/${name}`);
+          return r.body?.twin?.reported.state.trust?.version === 1 ? true : null;
+        },
+        { ...POLL, timeoutMs: 10_000, message: `${name} trusts the demo's signing key` },
+      );
+    }
+    assert.doesNotMatch(demo.stderr, /no root key provisioned/);
+
     // The workloads: every deployment applied on every device it targets (rules and the pump
     // model running, as the devices report them).
     const applied = await waitFor(

@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
+import { openOrInitKeys } from '../commands/keys.js';
 import { configPath, readConfig, writeConfig } from '../config.js';
 import type { CliIo } from '../io.js';
 import { intFlag, portOrFree, untilSignal } from './common.js';
@@ -16,6 +17,8 @@ interface DemoFlags {
   fresh?: boolean;
 }
 
+/** How long the demo's devices trust its signing keys, ms. */
+const KEYS_EXPIRE_MS = 365 * 24 * 3600_000;
 /** How often the demo prints the fleet's state, ms. */
 const REPORT_MS = 15_000;
 const HOST = '127.0.0.1';
@@ -79,6 +82,10 @@ export function registerDemo(program: Command, io: CliIo): void {
         await hub.autonomic.putPolicy(p.name, { labels: p.labels, spec: p.spec });
       }
       await hub.autonomic.putAutonomy(DEMO_AUTONOMY);
+      // The fleet's update trust: a root key its devices are provisioned with and the list of
+      // signing keys it signed, so a release signed with the demo's signing key installs.
+      const keysDir = join(flags.data, 'keys');
+      const keys = await openOrInitKeys(io, keysDir, KEYS_EXPIRE_MS);
       const fleet = new SimFleet({
         hubUrl: started.mqttUrl,
         apiUrl: started.httpUrl,
@@ -88,6 +95,7 @@ export function registerDemo(program: Command, io: CliIo): void {
         heartbeatMs: 1000,
         sampleMs: 1000,
         logger,
+        rootKey: keys.root,
         provisioning: {
           kind: 'credentials',
           async provide(device) {
@@ -99,6 +107,7 @@ export function registerDemo(program: Command, io: CliIo): void {
                 ...DEMO_DESIRED[device.kind],
                 ...(device.kind === 'heater' ? HEATER_REMOTE : {}),
                 ...DEVICE_LOOP_POLICIES[device.kind],
+                trust: keys.trusted,
               },
             });
             const token = put.created ? put.token : (await devices.rotateToken(device.name)).token;
@@ -122,6 +131,7 @@ export function registerDemo(program: Command, io: CliIo): void {
           `  admin token ${adminToken}`,
           `  fleet       ${fleet.devices.length} simulated devices (rooms, mowers, pumps), time ×${flags.timeScale}`,
           `  workloads   deployments ${deployed.map((d) => d.name).join(', ')}; ${DEMO_POLICIES.length} fleet policies, ${HUB_POLICIES.length} for the hub itself`,
+          `  update keys ${keysDir} (sign a release with --key ${keys.signingKeyFile})`,
           `  data        ${flags.data}`,
           '',
           loggedIn
