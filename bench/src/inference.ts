@@ -14,7 +14,7 @@ import type { ModelConfig } from '@homeostat/protocol';
 import { loadPumpModel, PUMP_INPUTS, PumpHardware, SAMPLE_MS } from '@homeostat/sim';
 import { connectAsync } from 'mqtt';
 import { type Benchmark, type Cleanups, type Figures, intFlag, parseFlagValues, progress, round } from './harness.js';
-import { startRawBroker } from './ingest.js';
+import { startRawBroker } from './raw-broker-process.js';
 
 const USAGE = '[--runs N] [--warmup N] [--devices N] [--hop-messages N]';
 
