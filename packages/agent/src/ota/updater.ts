@@ -11,7 +11,7 @@
 //   active, so only the commit's recording is left to do (planUpdate).
 // The device therefore always runs a valid version.
 
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Clock, sleep } from '@homeostat/kit';
 import type { ArtifactManifest, SignedManifest } from '@homeostat/protocol';
@@ -117,7 +117,7 @@ export class Updater {
   async install(manifest: SignedManifest, signal: AbortSignal): Promise<UpdateOutcome> {
     if (this.journal() !== null) throw new Error('updater: an update is in progress already');
     mkdirSync(this.#o.dir, { recursive: true });
-    rmSync(this.#partial, { force: true });
+    removeFile(this.#partial);
     this.#o.journal.write({ manifest, done: null });
     return this.resume({ kind: 'normal' }, signal);
   }
@@ -164,10 +164,10 @@ export class Updater {
         trust.verifyManifest(doc, device, clock.now());
         return null;
       case 'download': {
-        let have = existsSync(this.#partial) ? statSync(this.#partial).size : 0;
+        let have = statSync(this.#partial, { throwIfNoEntry: false })?.size ?? 0;
         // More than the manifest says can only be a bad file: start again.
         if (have > manifest.size) {
-          rmSync(this.#partial);
+          removeFile(this.#partial);
           have = 0;
         }
         if (have < manifest.size) await this.#o.source.download(manifest, this.#partial, have, signal);
@@ -178,7 +178,7 @@ export class Updater {
           verifyArtifactBytes(manifest, readFileSync(this.#partial));
         } catch (err) {
           // The next attempt downloads from the start.
-          rmSync(this.#partial, { force: true });
+          removeFile(this.#partial);
           throw err;
         }
         return null;
@@ -233,8 +233,17 @@ export class Updater {
   }
 
   #finish(outcome: UpdateOutcome): UpdateOutcome {
-    rmSync(this.#partial, { force: true });
+    removeFile(this.#partial);
     this.#o.journal.clear();
     return outcome;
+  }
+}
+
+/** Removes a file if it is there: `rmSync` would stat it and walk it as a tree first. */
+function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
