@@ -45,6 +45,12 @@ export interface HubDeps {
   logger?: Logger;
   /** A store to use instead of the SQLite file under the data directory. */
   store?: Store;
+  /**
+   * Also expose the process's own metrics in `/metrics` (CPU, resident memory, heap, event loop
+   * delay, garbage collection: prom-client's defaults). For the one hub a process runs: their
+   * collectors live as long as the process, so hubs made and dropped by tests leave them out.
+   */
+  processMetrics?: boolean;
 }
 
 export interface StartedHub {
@@ -90,7 +96,7 @@ export class Hub {
     this.config = config;
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? silentLogger();
-    this.metrics = createMetrics();
+    this.metrics = createMetrics({ processMetrics: deps.processMetrics ?? false });
     this.#injectedStore = deps.store;
   }
 

@@ -29,3 +29,11 @@ test('messages counted on the hot path show whole at every read, never twice', a
     ],
   );
 });
+
+test("the process's own metrics only when asked for (the one hub of a process)", async () => {
+  assert.doesNotMatch(await createMetrics().registry.metrics(), /^process_|^nodejs_/m);
+  const text = await createMetrics({ processMetrics: true }).registry.metrics();
+  assert.match(text, /^process_resident_memory_bytes \d+/m);
+  assert.match(text, /^nodejs_heap_size_used_bytes \d+/m);
+  assert.doesNotMatch(text, /device=/, 'no per-device labels');
+});

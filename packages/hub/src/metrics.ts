@@ -1,10 +1,11 @@
 // Prometheus metrics of one hub. A registry per hub (no global one), so several hubs can run in
 // one process (tests) without sharing counters. No per-device labels: cardinality stays flat.
 
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createMetrics() {
+export function createMetrics(options: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const r = [registry];
   const messageCounts = new Map<string, number>();
   return {

@@ -102,6 +102,15 @@ describe('homeostat hub', () => {
     assert.equal((await api(hub.httpUrl, null, 'GET', '/healthz')).status, 200);
     const ready = await api(hub.httpUrl, null, 'GET', '/readyz');
     assert.equal(ready.status, 200, JSON.stringify(ready.body));
+    // The hub process's own resources, beside the hub's metrics.
+    const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+    for (const name of [
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+      'homeostat_mqtt_connections',
+    ]) {
+      assert.match(metrics, new RegExp(`^${name} `, 'm'));
+    }
 
     await stopCleanly(first);
     assert.match(first.stdout, /^SIGTERM: stopping$/m);

@@ -60,7 +60,7 @@ export function registerDemo(program: Command, io: CliIo): void {
           heartbeatMs: 1000,
           adminToken: null,
         },
-        { logger },
+        { logger, processMetrics: true },
       );
       const started = await hub.start();
       const { devices, tokens } = hub.services;

@@ -45,7 +45,7 @@ export function registerHub(program: Command, io: CliIo): void {
         ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),
       };
       const logger = createLogger({ name: 'hub', level: config.logLevel, destination: process.stderr });
-      const hub = new Hub(config, { logger });
+      const hub = new Hub(config, { logger, processMetrics: true });
       const started = await hub.start();
       io.stdout(`hub API   ${started.httpUrl}  (OpenAPI at ${started.httpUrl}/openapi.json)\n`);
       io.stdout(`hub MQTT  ${started.mqttUrl}\n`);
