@@ -64,7 +64,7 @@ const GATES = { minSuccessRate: 0.9, behaviour: [{ signal: 'alarms', maxRatio: 2
 const ABORT = { failureRate: 0.5, minDevices: 3 };
 
 const USAGE =
-  '--devices N (default 10000 for rollout, 1000 for bad-update) --deadline-s S (default 600) --hub-cpu-prof DIR';
+  '--devices N (default 10000 for rollout, 1000 for bad-update) --deadline-s S (default 600) --hub-cpu-prof DIR --hub-heap-mb MB';
 
 export const rolloutBenchmark: Benchmark = {
   summary: 'a good release rolled out to N devices in waves behind health gates: total and per-wave times',
@@ -84,9 +84,16 @@ async function runRollout(
   cleanups: Cleanups,
   defaultDevices: number,
 ): Promise<Figures> {
-  const values = parseFlagValues(argv, ['devices', 'deadline-s', 'hub-cpu-prof']);
+  const values = parseFlagValues(argv, ['devices', 'deadline-s', 'hub-cpu-prof', 'hub-heap-mb']);
   const n = intFlag('devices', values.devices, defaultDevices, 20, 50_000);
   const deadlineS = intFlag('deadline-s', values['deadline-s'], 600, 10, 7200);
+  // With --hub-heap-mb, the hub runs under `--max-old-space-size`: what its memory takes on a budget.
+  const heapMb =
+    values['hub-heap-mb'] === undefined ? undefined : intFlag('hub-heap-mb', values['hub-heap-mb'], 0, 64, 65_536);
+  const nodeFlags = [
+    ...(values['hub-cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['hub-cpu-prof']}`] : []),
+    ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`]),
+  ];
   const figures: Figures = {
     devices: n,
     release: health,
@@ -95,9 +102,10 @@ async function runRollout(
     strategy: JSON.stringify(strategy(n)),
     node: process.version,
     cpus: availableParallelism(),
+    ...(heapMb === undefined ? {} : { hubHeapMb: heapMb }),
   };
   try {
-    await measure(health, n, deadlineS, values['hub-cpu-prof'], cleanups, figures);
+    await measure(health, n, deadlineS, nodeFlags, cleanups, figures);
     return figures;
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -109,12 +117,12 @@ async function measure(
   health: FirmwareHealth,
   n: number,
   deadlineS: number,
-  cpuProfDir: string | undefined,
+  nodeFlags: string[],
   cleanups: Cleanups,
   figures: Figures,
 ) {
   // With --hub-cpu-prof, the hub writes a CPU profile to that directory when it stops.
-  const hub = await startHubProcess(cpuProfDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] } : {});
+  const hub = await startHubProcess({ nodeFlags });
   cleanups.add('stop the hub', () => hub.stop(), hub.kill);
   progress(`hub: pid ${hub.pid}, ${hub.httpUrl}`);
   const work = mkdtempSync(join(tmpdir(), 'homeostat-bench-rollout-'));
