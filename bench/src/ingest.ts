@@ -42,11 +42,13 @@ const PROFILED_STOP_GRACE_MS = 120_000;
 const USAGE =
   '--devices N (default 50) --inflight N (messages outstanding per connection, default 32) ' +
   '--seconds S (measured, default 10) --warmup-s S (default 2) --metrics N (values per reading, 1 to 16, default 2) ' +
-  '--hub-cpu-prof DIR --raw-cpu-prof DIR';
+  '--hub-cpu-prof DIR --raw-cpu-prof DIR --semi-space-mb MB (both brokers under --max-semi-space-size)';
 
 interface IngestFlags extends LoadOptions {
   hubCpuProf: string | undefined;
   rawCpuProf: string | undefined;
+  /** V8's young generation for both brokers, MiB; undefined: Node's default. */
+  semiSpaceMb: number | undefined;
 }
 
 function parseFlags(argv: readonly string[]): IngestFlags {
@@ -58,6 +60,7 @@ function parseFlags(argv: readonly string[]): IngestFlags {
     'metrics',
     'hub-cpu-prof',
     'raw-cpu-prof',
+    'semi-space-mb',
   ]);
   return {
     devices: intFlag('devices', values.devices, 50, 1, 10_000),
@@ -67,6 +70,8 @@ function parseFlags(argv: readonly string[]): IngestFlags {
     metrics: intFlag('metrics', values.metrics, 2, 1, METRIC_NAMES.length),
     hubCpuProf: values['hub-cpu-prof'],
     rawCpuProf: values['raw-cpu-prof'],
+    semiSpaceMb:
+      values['semi-space-mb'] === undefined ? undefined : intFlag('semi-space-mb', values['semi-space-mb'], 0, 1, 1024),
   };
 }
 
@@ -84,6 +89,7 @@ async function runIngest(flags: IngestFlags, cleanups: Cleanups): Promise<Figure
     seconds: flags.seconds,
     warmupSeconds: flags.warmupS,
     metrics: flags.metrics,
+    ...(flags.semiSpaceMb === undefined ? {} : { semiSpaceMb: flags.semiSpaceMb }),
     node: process.version,
     cpus: availableParallelism(),
   };
@@ -93,10 +99,10 @@ async function runIngest(flags: IngestFlags, cleanups: Cleanups): Promise<Figure
         `${flags.warmupS} s warm-up + ${flags.seconds} s measured; raw broker first, then the hub`,
     );
     const raw = await phase(cleanups, 'raw phase', (local) =>
-      measureRaw(flags, brokerStart(flags.rawCpuProf), local, figures),
+      measureRaw(flags, brokerStart(flags.rawCpuProf, flags.semiSpaceMb), local, figures),
     );
     const hub = await phase(cleanups, 'hub phase', (local) =>
-      measureHub(flags, brokerStart(flags.hubCpuProf), local, figures),
+      measureHub(flags, brokerStart(flags.hubCpuProf, flags.semiSpaceMb), local, figures),
     );
     figures.ratio = round(hub.storedPerSec / raw.ackedPerSec, 3);
     // Other work on the machine slows one phase and not the other: such a ratio means little.
@@ -141,9 +147,13 @@ async function phase<T>(cleanups: Cleanups, name: string, body: (local: Cleanups
   }
 }
 
-/** A broker's process, under `node --cpu-prof` when a profile directory is given. */
-function brokerStart(cpuProfDir: string | undefined): BrokerStart {
+/**
+ * A broker's process, under `node --cpu-prof` when a profile directory is given, and with V8's
+ * young generation set when `semiSpaceMb` is (the same for both brokers: the comparison stays fair).
+ */
+function brokerStart(cpuProfDir: string | undefined, semiSpaceMb: number | undefined): BrokerStart {
+  const semi = semiSpaceMb === undefined ? [] : [`--max-semi-space-size=${semiSpaceMb}`];
   return cpuProfDir
-    ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`], stopGraceMs: PROFILED_STOP_GRACE_MS }
-    : { nodeFlags: [], stopGraceMs: STOP_GRACE_MS };
+    ? { nodeFlags: [...semi, '--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`], stopGraceMs: PROFILED_STOP_GRACE_MS }
+    : { nodeFlags: semi, stopGraceMs: STOP_GRACE_MS };
 }
