@@ -1,6 +1,7 @@
-// The rollout controller against a real SQLite store, with a writer as slow as a loaded hub: each
+// The rollout controller against a real SQLite store: with a writer as slow as a loaded hub, each
 // device's time-out counts from when that device was asked, not from the start of the reconcile
-// that asked a whole wave.
+// that asked a whole wave; and what the level rule withdraws is judged on the devices as they are
+// after the plan wrote, not as they were read before it.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FakeClock, silentLogger } from '@homeostat/kit';
-import { rolloutDefaults, type SignedManifest } from '@homeostat/protocol';
+import { HomeostatError, rolloutDefaults, type SignedManifest } from '@homeostat/protocol';
 import type { EventLog } from '../events.js';
 import { openSqliteStore } from '../store/sql-store.js';
+import type { Store } from '../store/store.js';
 import { RolloutController } from './controller.js';
 import { newRevision } from './service.js';
 
@@ -28,13 +30,33 @@ const manifest: SignedManifest = {
   signatures: [{ keyId: '0123456789abcdef', sig: 'x'.repeat(86) }],
 };
 
-test('a wave written slowly: each device times out counting from its own start', async (t) => {
+/** A real SQLite store in a directory of its own, removed after the test. */
+async function tempStore(t: { after(fn: () => Promise<void>): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'homeostat-rollout-controller-'));
   const store = await openSqliteStore(join(dir, 'hub.db'));
   t.after(async () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  return store;
+}
+
+function controllerOn(
+  store: Store,
+  clock: FakeClock,
+  writer: ConstructorParameters<typeof RolloutController>[0]['writer'],
+) {
+  return new RolloutController({
+    store,
+    clock,
+    logger: silentLogger(),
+    writer,
+    events: { record: () => undefined } as unknown as EventLog,
+  });
+}
+
+test('a wave written slowly: each device times out counting from its own start', async (t) => {
+  const store = await tempStore(t);
   const clock = new FakeClock(1_764_000_000_000);
   const t0 = clock.now();
   // More devices than the controller writes at once: the wave is written in several rounds.
@@ -73,13 +95,7 @@ test('a wave written slowly: each device times out counting from its own start',
       await clock.advance(45_000);
     },
   };
-  const controller = new RolloutController({
-    store,
-    clock,
-    logger: silentLogger(),
-    writer,
-    events: { record: () => undefined } as unknown as EventLog,
-  });
+  const controller = controllerOn(store, clock, writer);
   await controller.reconcile('fw');
   const started = await store.listRolloutDevices('fw', 1);
   assert.equal(started.length, names.length);
@@ -101,4 +117,49 @@ test('a wave written slowly: each device times out counting from its own start',
     started.some((r) => now - r.startedAt < 60_000),
     'some devices are still within their time-out',
   );
+});
+
+test("a device holding a halted revision's update, started by the next revision: the level rule leaves the new update alone", async (t) => {
+  const store = await tempStore(t);
+  const clock = new FakeClock(1_764_000_000_000);
+  const t0 = clock.now();
+  const old = { ...manifest, signed: { ...manifest.signed, version: '1.1.0', revertible: true } };
+  const next = { ...manifest, signed: { ...manifest.signed, version: '1.2.0' } };
+  // Revision 1 halted and asked the device to go back; the device went back to 1.0.0.
+  await store.createDevice({
+    name: 'd1',
+    uid: 'd1',
+    labels: { model: 'm1' },
+    tokenHash: 'x',
+    enrollmentGroup: null,
+    desired: { update: { manifest: old, rollout: 'fw', revert: true } },
+    createdAt: t0,
+  });
+  await store.applyReported('d1', 1, { firmware: { name: 'fw', version: '1.0.0' } }, null, t0, false);
+  await store.createRollout(
+    { name: 'fw', uid: 'u', labels: {}, createdAt: t0, resourceVersion: 1, revision: 2 },
+    newRevision(
+      'fw',
+      2,
+      rolloutDefaults({ selector: 'model=m1', artifact: { name: 'fw', version: '1.2.0' }, strategy: { canary: 1 } }),
+      next,
+      t0,
+      null,
+    ),
+  );
+  const writer = {
+    async setDesiredKey(name: string, version: number, key: string, value: unknown) {
+      const device = await store.getDevice(name);
+      const state: Record<string, unknown> = { ...device?.desired.state };
+      if (value === undefined) delete state[key];
+      else state[key] = value;
+      const r = await store.replaceDesired(name, version, state, clock.now());
+      if (!r.ok) throw new HomeostatError('ERR_TWIN_VERSION_CONFLICT', `${name}: desired state changed`);
+    },
+  };
+  const controller = controllerOn(store, clock, writer);
+  await controller.reconcile('fw');
+  const update = (await store.getDevice('d1'))?.desired.state.update as { manifest: SignedManifest } | undefined;
+  assert.equal(update?.manifest.signed.version, '1.2.0', 'the canary keeps the update it was just given');
+  assert.equal((await store.listRolloutDevices('fw', 2)).length, 1);
 });

@@ -151,7 +151,14 @@ export class RolloutController {
     const current = (await store.getRolloutRevision(name, revision.revision)) ?? revision;
     const withdraw = withdrawals(name, current, world.devices);
     const byName = new Map(world.devices.map((d) => [d.name, d]));
-    for (const w of withdraw) await this.#write(byName.get(w.device), w.update, failures);
+    for (const w of withdraw) {
+      // Decided on the devices as read before the plan: a device the plan has just started since
+      // (the canary of a revision that supersedes a halted one) is judged again as it is now.
+      await this.#write(byName.get(w.device), w.update, failures, (fresh) => {
+        const again = withdrawals(name, current, [fresh])[0];
+        return again === undefined ? null : { value: again.update };
+      });
+    }
     if (FINISHED_PHASES.has(current.phase) && withdraw.length === 0 && failures.length === 0) {
       this.#active.delete(name);
     }
@@ -319,13 +326,24 @@ export class RolloutController {
   /**
    * Sets (or, with undefined, removes) a device's desired `update` when it differs; true when the
    * device holds the value now. A device whose desired state changed since it was read is read
-   * again once; a deleted one is skipped.
+   * again once, and `again`, when given, decides the value anew from it (null: write nothing); a
+   * deleted one is skipped.
    */
-  async #write(device: DeviceRecord | undefined, value: unknown, failures: unknown[]): Promise<boolean> {
+  async #write(
+    device: DeviceRecord | undefined,
+    value: unknown,
+    failures: unknown[],
+    again?: (fresh: DeviceRecord) => { value: unknown } | null,
+  ): Promise<boolean> {
     if (device === undefined) return false;
     const { store, writer } = this.#deps;
     let current: DeviceRecord | undefined = device;
     for (let attempt = 0; attempt < 2 && current !== undefined; attempt++) {
+      if (attempt > 0 && again !== undefined) {
+        const decided = again(current);
+        if (decided === null) return false;
+        value = decided.value;
+      }
       if (sameUpdate(desiredUpdateOf(current) ?? current.desired.state[UPDATE_KEY], value)) return true;
       try {
         await writer.setDesiredKey(current.name, current.desired.version, UPDATE_KEY, value);
