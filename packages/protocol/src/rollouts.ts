@@ -82,11 +82,20 @@ export const BehaviourComparison = Type.Object(
      */
     signal: Type.Union(BEHAVIOUR_SIGNALS.map((s) => Type.Literal(s))),
     metric: Type.Optional(Type.String({ pattern: METRIC_PATTERN })),
-    maxRatio: Type.Number({
-      minimum: 0,
-      description: 'the updated devices may be at most this many times the not yet updated ones, plus slack',
-    }),
-    slack: Type.Optional(Type.Number({ minimum: 0, description: 'absolute allowance on top; default 0.5' })),
+    maxRatio: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: 'the updated devices may be at most this many times the not yet updated ones, plus slack',
+      }),
+    ),
+    minRatio: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          'for a metric whose fall is the regression (a flow, a charge): the updated devices must be at least this many times the others, minus slack',
+      }),
+    ),
+    slack: Type.Optional(Type.Number({ minimum: 0, description: 'absolute allowance on either side; default 0.5' })),
   },
   { additionalProperties: false },
 );
@@ -310,6 +319,13 @@ export function parseRolloutSpec(value: unknown): Parsed<RolloutSpec> {
       errors.push(`/gates/behaviour/${i}/metric: name the metric to compare`);
     if (b.signal !== 'metric' && b.metric !== undefined)
       errors.push(`/gates/behaviour/${i}/metric: only for signal metric`);
+    if (b.maxRatio === undefined && b.minRatio === undefined)
+      errors.push(`/gates/behaviour/${i}: give maxRatio, minRatio or both`);
+    // Fewer alarms or module crashes after an update is never the regression.
+    if (b.signal !== 'metric' && b.minRatio !== undefined)
+      errors.push(`/gates/behaviour/${i}/minRatio: only for signal metric`);
+    if (b.maxRatio !== undefined && b.minRatio !== undefined && b.minRatio > b.maxRatio)
+      errors.push(`/gates/behaviour/${i}/minRatio: above maxRatio, no value could pass`);
   });
   return errors.length > 0 ? { ok: false, errors } : parsed;
 }

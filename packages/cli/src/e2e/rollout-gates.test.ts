@@ -2,7 +2,8 @@
 // and passes its probe, but makes a telemetry metric worse on the devices that run it. The
 // hardware of these pumps reports a vibration that depends on the version in the active boot slot
 // (2 mm/s, or 6 mm/s on a regressing version), so the updated devices behave differently from the
-// ones not yet updated exactly as far as the release decides. A release that changes nothing
+// ones not yet updated exactly as far as the release decides; so does its flow (20 m³/h, or 10 on a
+// version that starves it), where the fall is the regression. A release that changes nothing
 // passes every gate; a regressing one is halted after the canary, with the figures of both cohorts
 // as the evidence, and the canary goes back to the version it ran before.
 
@@ -19,6 +20,12 @@ import { agent, E2eHub, FirmwareKeys, tempDir } from './harness.js';
 const DEVICES = ['pump-g1', 'pump-g2', 'pump-g3', 'pump-g4', 'pump-g5', 'pump-g6'];
 /** Versions whose pumps vibrate three times as much. */
 const REGRESSING = new Set(['1.2.0']);
+/** Versions whose pumps deliver half the flow. */
+const STARVING = new Set(['1.3.0']);
+const GATES = [
+  '{signal: metric, metric: vibration, maxRatio: 1.5, slack: 0.1}',
+  '{signal: metric, metric: flow, minRatio: 0.8, slack: 0}',
+];
 
 /** A pump whose vibration is set by the firmware its active slot holds. */
 class FirmwarePump extends PumpHardware {
@@ -29,7 +36,7 @@ class FirmwarePump extends PumpHardware {
   override sample(now: number) {
     const state = this.slots.read();
     const version = state.slots[state.active]?.version ?? '1.0.0';
-    return { ...super.sample(now), vibration: REGRESSING.has(version) ? 6 : 2 };
+    return { ...super.sample(now), vibration: REGRESSING.has(version) ? 6 : 2, flow: STARVING.has(version) ? 10 : 20 };
   }
 }
 
@@ -85,7 +92,7 @@ describe('behaviour gates between waves over real agents', () => {
         '  strategy: {canary: 1, waves: [0.5, 1], maxUnavailable: 3, soakMs: 1500, deviceTimeoutMs: 30000}',
         '  gates:',
         '    minSuccessRate: 0.9',
-        '    behaviour: [{signal: metric, metric: vibration, maxRatio: 1.5, slack: 0.1}]',
+        `    behaviour: [${GATES.join(', ')}]`,
         '',
       ].join('\n'),
     );
@@ -101,6 +108,14 @@ describe('behaviour gates between waves over real agents', () => {
           : null;
       },
       { message: 'the rollout finished', timeoutMs: 90_000, intervalMs: 200 },
+    );
+  const everyDeviceOn = (version: string) =>
+    waitFor(
+      async () => {
+        const versions = await firmware();
+        return versions.every((v) => v === version) ? versions : null;
+      },
+      { message: `every device on ${version} again`, timeoutMs: 30_000, intervalMs: 200 },
     );
   const firmware = () =>
     Promise.all(
@@ -148,13 +163,7 @@ describe('behaviour gates between waves over real agents', () => {
     assert.ok(recorded, 'the halt is recorded');
     assert.deepEqual(recorded.data.evidence, halt.evidence);
     // The canary goes back to the version it ran before; the others never left it.
-    const back = await waitFor(
-      async () => {
-        const versions = await firmware();
-        return versions.every((v) => v === '1.1.0') ? versions : null;
-      },
-      { message: 'every device on 1.1.0 again', timeoutMs: 30_000, intervalMs: 200 },
-    );
+    const back = await everyDeviceOn('1.1.0');
     assert.equal(back.length, DEVICES.length);
     const after = await waitFor(
       async () => {
@@ -164,5 +173,23 @@ describe('behaviour gates between waves over real agents', () => {
       { message: 'the canary counted as rolled back', timeoutMs: 30_000, intervalMs: 200 },
     );
     assert.equal(after.counts.stranded, 0);
+  });
+
+  test('a release that starves the flow halts at the floor of its gate after the canary', async () => {
+    await release('1.3.0');
+    await apply('1.3.0');
+    const status = await finished(3);
+    assert.equal(status.phase, 'halted');
+    assert.equal(status.waves[1].started, 0, 'no device after the canary took it');
+    assert.match(status.halt.reason, /^metric:flow: 10 on updated devices against 20 on the others \(at least 16\)/);
+    assert.deepEqual(status.halt.evidence, {
+      signal: 'metric:flow',
+      updated: 10,
+      notUpdated: 20,
+      required: 16,
+      updatedDevices: 1,
+      notUpdatedDevices: 5,
+    });
+    await everyDeviceOn('1.1.0');
   });
 });

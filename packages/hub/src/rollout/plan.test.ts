@@ -166,6 +166,46 @@ test('gates between waves: the success rate, and behaviour against the devices n
   assert.equal(starts(fine.actions).length, 10);
 });
 
+test('a metric whose fall is the regression: the updated devices under minRatio times the others halt it', () => {
+  const s: RolloutStrategy = {
+    ...strategy,
+    canary: 10,
+    maxUnavailable: 10,
+    behaviour: [{ signal: 'metric:flow', minRatio: 0.9, slack: 0 }],
+  };
+  const devices = fleet(100);
+  apply(devices, planRollout(s, view, devices, {}, T0).actions, T0);
+  set(devices.slice(0, 10), () => ({ state: 'succeeded' }));
+  const after = (updated: number) =>
+    planRollout(
+      s,
+      { ...view, waveFinishedAt: T0 },
+      devices,
+      { 'metric:flow': { updated, notUpdated: 40, updatedDevices: 10, notUpdatedDevices: 90 } },
+      T0 + 100_000,
+    );
+  const fell = after(30);
+  assert.equal(fell.actions[0]?.kind, 'halt');
+  assert.match(
+    fell.actions[0]?.kind === 'halt' ? fell.actions[0].reason : '',
+    /metric:flow: 30 on updated .* 40 .*at least 36/,
+  );
+  assert.deepEqual(fell.actions[0]?.kind === 'halt' ? fell.actions[0].evidence : {}, {
+    signal: 'metric:flow',
+    updated: 30,
+    notUpdated: 40,
+    required: 36,
+    updatedDevices: 10,
+    notUpdatedDevices: 90,
+  });
+  // At the floor, or above the others (a floor alone sets no ceiling): the next wave starts.
+  for (const updated of [36, 80]) {
+    const next = after(updated);
+    assert.equal(next.actions[0]?.kind, 'start', String(updated));
+    assert.equal(next.wave, 2);
+  }
+});
+
 test('soak, pause, the rate limit and maintenance windows hold starts back', () => {
   const devices = fleet(50);
   set(devices.slice(0, 2), () => ({ state: 'succeeded', wave: 0 }));

@@ -35,7 +35,9 @@ export interface BehaviourGate {
   /** e.g. `module-crashes`, `alarms`, or a telemetry metric; in the unit the controller measures it in. */
   signal: string;
   /** The updated cohort may be at most this many times the other's rate (plus `slack`). */
-  maxRatio: number;
+  maxRatio?: number;
+  /** The updated cohort must be at least this many times the other's value (minus `slack`). */
+  minRatio?: number;
   /** Absolute allowance, so a cohort at 0 is not failed for one event. Default 0.5 per device-hour. */
   slack?: number;
 }
@@ -195,15 +197,15 @@ export function planRollout(
     for (const gate of strategy.behaviour ?? []) {
       const r = rates[gate.signal];
       if (r === undefined) continue;
-      const allowed = r.notUpdated * gate.maxRatio + (gate.slack ?? 0.5);
-      if (r.updated > allowed) {
+      const failed = behaviourFailure(gate, r);
+      if (failed !== null) {
         return halt(
-          `${gate.signal}: ${round(r.updated)} on updated devices against ${round(r.notUpdated)} on the others (at most ${round(allowed)})`,
+          `${gate.signal}: ${round(r.updated)} on updated devices against ${round(r.notUpdated)} on the others (${failed.bound})`,
           {
             signal: gate.signal,
             updated: round(r.updated),
             notUpdated: round(r.notUpdated),
-            allowed: round(allowed),
+            ...failed.evidence,
             ...(r.updatedDevices !== undefined ? { updatedDevices: r.updatedDevices } : {}),
             ...(r.notUpdatedDevices !== undefined ? { notUpdatedDevices: r.notUpdatedDevices } : {}),
           },
@@ -253,6 +255,26 @@ function currentWave(strategy: RolloutStrategy, n: number, started: number): num
   const last = waveCount(strategy) - 1;
   for (let i = 0; i < last; i++) if (started <= waveTarget(strategy, n, i)) return i;
   return last;
+}
+
+/**
+ * Whether the updated cohort fails a behaviour gate: above `maxRatio` times the others plus the
+ * slack, or below `minRatio` times them minus the slack. Null when it passes.
+ */
+function behaviourFailure(
+  gate: BehaviourGate,
+  r: { updated: number; notUpdated: number },
+): { bound: string; evidence: Record<string, number> } | null {
+  const slack = gate.slack ?? 0.5;
+  if (gate.maxRatio !== undefined) {
+    const allowed = r.notUpdated * gate.maxRatio + slack;
+    if (r.updated > allowed) return { bound: `at most ${round(allowed)}`, evidence: { allowed: round(allowed) } };
+  }
+  if (gate.minRatio !== undefined) {
+    const required = r.notUpdated * gate.minRatio - slack;
+    if (r.updated < required) return { bound: `at least ${round(required)}`, evidence: { required: round(required) } };
+  }
+  return null;
 }
 
 function pct(x: number): string {

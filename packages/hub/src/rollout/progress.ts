@@ -193,7 +193,8 @@ export function strategyOf(revision: RolloutRevisionRecord): RolloutStrategy {
     minSuccessRate: gates.minSuccessRate,
     behaviour: gates.behaviour.map((b) => ({
       signal: behaviourKey(b),
-      maxRatio: b.maxRatio,
+      ...(b.maxRatio !== undefined ? { maxRatio: b.maxRatio } : {}),
+      ...(b.minRatio !== undefined ? { minRatio: b.minRatio } : {}),
       ...(b.slack !== undefined ? { slack: b.slack } : {}),
     })),
     abortFailureRate: abort.failureRate,
