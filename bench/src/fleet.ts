@@ -28,7 +28,7 @@ import {
   withDeadline,
 } from './harness.js';
 import { provisionDevices, type Samples, sample, scrapeMetrics } from './hub-api.js';
-import { type HubProcess, startHubProcess } from './hub-process.js';
+import { type HubProcess, PROFILED_STOP_GRACE_MS, startHubProcess } from './hub-process.js';
 import { CpuMeter, machineBusySeconds, rssBytes } from './proc.js';
 
 const HEARTBEAT_MS = 1000;
@@ -39,8 +39,6 @@ const POLL_MS = 250;
 const WINDOW_SAMPLE_MS = 1000;
 /** Stopping 10,000 agents (each publishes its offline status) may take a while, in ms. */
 const FLEET_STOP_MS = 60_000;
-/** Wait for a profiled hub to exit after SIGTERM (it writes the profile then), in ms. */
-const PROFILED_STOP_GRACE_MS = 120_000;
 
 const ONLINE = 'homeostat_devices{liveness="online"}';
 const CONNECTIONS = 'homeostat_mqtt_connections';

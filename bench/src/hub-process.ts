@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { progress } from './harness.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Wait for a profiled process to exit after SIGTERM (it writes the profile then), in ms. */
+export const PROFILED_STOP_GRACE_MS = 120_000;
 const CLI = join(REPO_ROOT, 'packages/cli/dist/main.js');
 
 /** Wait for the hub to print its addresses, in ms. */

@@ -41,7 +41,9 @@ export async function waitQueryable(httpUrl: string, token: string, conns: reado
   for (let pass = 0; remaining.length > 0; pass++) {
     const passStarted = performance.now();
     if (passStarted - since > QUERYABLE_DEADLINE_MS) {
-      throw new Error(`${remaining.length} devices' last acknowledged readings not queryable after 60 s`);
+      throw new Error(
+        `${remaining.length} devices' last acknowledged readings not queryable after ${QUERYABLE_DEADLINE_MS / 1000} s`,
+      );
     }
     const missing: typeof remaining = [];
     await forEachLimited(remaining, QUERY_CONCURRENCY, async (t) => {

@@ -30,14 +30,13 @@ import {
   round,
   UsageError,
 } from './harness.js';
+import { PROFILED_STOP_GRACE_MS } from './hub-process.js';
 import { measureHub } from './ingest-hub.js';
 import { type LoadOptions, METRIC_NAMES, OTHER_CPU_WARN_PERCENT } from './ingest-load.js';
 import { type BrokerStart, measureRaw } from './ingest-raw.js';
 
 /** Wait for a broker process to exit after SIGTERM, in ms. */
 const STOP_GRACE_MS = 20_000;
-/** Wait for a profiled process to exit after SIGTERM (it writes the profile then), in ms. */
-const PROFILED_STOP_GRACE_MS = 120_000;
 
 const USAGE =
   '--devices N (default 50) --inflight N (messages outstanding per connection, default 32) ' +

@@ -34,7 +34,7 @@ import {
   withDeadline,
 } from './harness.js';
 import { provisionDevices, sample, scrapeMetrics } from './hub-api.js';
-import { type HubProcess, startHubProcess } from './hub-process.js';
+import { type HubProcess, PROFILED_STOP_GRACE_MS, startHubProcess } from './hub-process.js';
 import { CpuMeter, rssBytes } from './proc.js';
 
 /** The metrics of every reading (as in `ingest`). */
@@ -50,7 +50,6 @@ const QUERY_LIMIT = 10_000;
 const QUERY_CONCURRENCY = 8;
 const AGENT_START_CONCURRENCY = 16;
 const AGENTS_STOP_MS = 60_000;
-const PROFILED_STOP_GRACE_MS = 120_000;
 
 const USAGE =
   '--devices N (default 100) --outage-s S (readings per device, one per second, default 3600) ' +
