@@ -151,14 +151,13 @@ export class RolloutController {
     const current = (await store.getRolloutRevision(name, revision.revision)) ?? revision;
     const withdraw = withdrawals(name, current, world.devices);
     const byName = new Map(world.devices.map((d) => [d.name, d]));
-    for (const w of withdraw) {
-      // Decided on the devices as read before the plan: a device the plan has just started since
-      // (the canary of a revision that supersedes a halted one) is judged again as it is now.
-      await this.#write(byName.get(w.device), w.update, failures, (fresh) => {
-        const again = withdrawals(name, current, [fresh])[0];
-        return again === undefined ? null : { value: again.update };
-      });
-    }
+    // Decided on the devices as read before the plan: one the plan has just started since (the
+    // canary of a revision that supersedes a halted one) is judged again as it is now.
+    const withdrawal = (d: DeviceRecord) => {
+      const w = withdrawals(name, current, [d])[0];
+      return w === undefined ? null : { value: w.update };
+    };
+    for (const w of withdraw) await this.#write(byName.get(w.device), withdrawal, failures);
     if (FINISHED_PHASES.has(current.phase) && withdraw.length === 0 && failures.length === 0) {
       this.#active.delete(name);
     }
@@ -209,7 +208,7 @@ export class RolloutController {
     // counts from its own start.
     const startedAt = await this.#writeAll(
       starts.map((a) => byName.get(a.device)),
-      update,
+      () => ({ value: update }),
       failures,
     );
     starts.forEach((action, k) => {
@@ -296,7 +295,8 @@ export class RolloutController {
   async #release(name: string): Promise<void> {
     const failures: unknown[] = [];
     const holding = (await this.#deps.store.listDevices()).filter((d) => desiredUpdateOf(d)?.rollout === name);
-    await this.#writeAll(holding, undefined, failures);
+    const release = (d: DeviceRecord) => (desiredUpdateOf(d)?.rollout === name ? { value: undefined } : null);
+    await this.#writeAll(holding, release, failures);
     if (failures.length > 0) {
       throw new AggregateError(failures, `rollout ${name} (deleted): ${failures.length} devices could not be written`);
     }
@@ -311,12 +311,12 @@ export class RolloutController {
    * behind everything else the hub's loop has to do, and a wave of thousands would take minutes.
    * For each device, when it held the value (null: not written).
    */
-  async #writeAll(devices: readonly (DeviceRecord | undefined)[], value: unknown, failures: unknown[]) {
+  async #writeAll(devices: readonly (DeviceRecord | undefined)[], decide: Decide, failures: unknown[]) {
     const at: (number | null)[] = [];
     for (let i = 0; i < devices.length; i += WRITES_AT_ONCE) {
       const chunk = devices.slice(i, i + WRITES_AT_ONCE);
       const written = await Promise.all(
-        chunk.map(async (d) => ((await this.#write(d, value, failures)) ? this.#deps.clock.now() : null)),
+        chunk.map(async (d) => ((await this.#write(d, decide, failures)) ? this.#deps.clock.now() : null)),
       );
       at.push(...written);
     }
@@ -324,26 +324,19 @@ export class RolloutController {
   }
 
   /**
-   * Sets (or, with undefined, removes) a device's desired `update` when it differs; true when the
-   * device holds the value now. A device whose desired state changed since it was read is read
-   * again once, and `again`, when given, decides the value anew from it (null: write nothing); a
-   * deleted one is skipped.
+   * Sets (or, with undefined, removes) a device's desired `update` to what `decide` says of the
+   * device when it differs; true when the device holds that value now, false when `decide` says
+   * nothing is to be written. A device whose desired state changed since it was read is read
+   * again once and decided anew: a decision taken on what it held before is never written over
+   * what it holds now. A deleted device is skipped.
    */
-  async #write(
-    device: DeviceRecord | undefined,
-    value: unknown,
-    failures: unknown[],
-    again?: (fresh: DeviceRecord) => { value: unknown } | null,
-  ): Promise<boolean> {
-    if (device === undefined) return false;
+  async #write(device: DeviceRecord | undefined, decide: Decide, failures: unknown[]): Promise<boolean> {
     const { store, writer } = this.#deps;
-    let current: DeviceRecord | undefined = device;
+    let current = device;
     for (let attempt = 0; attempt < 2 && current !== undefined; attempt++) {
-      if (attempt > 0 && again !== undefined) {
-        const decided = again(current);
-        if (decided === null) return false;
-        value = decided.value;
-      }
+      const decided = decide(current);
+      if (decided === null) return false;
+      const { value } = decided;
       if (sameUpdate(desiredUpdateOf(current) ?? current.desired.state[UPDATE_KEY], value)) return true;
       try {
         await writer.setDesiredKey(current.name, current.desired.version, UPDATE_KEY, value);
@@ -361,6 +354,9 @@ export class RolloutController {
     return false;
   }
 }
+
+/** What a device's desired `update` should be, decided on the device as read; null: leave it. */
+type Decide = (device: DeviceRecord) => { value: unknown } | null;
 
 /** Desired-state writes of one wave in flight at once. */
 const WRITES_AT_ONCE = 64;
