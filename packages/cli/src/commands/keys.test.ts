@@ -6,7 +6,9 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { TrustStore, verifyArtifactBytes } from '@homeostat/agent';
+import { nodeIo } from '../io.js';
 import { runCli, TEST_NOW, tempDir } from '../testing/run-cli.js';
+import { openOrInitKeys } from './keys.js';
 
 async function setup(t: { after(fn: () => Promise<void>): void }) {
   const dir = await tempDir();
@@ -101,4 +103,18 @@ test('keys rotate: devices take the new list, and a revoked key signs nothing th
   assert.equal((await sign(newKey, join(dir, 'new.json'))).code, 0);
   const fresh = JSON.parse(await readFile(join(dir, 'new.json'), 'utf8'));
   assert.equal(device.verifyManifest(fresh, { model: 'm1' }, TEST_NOW).version, '2.0.0');
+});
+
+test("the demo's keys: made once, then read back; a damaged public root key stops it rather than being replaced", async (t) => {
+  const dir = await tempDir();
+  t.after(() => dir.cleanup());
+  const keys = join(dir.path, 'demo-keys');
+  const io = nodeIo();
+  const made = await openOrInitKeys(io, keys, 3_600_000);
+  const again = await openOrInitKeys(io, keys, 3_600_000);
+  assert.deepEqual(again, made, 'the second run reads what the first one made');
+  const rootKey = await readFile(join(keys, 'root.key'), 'utf8');
+  await writeFile(join(keys, 'root.pub.json'), '{"keyId":"nope"}');
+  await assert.rejects(openOrInitKeys(io, keys, 3_600_000), /root\.pub\.json is not a public key/);
+  assert.equal(await readFile(join(keys, 'root.key'), 'utf8'), rootKey, 'the root key is kept');
 });

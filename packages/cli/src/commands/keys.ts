@@ -5,7 +5,7 @@
 
 import { basename, join } from 'node:path';
 import { newSigningKey, type SigningKey, signingKeyFromPem, signMessage } from '@homeostat/kit';
-import { canonicalJson, type PublicKey, parser, SignedTrustedKeys, type TrustedKeys } from '@homeostat/protocol';
+import { canonicalJson, PublicKey, parser, SignedTrustedKeys, type TrustedKeys } from '@homeostat/protocol';
 import type { Command } from 'commander';
 import { collect, parseDuration } from '../args.js';
 import { CliError, UsageError } from '../errors.js';
@@ -18,6 +18,7 @@ export const TRUSTED_KEYS_FILE = 'trusted-keys.json';
 const SECRET = 0o600;
 const PUBLIC = 0o644;
 const parseTrusted = parser(SignedTrustedKeys);
+const parseRootKey = parser(PublicKey);
 
 export function signDocument<T>(
   signed: T,
@@ -63,9 +64,7 @@ export function registerKeys(program: Command, io: CliIo): void {
     .action(async (opts: { dir: string; rootKey?: string; revoke: string[]; expires: string }) => {
       const expiresIn = parseDuration('--expires', opts.expires);
       const root = signingKeyFromPem(await readRequired(io, opts.rootKey ?? join(opts.dir, ROOT_KEY_FILE)));
-      const parsed = parseTrusted.parse(JSON.parse(await readRequired(io, join(opts.dir, TRUSTED_KEYS_FILE))));
-      if (!parsed.ok) throw new CliError(`${TRUSTED_KEYS_FILE} is not a trusted-keys list`, parsed.errors);
-      const held = parsed.value.signed;
+      const held = (await readTrustedKeys(io, opts.dir)).signed;
       const unknown = opts.revoke.filter((id) => !held.keys.some((k) => k.keyId === id));
       if (unknown.length > 0) throw new UsageError(`--revoke: not in the list: ${unknown.join(', ')}`);
       const next = newSigningKey();
@@ -116,13 +115,29 @@ export async function initKeys(io: CliIo, dir: string, expiresIn: number): Promi
  * trust chain, kept across its runs so the devices it provisioned keep trusting it).
  */
 export async function openOrInitKeys(io: CliIo, dir: string, expiresIn: number): Promise<InitializedKeys> {
-  if (!(await exists(io, join(dir, ROOT_PUBLIC_FILE)))) return initKeys(io, dir, expiresIn);
-  const root = JSON.parse(await readRequired(io, join(dir, ROOT_PUBLIC_FILE))) as PublicKey;
-  const parsed = parseTrusted.parse(JSON.parse(await readRequired(io, join(dir, TRUSTED_KEYS_FILE))));
-  if (!parsed.ok) throw new CliError(`${join(dir, TRUSTED_KEYS_FILE)} is not a trusted-keys list`, parsed.errors);
+  const rootFile = join(dir, ROOT_PUBLIC_FILE);
+  let rootText: string;
+  try {
+    rootText = await io.readFile(rootFile);
+  } catch (err) {
+    // Only a root that is not there is made anew: one that cannot be read is never replaced.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return initKeys(io, dir, expiresIn);
+    throw new CliError(`cannot read ${rootFile}: ${(err as Error).message}`);
+  }
+  const rootParsed = parseRootKey.parse(JSON.parse(rootText));
+  if (!rootParsed.ok) throw new CliError(`${rootFile} is not a public key`, rootParsed.errors);
+  const root = rootParsed.value;
+  const trusted = await readTrustedKeys(io, dir);
   // The newest signing key is the last one the list trusts.
-  const signingKeyId = parsed.value.signed.keys.at(-1)!.keyId;
-  return { root, trusted: parsed.value, signingKeyId, signingKeyFile: join(dir, `signing-${signingKeyId}.key`) };
+  const signingKeyId = trusted.signed.keys.at(-1)!.keyId;
+  return { root, trusted, signingKeyId, signingKeyFile: join(dir, `signing-${signingKeyId}.key`) };
+}
+
+/** The root-signed list of signing keys in `dir`. */
+async function readTrustedKeys(io: CliIo, dir: string): Promise<SignedTrustedKeys> {
+  const parsed = parseTrusted.parse(JSON.parse(await readRequired(io, join(dir, TRUSTED_KEYS_FILE))));
+  if (!parsed.ok) throw new CliError(`${TRUSTED_KEYS_FILE} is not a trusted-keys list`, parsed.errors);
+  return parsed.value;
 }
 
 export async function readRequired(io: CliIo, path: string): Promise<string> {
