@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { newRevision, openSqliteStore, RolloutController, type Store } from '@homeostat/hub';
 import { FakeClock, silentLogger } from '@homeostat/kit';
-import { rolloutDefaults, type SignedManifest } from '@homeostat/protocol';
+import { rolloutDefaults } from '@homeostat/protocol';
+import { unsignedManifest } from '@homeostat/testing';
 import { type Benchmark, type Cleanups, type Figures, intFlag, parseFlagValues, progress, round } from './harness.js';
 
 const USAGE = '--devices N (default 10000) --repeat R (default 200)';
@@ -28,21 +29,8 @@ export const rolloutTickBenchmark: Benchmark = {
   run: (argv, cleanups) => runRolloutTick(argv, cleanups),
 };
 
-const manifest: SignedManifest = {
-  signed: {
-    type: 'artifact',
-    name: 'fw',
-    version: '1.1.0',
-    targetModels: ['m1'],
-    sha256: 'a'.repeat(64),
-    size: 1,
-    createdAt: 0,
-    expiresAt: 4_000_000_000_000,
-    revertible: true,
-  },
-  // The controller hands the manifest to the devices, which check it; it checks nothing itself.
-  signatures: [{ keyId: '0123456789abcdef', sig: 'x'.repeat(86) }],
-};
+// The controller hands the manifest to the devices, which check it; it checks nothing itself.
+const manifest = unsignedManifest({ revertible: true });
 
 async function runRolloutTick(argv: readonly string[], cleanups: Cleanups): Promise<Figures> {
   const flags = parseFlagValues(argv, ['devices', 'repeat']);

@@ -10,25 +10,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FakeClock, silentLogger } from '@homeostat/kit';
 import { HomeostatError, rolloutDefaults, type SignedManifest } from '@homeostat/protocol';
+import { unsignedManifest } from '@homeostat/testing';
 import type { EventLog } from '../events.js';
 import { openSqliteStore } from '../store/sql-store.js';
 import type { Store } from '../store/store.js';
 import { RolloutController } from './controller.js';
 import { newRevision } from './service.js';
 
-const manifest: SignedManifest = {
-  signed: {
-    type: 'artifact',
-    name: 'fw',
-    version: '1.1.0',
-    targetModels: ['m1'],
-    sha256: 'a'.repeat(64),
-    size: 1,
-    createdAt: 0,
-    expiresAt: 4_000_000_000_000,
-  },
-  signatures: [{ keyId: '0123456789abcdef', sig: 'x'.repeat(86) }],
-};
+const manifest = unsignedManifest();
 
 /** A real SQLite store in a directory of its own, removed after the test. */
 async function tempStore(t: { after(fn: () => Promise<void>): void }) {
@@ -123,8 +112,8 @@ test("a device holding a halted revision's update, started by the next revision:
   const store = await tempStore(t);
   const clock = new FakeClock(1_764_000_000_000);
   const t0 = clock.now();
-  const old = { ...manifest, signed: { ...manifest.signed, version: '1.1.0', revertible: true } };
-  const next = { ...manifest, signed: { ...manifest.signed, version: '1.2.0' } };
+  const old = unsignedManifest({ version: '1.1.0', revertible: true });
+  const next = unsignedManifest({ version: '1.2.0' });
   // Revision 1 halted and asked the device to go back; the device went back to 1.0.0.
   await store.createDevice({
     name: 'd1',
