@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { Agent, type AgentOptions, type DeviceHardware, type FirmwareHealth, firmwareImage } from '@homeostat/agent';
 import { DEFAULT_CONFIG, Hub, type HubConfig, type StartedHub } from '@homeostat/hub';
 import type { PublicKey } from '@homeostat/protocol';
+import { waitFor } from '@homeostat/testing';
+import { runCli } from '../testing/run-cli.js';
 
 export const ADMIN = 'e2e-admin-token-0123456789';
 
@@ -144,5 +146,83 @@ export class FirmwareKeys {
     const file = join(this.home, `${name}-${version}.json`);
     writeFileSync(file, firmwareImage(name, version, health));
     await signAndPush(this.cli, file, { name, version, model, key: this.signingKey });
+  }
+}
+
+/**
+ * Pumps running signed firmware for rollout tests: a hub, the CLI logged in to it with update keys
+ * of its own, and one agent per device, provisioned with the root key and trusting the signing key.
+ */
+export class FirmwareFleet {
+  readonly hub = new E2eHub();
+  readonly home: string;
+  readonly cli: Cli;
+  readonly keys: FirmwareKeys;
+  readonly agents: Agent[] = [];
+
+  constructor(
+    name: string,
+    readonly devices: readonly string[],
+  ) {
+    const home = tempDir(name);
+    this.home = home;
+    this.cli = (...args) =>
+      runCli(args, { env: { HOMEOSTAT_CONFIG: join(home, 'config.json') }, now: Date.now(), homeDir: home });
+    this.keys = new FirmwareKeys(this.cli, home);
+  }
+
+  /** Starts the hub and the agents of `options` (each on pump-fw 1.0.0), once all are connected. */
+  async start(options: (device: string) => Omit<AgentOptions, 'hubUrl' | 'id' | 'token'>): Promise<void> {
+    await this.hub.start();
+    await this.keys.init(this.hub);
+    for (const name of this.devices) {
+      const a = agent({
+        hubUrl: this.hub.started!.mqttUrl,
+        apiUrl: this.hub.url,
+        id: name,
+        token: await this.keys.device(this.hub, name, 'pump'),
+        dataDir: tempDir(name),
+        rootKey: this.keys.rootKey,
+        firmware: { name: 'pump-fw', version: '1.0.0' },
+        ...options(name),
+      } as Parameters<typeof agent>[0]);
+      this.agents.push(a);
+      await a.start();
+    }
+    await waitFor(() => this.agents.every((a) => a.connected), { message: 'agents connected', timeoutMs: 15_000 });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.agents.map((a) => a.stop()));
+    await this.hub.close();
+  }
+
+  /** `apply -f` of the Rollout pump-fw moving the pumps to `version`, with these lines of its spec. */
+  async applyRollout(version: string, specLines: readonly string[]): Promise<void> {
+    const file = join(this.home, `rollout-${version}.yaml`);
+    writeFileSync(
+      file,
+      [
+        'apiVersion: homeostat/v1',
+        'kind: Rollout',
+        'metadata: {name: pump-fw}',
+        'spec:',
+        '  selector: model=pump',
+        `  artifact: {name: pump-fw, version: ${version}}`,
+        ...specLines.map((l) => `  ${l}`),
+        '',
+      ].join('\n'),
+    );
+    const applied = await this.cli('apply', '-f', file);
+    if (applied.code !== 0) throw new Error(`homeostat apply: ${applied.stderr}`);
+  }
+
+  /** The firmware version each device reports, in the order of `devices`. */
+  firmware(): Promise<(string | undefined)[]> {
+    return Promise.all(
+      this.devices.map(
+        async (d) => (await this.hub.api('GET', `/api/v1/devices/${d}`)).body.twin.reported.state.firmware?.version,
+      ),
+    );
   }
 }

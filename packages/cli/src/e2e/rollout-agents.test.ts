@@ -5,70 +5,29 @@
 // itself, the rollout halts, and every device runs the good version still.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Agent, FirmwareHealth } from '@homeostat/agent';
+import type { FirmwareHealth } from '@homeostat/agent';
 import { PumpHardware } from '@homeostat/sim';
 import { waitFor } from '@homeostat/testing';
-import { runCli } from '../testing/run-cli.js';
-import { agent, E2eHub, FirmwareKeys, tempDir } from './harness.js';
+import { FirmwareFleet } from './harness.js';
 
 const DEVICES = ['pump-r1', 'pump-r2', 'pump-r3', 'pump-r4'];
 
 describe('rollouts of signed firmware over real agents', () => {
-  const hub = new E2eHub();
-  const home = tempDir('rollout-agents');
-  const env = () => ({ HOMEOSTAT_CONFIG: join(home, 'config.json') });
-  const cli = (...args: string[]) => runCli(args, { env: env(), now: Date.now(), homeDir: home });
-  const keys = new FirmwareKeys(cli, home);
-  const agents: Agent[] = [];
+  const fleet = new FirmwareFleet('rollout-agents', DEVICES);
+  const { hub, cli, keys } = fleet;
 
-  before(async () => {
-    await hub.start();
-    await keys.init(hub);
-    for (const name of DEVICES) {
-      const a = agent({
-        hubUrl: hub.started!.mqttUrl,
-        apiUrl: hub.url,
-        id: name,
-        token: await keys.device(hub, name, 'pump'),
-        dataDir: tempDir(name),
-        hardware: new PumpHardware(),
-        rootKey: keys.rootKey,
-        firmware: { name: 'pump-fw', version: '1.0.0' },
-        updateProbe: { windowMs: 3000, everyMs: 200, minUpMs: 300 },
-      });
-      agents.push(a);
-      await a.start();
-    }
-    await waitFor(() => agents.every((a) => a.connected), { message: 'agents connected', timeoutMs: 15_000 });
-  });
-  after(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
-    await hub.close();
-  });
+  before(() =>
+    fleet.start(() => ({ hardware: new PumpHardware(), updateProbe: { windowMs: 3000, everyMs: 200, minUpMs: 300 } })),
+  );
+  after(() => fleet.stop());
 
   const release = (version: string, health: FirmwareHealth) => keys.release('pump-fw', version, 'pump', health);
-  const apply = async (version: string) => {
-    const file = join(home, `rollout-${version}.yaml`);
-    writeFileSync(
-      file,
-      [
-        'apiVersion: homeostat/v1',
-        'kind: Rollout',
-        'metadata: {name: pump-fw}',
-        'spec:',
-        '  selector: model=pump',
-        `  artifact: {name: pump-fw, version: ${version}}`,
-        '  strategy: {canary: 1, waves: [0.5, 1], maxUnavailable: 2, soakMs: 0, deviceTimeoutMs: 30000}',
-        '  abort: {failureRate: 0.5, minDevices: 1}',
-        '',
-      ].join('\n'),
-    );
-    const applied = await cli('apply', '-f', file);
-    assert.equal(applied.code, 0, applied.stderr);
-  };
+  const apply = (version: string) =>
+    fleet.applyRollout(version, [
+      'strategy: {canary: 1, waves: [0.5, 1], maxUnavailable: 2, soakMs: 0, deviceTimeoutMs: 30000}',
+      'abort: {failureRate: 0.5, minDevices: 1}',
+    ]);
   const finished = (revision: number) =>
     waitFor(
       async () => {
@@ -80,12 +39,7 @@ describe('rollouts of signed firmware over real agents', () => {
       },
       { message: 'the rollout finished', timeoutMs: 60_000, intervalMs: 250 },
     );
-  const firmware = async () =>
-    Promise.all(
-      DEVICES.map(
-        async (d) => (await hub.api('GET', `/api/v1/devices/${d}`)).body.twin.reported.state.firmware?.version,
-      ),
-    );
+  const firmware = () => fleet.firmware();
 
   test('a good release reaches every device; rollout status says complete', async () => {
     await release('1.1.0', 'ok');

@@ -8,14 +8,11 @@
 // as the evidence, and the canary goes back to the version it ran before.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Agent, MemoryBootSlots } from '@homeostat/agent';
+import { MemoryBootSlots } from '@homeostat/agent';
 import { PumpHardware } from '@homeostat/sim';
 import { waitFor } from '@homeostat/testing';
-import { runCli } from '../testing/run-cli.js';
-import { agent, E2eHub, FirmwareKeys, tempDir } from './harness.js';
+import { FirmwareFleet } from './harness.js';
 
 const DEVICES = ['pump-g1', 'pump-g2', 'pump-g3', 'pump-g4', 'pump-g5', 'pump-g6'];
 /** Versions whose pumps vibrate three times as much. */
@@ -41,64 +38,31 @@ class FirmwarePump extends PumpHardware {
 }
 
 describe('behaviour gates between waves over real agents', () => {
-  const hub = new E2eHub();
-  const home = tempDir('rollout-gates');
-  const env = () => ({ HOMEOSTAT_CONFIG: join(home, 'config.json') });
-  const cli = (...args: string[]) => runCli(args, { env: env(), now: Date.now(), homeDir: home });
-  const keys = new FirmwareKeys(cli, home);
-  const agents: Agent[] = [];
+  const fleet = new FirmwareFleet('rollout-gates', DEVICES);
+  const { hub, keys } = fleet;
 
-  before(async () => {
-    await hub.start();
-    await keys.init(hub);
-    for (const name of DEVICES) {
+  before(() =>
+    fleet.start(() => {
       const slots = new MemoryBootSlots();
-      const a = agent({
-        hubUrl: hub.started!.mqttUrl,
-        apiUrl: hub.url,
-        id: name,
-        token: await keys.device(hub, name, 'pump'),
-        dataDir: tempDir(name),
+      return {
         hardware: new FirmwarePump(slots),
         slots,
         sampleMs: 100,
-        rootKey: keys.rootKey,
-        firmware: { name: 'pump-fw', version: '1.0.0' },
         updateProbe: { windowMs: 3000, everyMs: 100, minUpMs: 200 },
-      });
-      agents.push(a);
-      await a.start();
-    }
-    await waitFor(() => agents.every((a) => a.connected), { message: 'agents connected', timeoutMs: 15_000 });
-  });
-  after(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
-    await hub.close();
-  });
+      };
+    }),
+  );
+  after(() => fleet.stop());
 
   const release = (version: string) => keys.release('pump-fw', version, 'pump');
-  const apply = async (version: string) => {
-    const file = join(home, `rollout-${version}.yaml`);
-    writeFileSync(
-      file,
-      [
-        'apiVersion: homeostat/v1',
-        'kind: Rollout',
-        'metadata: {name: pump-fw}',
-        'spec:',
-        '  selector: model=pump',
-        `  artifact: {name: pump-fw, version: ${version}}`,
-        // The soak leaves time for the updated devices to show how they behave.
-        '  strategy: {canary: 1, waves: [0.5, 1], maxUnavailable: 3, soakMs: 1500, deviceTimeoutMs: 30000}',
-        '  gates:',
-        '    minSuccessRate: 0.9',
-        `    behaviour: [${GATES.join(', ')}]`,
-        '',
-      ].join('\n'),
-    );
-    const applied = await cli('apply', '-f', file);
-    assert.equal(applied.code, 0, applied.stderr);
-  };
+  const apply = (version: string) =>
+    fleet.applyRollout(version, [
+      // The soak leaves time for the updated devices to show how they behave.
+      'strategy: {canary: 1, waves: [0.5, 1], maxUnavailable: 3, soakMs: 1500, deviceTimeoutMs: 30000}',
+      'gates:',
+      '  minSuccessRate: 0.9',
+      `  behaviour: [${GATES.join(', ')}]`,
+    ]);
   const finished = (revision: number) =>
     waitFor(
       async () => {
@@ -117,12 +81,7 @@ describe('behaviour gates between waves over real agents', () => {
       },
       { message: `every device on ${version} again`, timeoutMs: 30_000, intervalMs: 200 },
     );
-  const firmware = () =>
-    Promise.all(
-      DEVICES.map(
-        async (d) => (await hub.api('GET', `/api/v1/devices/${d}`)).body.twin.reported.state.firmware?.version,
-      ),
-    );
+  const firmware = () => fleet.firmware();
 
   test('a release that behaves as the old one passes the behaviour gate wave after wave', async () => {
     await release('1.1.0');
