@@ -7,8 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Decision } from '@homeostat/protocol';
-import { runCli } from '../testing/run-cli.js';
-import { ADMIN, E2eHub, tempDir } from './harness.js';
+import { E2eHub, tempDir } from './harness.js';
 
 const policyYaml = (name: string, scope: string, extra = '') =>
   [
@@ -29,8 +28,7 @@ const policyYaml = (name: string, scope: string, extra = '') =>
 describe('cli: the autonomic manager', () => {
   const hub = new E2eHub();
   const home = tempDir('home');
-  const env = () => ({ HOMEOSTAT_SERVER: hub.url, HOMEOSTAT_TOKEN: ADMIN });
-  const cli = (...args: string[]) => runCli(args, { env: env(), now: Date.now(), homeDir: home });
+  const cli = hub.adminCli(home);
   before(() => hub.start());
   after(() => hub.close());
 

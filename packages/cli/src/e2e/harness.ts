@@ -26,6 +26,12 @@ export class E2eHub {
     this.dataDir = tempDir('hub');
   }
 
+  /** The CLI as an admin of this hub (HOMEOSTAT_SERVER and HOMEOSTAT_TOKEN), with `home` as its HOME. */
+  adminCli(home: string): Cli {
+    return (...args) =>
+      runCli(args, { env: { HOMEOSTAT_SERVER: this.url, HOMEOSTAT_TOKEN: ADMIN }, now: Date.now(), homeDir: home });
+  }
+
   /** Starts (or restarts, on the same ports and data) the hub. */
   async start(): Promise<StartedHub> {
     this.hub = new Hub({

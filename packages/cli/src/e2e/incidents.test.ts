@@ -7,14 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Decision } from '@homeostat/protocol';
-import { runCli } from '../testing/run-cli.js';
-import { ADMIN, E2eHub, tempDir } from './harness.js';
+import { E2eHub, tempDir } from './harness.js';
 
 describe('cli: incidents, post-mortems and replacement', () => {
   const hub = new E2eHub();
   const home = tempDir('home');
-  const env = () => ({ HOMEOSTAT_SERVER: hub.url, HOMEOSTAT_TOKEN: ADMIN });
-  const cli = (...args: string[]) => runCli(args, { env: env(), now: Date.now(), homeDir: home });
+  const cli = hub.adminCli(home);
   before(() => hub.start());
   after(() => hub.close());
 
