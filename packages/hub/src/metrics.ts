@@ -126,7 +126,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     }),
     retentionDeleted: new Counter({
       name: 'homeostat_telemetry_retention_deleted_total',
-      help: 'Telemetry rows (readings and rollups) deleted by retention.',
+      help: 'Raw readings and rollup rows deleted by retention.',
       registers: r,
     }),
     livenessTransitions: new Counter({

@@ -245,6 +245,61 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     );
 
     test(
+      'readings: out of order across writes, times that overlap between writes, long spans in one write',
+      withStore(async (s) => {
+        const r = (seq: number, ts: number, v = seq): Reading => ({ device: 'o', seq, ts, metrics: { m: v } });
+        // Seqs 10 to 19 first, then 0 to 9 (an outbox draining an older class later).
+        assert.equal((await s.insertReadings(Array.from({ length: 10 }, (_, i) => r(10 + i, 1000 + i)))).inserted, 10);
+        assert.equal((await s.insertReadings(Array.from({ length: 10 }, (_, i) => r(i, 500 + i)))).inserted, 10);
+        // Redeliveries of both, among new seqs, each reported with the reading stored under it.
+        const again = await s.insertReadings([r(20, 2000), r(5, 505, 99), r(15, 1005), r(21, 2001)]);
+        assert.deepEqual(again, {
+          inserted: 2,
+          existing: [
+            { index: 1, stored: r(5, 505) },
+            { index: 2, stored: r(15, 1005) },
+          ],
+        });
+        // A reading far older than the rest of its write: its time lies inside an earlier write's.
+        await s.insertReadings([r(22, 1003, 22), r(23, 3000)]);
+        const newest = async (from: number, to: number, limit: number) =>
+          (await s.queryReadings('o', 'm', from, to, limit)).map((p) => [p.seq, p.ts]);
+        // The newest three by (ts, seq): the overlapping write's reading is among them.
+        assert.deepEqual(await newest(1002, 1005, 3), [
+          [22, 1003],
+          [14, 1004],
+          [15, 1005],
+        ]);
+        assert.deepEqual(await newest(1002, 1005, 10), [
+          [12, 1002],
+          [13, 1003],
+          [22, 1003],
+          [14, 1004],
+          [15, 1005],
+        ]);
+        assert.equal((await s.queryReadings('o', 'm', 0, 10_000, 100)).length, 24);
+        // One write spanning a day, a reading an hour: each found by time, by raw buckets too.
+        const day = Array.from({ length: 25 }, (_, h) => ({
+          device: 'p',
+          seq: h,
+          ts: h * 3_600_000,
+          metrics: { m: h },
+        }));
+        assert.equal((await s.insertReadings(day)).inserted, 25);
+        assert.deepEqual(
+          (await s.queryReadings('p', 'm', 5 * 3_600_000, 7 * 3_600_000, 10)).map((p) => p.value),
+          [5, 6, 7],
+        );
+        const buckets = await s.queryBuckets(['p'], 'm', 12 * 3_600_000 - 1, 12 * 3_600_000 + 1, 1000);
+        assert.deepEqual(
+          buckets.map((b) => [b.count, b.last]),
+          [[1, 12]],
+        );
+        assert.deepEqual((await s.insertReadings([day[12]!])).existing, [{ index: 0, stored: day[12] }]);
+      }),
+    );
+
+    test(
       'rollups: kept per minute and hour as readings arrive, redeliveries not counted twice',
       withStore(async (s) => {
         const t0 = 1_800_000_000_000 - (1_800_000_000_000 % 3_600_000); // an hour boundary

@@ -81,7 +81,7 @@ export async function setDeviceTokenHash(db: Kysely<Database>, name: string, tok
 export async function deleteDevice(db: Kysely<Database>, name: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const r = await trx.deleteFrom('devices').where('name', '=', name).executeTakeFirst();
-    await trx.deleteFrom('readings').where('device', '=', name).execute();
+    await trx.deleteFrom('reading_blocks').where('device', '=', name).execute();
     // Its events stay, as history; their seqs are released so a new device of the same name,
     // counting from 0 again, is not taken for a redelivery.
     await trx.updateTable('events').set({ seq: null }).where('device', '=', name).execute();

@@ -42,3 +42,35 @@ test('0007 carries per-value readings over to one row per reading, across pages'
   });
   await store.close();
 });
+
+test('0009 carries one row per reading over to blocks, across pages, redeliveries still found', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'homeostat-migrate-')), 'hub.db');
+  const old = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) });
+  const to0008 = await new Migrator({ db: old, provider: migrations }).migrateTo('0008-replacement-postmortems');
+  assert.equal(to0008.error, undefined);
+  // Two devices, 6,000 readings each: pages of 5,000 rows end inside a device's readings.
+  for (const device of ['d1', 'd2']) {
+    for (let seq = 0; seq < 6000; seq += 500) {
+      const rows = [];
+      for (let s = seq; s < seq + 500; s++) rows.push(sql`(${device}, ${s}, ${1000 + s}, ${JSON.stringify({ a: s })})`);
+      await sql`insert into readings (device, seq, ts, metrics) values ${sql.join(rows)}`.execute(old);
+    }
+  }
+  await old.destroy();
+
+  const store = await openSqliteStore(path);
+  for (const device of ['d1', 'd2']) {
+    const a = await store.queryReadings(device, 'a', 0, 1e9, 10_000);
+    assert.equal(a.length, 6000);
+    assert.deepEqual(a[4999], { seq: 4999, ts: 5999, value: 4999 });
+  }
+  const again = await store.insertReadings([
+    { device: 'd2', seq: 5000, ts: 1, metrics: { a: 1 } },
+    { device: 'd2', seq: 6000, ts: 7000, metrics: { a: 6000 } },
+  ]);
+  assert.deepEqual(again, {
+    inserted: 1,
+    existing: [{ index: 0, stored: { device: 'd2', seq: 5000, ts: 6000, metrics: { a: 5000 } } }],
+  });
+  await store.close();
+});

@@ -2,6 +2,7 @@
 // is a new entry.
 
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { planWrite, rangesByDevice } from './blocks.js';
 
 const m0001: Migration = {
   async up(db: Kysely<unknown>) {
@@ -336,6 +337,65 @@ const m0008: Migration = {
   },
 };
 
+// 0009 carries the readings over to blocks (`blocks.ts`), in pages of the (device, ts, seq) index:
+// a device's readings of one page make its blocks, so a block holds readings close in time.
+/** Rows of one-row-per-reading read per query while 0009 carries readings over. */
+const BLOCK_COPY_PAGE = 5000;
+/** Blocks per INSERT: 7 parameters each. */
+const BLOCK_COPY_INSERT = 100;
+
+const m0009: Migration = {
+  async up(db: Kysely<unknown>) {
+    if (db.isTransaction) await readingsToBlocks(db);
+    else await db.transaction().execute(readingsToBlocks);
+  },
+};
+
+async function readingsToBlocks(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('reading_blocks')
+    .addColumn('device', 'text', (c) => c.notNull())
+    .addColumn('seq_last', 'bigint', (c) => c.notNull())
+    .addColumn('seq_first', 'bigint', (c) => c.notNull())
+    .addColumn('ts_first', 'bigint', (c) => c.notNull())
+    .addColumn('ts_last', 'bigint', (c) => c.notNull())
+    .addColumn('count', 'integer', (c) => c.notNull())
+    .addColumn('readings', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('reading_blocks_pk', ['device', 'seq_last'])
+    .execute();
+  // Queries by time and retention, device by device.
+  await db.schema.createIndex('reading_blocks_by_time').on('reading_blocks').columns(['device', 'ts_last']).execute();
+  let after: { device: string; ts: number; seq: number } | undefined;
+  for (;;) {
+    const where = after ? sql`where (device, ts, seq) > (${after.device}, ${after.ts}, ${after.seq})` : sql``;
+    const page = await sql<{ device: string; seq: number | string; ts: number | string; metrics: string }>`
+      select device, seq, ts, metrics from readings ${where} order by device, ts, seq limit ${BLOCK_COPY_PAGE}`.execute(
+      db,
+    );
+    const readings = page.rows.map((r) => ({
+      device: r.device,
+      seq: Number(r.seq),
+      ts: Number(r.ts),
+      metrics: JSON.parse(r.metrics) as Record<string, number>,
+    }));
+    const { blocks } = planWrite(readings, rangesByDevice(readings), new Map());
+    for (let i = 0; i < blocks.length; i += BLOCK_COPY_INSERT) {
+      const rows = blocks
+        .slice(i, i + BLOCK_COPY_INSERT)
+        .map(
+          (b) =>
+            sql`(${b.device}, ${b.seq_last}, ${b.seq_first}, ${b.ts_first}, ${b.ts_last}, ${b.count}, ${b.readings})`,
+        );
+      await sql`insert into reading_blocks (device, seq_last, seq_first, ts_first, ts_last, count, readings)
+        values ${sql.join(rows)}`.execute(db);
+    }
+    const last = readings[readings.length - 1];
+    if (page.rows.length < BLOCK_COPY_PAGE || last === undefined) break;
+    after = { device: last.device, ts: last.ts, seq: last.seq };
+  }
+  await db.schema.dropTable('readings').execute();
+}
+
 export const migrations: MigrationProvider = {
   async getMigrations() {
     return {
@@ -346,6 +406,7 @@ export const migrations: MigrationProvider = {
       '0006-rollouts': m0006,
       '0007-one-row-per-reading': m0007,
       '0008-replacement-postmortems': m0008,
+      '0009-reading-blocks': m0009,
     };
   },
 };

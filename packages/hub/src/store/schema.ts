@@ -34,12 +34,18 @@ export interface DevicesTable {
   replaced_by: string | null;
 }
 
-/** One row per reading; `metrics` is the JSON object of its values. */
-export interface ReadingsTable {
+/**
+ * Raw readings, one row per device per telemetry write (`blocks.ts`): `readings` is the JSON array
+ * of its readings, each `[seq, ts, {metric: value, …}]`.
+ */
+export interface ReadingBlocksTable {
   device: string;
-  seq: number;
-  ts: number;
-  metrics: string;
+  seq_last: number;
+  seq_first: number;
+  ts_first: number;
+  ts_last: number;
+  count: number;
+  readings: string;
 }
 
 export interface EventsTable {
@@ -195,7 +201,7 @@ export interface Database {
   rollups: RollupsTable;
   api_tokens: ApiTokensTable;
   devices: DevicesTable;
-  readings: ReadingsTable;
+  reading_blocks: ReadingBlocksTable;
   events: EventsTable;
   enrollment_groups: EnrollmentGroupsTable;
   policies: PoliciesTable;

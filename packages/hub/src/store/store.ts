@@ -257,7 +257,10 @@ export interface Store extends RolloutStore {
   queryBuckets(devices: readonly string[], metric: string, from: number, to: number, stepMs: number): Promise<Bucket[]>;
   /** Bytes the store's content takes (not the pages it freed and keeps for reuse). */
   sizeBytes(): Promise<number>;
-  /** Deletes telemetry older than its retention, at most `limit` rows of each kind; returns how many. */
+  /**
+   * Deletes telemetry older than its retention, at most `limit` rows of each kind (blocks of raw
+   * readings, rollups of each resolution); returns how many readings and rollup rows it deleted.
+   */
   pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number>;
 
   /** Stores events; a device event whose (device, seq) is stored already is ignored. Returns the new ids. */

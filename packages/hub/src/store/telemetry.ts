@@ -1,9 +1,10 @@
-// Telemetry in the store: readings stored once per (device, seq), rollups per minute and per
-// hour maintained in the same transaction, queries by time and by step, retention. SQL kept
-// portable between SQLite and PostgreSQL.
+// Telemetry in the store: readings stored once per (device, seq) in blocks (`blocks.ts`),
+// rollups per minute and per hour maintained in the same transaction, queries by time and by
+// step, retention. SQL kept portable between SQLite and PostgreSQL.
 
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { Database, ReadingsTable, RollupsTable } from './schema.js';
+import { MAX_BLOCK_SPAN_MS, planWrite, pointsOf, rangesByDevice, storedIn } from './blocks.js';
+import type { Database, RollupsTable } from './schema.js';
 import {
   type Bucket,
   type InsertOutcome,
@@ -16,79 +17,46 @@ import {
 
 /** Rows per INSERT statement: well under SQLite's bound-parameter limit. */
 const INSERT_CHUNK = 500;
-/** Rows read per page by a query by metric: readings without the metric are skipped in between. */
-const QUERY_PAGE = 1000;
-
-/** A reading as a row: its values as one JSON object. */
-export function toRow(r: Reading): ReadingsTable {
-  return { device: r.device, seq: r.seq, ts: r.ts, metrics: JSON.stringify(r.metrics) };
-}
-
-export function fromRow(r: Selectable<ReadingsTable>): Reading {
-  return { device: r.device, seq: Number(r.seq), ts: Number(r.ts), metrics: JSON.parse(r.metrics) };
-}
-
-const keyOf = (device: string, seq: number): string => `${device}\u0000${seq}`;
+/** Blocks per INSERT statement: 7 parameters each. */
+const BLOCK_INSERT_CHUNK = 100;
+/** Blocks read per page by a query by metric: blocks without the metric are skipped in between. */
+const QUERY_PAGE = 100;
 
 export async function insertReadings(db: Kysely<Database>, readings: readonly Reading[]): Promise<InsertOutcome> {
   if (readings.length === 0) return { inserted: 0, existing: [] };
   return db.transaction().execute(async (trx) => {
-    // The primary key (device, seq) tells a new reading from one stored already: the insert
-    // returns the keys it stored; only the others are looked up.
-    const taken = new Set<string>();
-    for (let i = 0; i < readings.length; i += INSERT_CHUNK) {
+    const ranges = rangesByDevice(readings);
+    const stored = new Map<string, Map<number, Reading>>();
+    for (const { device, lowSeq, highSeq } of ranges) {
+      // The blocks the range may be in: from the first whose last seq reaches it (the key's order).
       const rows = await trx
-        .insertInto('readings')
-        .values(readings.slice(i, i + INSERT_CHUNK).map(toRow))
-        .onConflict((oc) => oc.doNothing())
-        .returning(['device', 'seq'])
-        .execute();
-      for (const r of rows) taken.add(keyOf(r.device, Number(r.seq)));
-    }
-    const fresh: Reading[] = [];
-    const others: number[] = [];
-    readings.forEach((r, i) => {
-      // A key twice in one write: the first was stored, the second was not.
-      if (taken.delete(keyOf(r.device, r.seq))) fresh.push(r);
-      else others.push(i);
-    });
-    const existing: InsertOutcome['existing'] = [];
-    if (others.length > 0) {
-      const stored = await storedReadings(
-        trx,
-        others.map((i) => readings[i]!),
-      );
-      for (const i of others) {
-        const r = readings[i]!;
-        existing.push({ index: i, stored: stored.get(keyOf(r.device, r.seq))! });
-      }
-    }
-    await upsertRollups(trx, fresh);
-    return { inserted: fresh.length, existing };
-  });
-}
-
-/** The stored readings with the (device, seq) of these, by key. */
-async function storedReadings(db: Kysely<Database>, readings: readonly Reading[]): Promise<Map<string, Reading>> {
-  const byDevice = new Map<string, number[]>();
-  for (const r of readings) {
-    const seqs = byDevice.get(r.device);
-    if (seqs) seqs.push(r.seq);
-    else byDevice.set(r.device, [r.seq]);
-  }
-  const found = new Map<string, Reading>();
-  for (const [device, seqs] of byDevice) {
-    for (let i = 0; i < seqs.length; i += INSERT_CHUNK) {
-      const rows = await db
-        .selectFrom('readings')
-        .selectAll()
+        .selectFrom('reading_blocks')
+        .select('readings')
         .where('device', '=', device)
-        .where('seq', 'in', seqs.slice(i, i + INSERT_CHUNK))
+        .where('seq_last', '>=', lowSeq)
+        .where('seq_first', '<=', highSeq)
         .execute();
-      for (const row of rows) found.set(keyOf(row.device, Number(row.seq)), fromRow(row));
+      if (rows.length > 0)
+        stored.set(
+          device,
+          storedIn(
+            device,
+            rows.map((r) => r.readings),
+            lowSeq,
+            highSeq,
+          ),
+        );
     }
-  }
-  return found;
+    const plan = planWrite(readings, ranges, stored);
+    for (let i = 0; i < plan.blocks.length; i += BLOCK_INSERT_CHUNK) {
+      await trx
+        .insertInto('reading_blocks')
+        .values(plan.blocks.slice(i, i + BLOCK_INSERT_CHUNK))
+        .execute();
+    }
+    await upsertRollups(trx, plan.fresh);
+    return { inserted: plan.fresh.length, existing: plan.existing };
+  });
 }
 
 export async function queryReadings(
@@ -99,43 +67,48 @@ export async function queryReadings(
   to: number,
   limit: number,
 ): Promise<Point[]> {
-  // The newest `limit` points of the window, returned oldest first. Rows are read newest first,
-  // a page at a time, until `limit` of them carry the metric.
+  // The newest `limit` points of the window, returned oldest first. Blocks are read by their last
+  // time, newest first, a page at a time; a block may hold points older than the next block's, so
+  // reading stops once `limit` points are found and the next block ends before the oldest of them.
   const points: Point[] = [];
-  let before: { ts: number; seq: number } | undefined;
+  /** The time of the `limit`-th newest point found so far (once there are that many). */
+  let cutoff = Number.NEGATIVE_INFINITY;
+  const trim = () => {
+    points.sort((a, b) => b.ts - a.ts || b.seq - a.seq);
+    if (points.length >= limit) {
+      points.length = limit;
+      cutoff = points[limit - 1]!.ts;
+    }
+  };
+  let before: { tsLast: number; seqLast: number } | undefined;
   for (;;) {
     let q = db
-      .selectFrom('readings')
-      .select(['seq', 'ts', 'metrics'])
+      .selectFrom('reading_blocks')
+      .select(['seq_last', 'ts_last', 'readings'])
       .where('device', '=', device)
-      .where('ts', '>=', from)
-      .orderBy('ts', 'desc')
-      .orderBy('seq', 'desc')
+      .where('ts_last', '>=', from)
+      .where('ts_first', '<=', to)
+      .orderBy('ts_last', 'desc')
+      .orderBy('seq_last', 'desc')
       .limit(QUERY_PAGE);
-    if (before === undefined) q = q.where('ts', '<=', to);
+    if (before === undefined) q = q.where('ts_last', '<=', to + MAX_BLOCK_SPAN_MS);
     else {
-      const { ts, seq } = before;
-      q = q.where('ts', '<=', ts).where((eb) => eb.or([eb('ts', '<', ts), eb('seq', '<', seq)]));
+      const { tsLast, seqLast } = before;
+      q = q
+        .where('ts_last', '<=', tsLast)
+        .where((eb) => eb.or([eb('ts_last', '<', tsLast), eb('seq_last', '<', seqLast)]));
     }
     const rows = await q.execute();
     for (const r of rows) {
-      const value = metricValue(r.metrics, metric);
-      if (value !== undefined) points.push({ seq: Number(r.seq), ts: Number(r.ts), value });
-      if (points.length === limit) return points.reverse();
+      if (Number(r.ts_last) < cutoff) break;
+      for (const [seq, ts, value] of pointsOf(r.readings, metric, from, to)) points.push({ seq, ts, value });
+      if (points.length >= 2 * limit) trim();
     }
+    trim();
     const last = rows[rows.length - 1];
-    if (rows.length < QUERY_PAGE || last === undefined) return points.reverse();
-    before = { ts: Number(last.ts), seq: Number(last.seq) };
+    if (rows.length < QUERY_PAGE || last === undefined || Number(last.ts_last) < cutoff) return points.reverse();
+    before = { tsLast: Number(last.ts_last), seqLast: Number(last.seq_last) };
   }
-}
-
-/** One metric's value in a stored JSON object of values; undefined when the reading has none. */
-function metricValue(metrics: string, metric: string): number | undefined {
-  // Metric names are plain (letters, digits, `_` and `.`): a reading without the name in its
-  // text does not have the metric, and is not parsed.
-  if (!metrics.includes(`"${metric}"`)) return undefined;
-  const value: unknown = (JSON.parse(metrics) as Record<string, unknown>)[metric];
-  return typeof value === 'number' ? value : undefined;
 }
 
 export async function queryBuckets(
@@ -153,16 +126,15 @@ export async function queryBuckets(
     const chunk = devices.slice(i, i + INSERT_CHUNK);
     if (resolution === undefined) {
       const rows = await db
-        .selectFrom('readings')
-        .select(['ts', 'metrics'])
+        .selectFrom('reading_blocks')
+        .select('readings')
         .where('device', 'in', chunk)
-        .where('ts', '>=', from)
-        .where('ts', '<=', to)
+        .where('ts_last', '>=', from)
+        .where('ts_last', '<=', to + MAX_BLOCK_SPAN_MS)
+        .where('ts_first', '<=', to)
         .execute();
       for (const r of rows) {
-        const v = metricValue(r.metrics, metric);
-        const ts = Number(r.ts);
-        if (v !== undefined) folder.add(ts, 1, v, v, v, v, ts);
+        for (const [, ts, v] of pointsOf(r.readings, metric, from, to)) folder.add(ts, 1, v, v, v, v, ts);
       }
     } else {
       const rows = await db
@@ -197,24 +169,39 @@ export async function pruneTelemetry(
   limit: number,
 ): Promise<number> {
   let deleted = 0;
-  // Raw readings, device by device, on the (device, ts) index: there is no index by time alone
-  // (one more B-tree entry for every reading, for a job that runs once a minute). The devices
-  // with readings past their age are found by a skip scan of that index (one seek per device).
+  // Raw readings, device by device, on the (device, ts_last) index: a block goes once its last
+  // reading is past the age. The devices with such blocks are found by a skip scan of that index
+  // (one seek per device).
   const cutoff = now - retention.rawMs;
   const old = await sql<{ device: string }>`with recursive d(device) as (
-      select min(device) from readings
+      select min(device) from reading_blocks
       union all
-      select (select min(r.device) from readings r where r.device > d.device) from d where d.device is not null
+      select (select min(b.device) from reading_blocks b where b.device > d.device) from d where d.device is not null
     )
     select device from d where device is not null
-      and exists (select 1 from readings r where r.device = d.device and r.ts < ${cutoff})`.execute(db);
+      and exists (select 1 from reading_blocks b where b.device = d.device and b.ts_last < ${cutoff})`.execute(db);
+  let blocks = 0;
   for (const { device } of old.rows) {
-    if (deleted >= limit) break;
-    const r =
-      await sql`delete from readings where device = ${device} and seq in (select seq from readings where device = ${device} and ts < ${cutoff} limit ${limit - deleted})`.execute(
-        db,
-      );
-    deleted += Number(r.numAffectedRows ?? 0);
+    if (blocks >= limit) break;
+    const expired = await db
+      .selectFrom('reading_blocks')
+      .select(['seq_last', 'count'])
+      .where('device', '=', device)
+      .where('ts_last', '<', cutoff)
+      .limit(limit - blocks)
+      .execute();
+    if (expired.length === 0) continue;
+    await db
+      .deleteFrom('reading_blocks')
+      .where('device', '=', device)
+      .where(
+        'seq_last',
+        'in',
+        expired.map((b) => b.seq_last),
+      )
+      .execute();
+    blocks += expired.length;
+    for (const b of expired) deleted += Number(b.count);
   }
   for (const [resolution, keep] of [
     [60_000, retention.minuteMs],
