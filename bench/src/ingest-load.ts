@@ -5,7 +5,7 @@
 // the read-back check (`ingest-verify.ts`), and measures the broker's CPU, ours and the rest of the
 // machine's over the window.
 
-import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
 import { topics } from '@homeostat/protocol';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { type Cleanups, forEachLimited, progress, round, sleep, withDeadline } from './harness.js';
@@ -139,16 +139,16 @@ export interface DriveHooks {
   brokerPid: number;
   onWindowStart(): void;
   onWindowEnd(): void;
+  /** Publish-to-PUBACK latency over the window is recorded here (µs), across windows. */
+  latency: RecordableHistogram;
 }
 
 export interface DriveResult {
+  /** PUBACKs counted in the window, by the time they arrived. */
   ackedInWindow: number;
   ackedTotal: number;
   failed: number;
   disconnects: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
   brokerCpuPercent: number;
   brokerRssEnd: number;
   benchCpuPercent: number;
@@ -173,7 +173,7 @@ function payloadOf(seq: number, ts: number, metrics: number): string {
 export async function drive(devices: Devices, load: LoadOptions, hooks: DriveHooks): Promise<DriveResult> {
   const conns = devices.conns;
   const disconnectsBefore = devices.disconnects;
-  const latency: RecordableHistogram = createHistogram();
+  const latency = hooks.latency;
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   const brokerCpu = new CpuMeter(hooks.brokerPid);
   const benchCpu = new CpuMeter(process.pid);
@@ -280,19 +280,43 @@ export async function drive(devices: Devices, load: LoadOptions, hooks: DriveHoo
         'the figures of this run are disturbed',
     );
   }
-  const pct = (p: number) => (latency.count > 0 ? round(latency.percentile(p) / 1000, 2) : 0);
   return {
     ackedInWindow,
     ackedTotal,
     failed,
     disconnects: devices.disconnects - disconnectsBefore,
-    p50Ms: pct(50),
-    p99Ms: pct(99),
-    maxMs: latency.count > 0 ? round(latency.max / 1000, 2) : 0,
     brokerCpuPercent,
     brokerRssEnd,
     benchCpuPercent,
     benchLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6, 1),
     otherCpuPercent,
+  };
+}
+
+/** What the windows of one broker add up to: counts summed, CPU averaged, the worst of the rest. */
+export interface Windows extends DriveResult {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export function sumWindows(windows: readonly DriveResult[], latency: RecordableHistogram): Windows {
+  const sum = (f: (w: DriveResult) => number) => windows.reduce((n, w) => n + f(w), 0);
+  const mean = (f: (w: DriveResult) => number) => (windows.length > 0 ? sum(f) / windows.length : 0);
+  const max = (f: (w: DriveResult) => number) => windows.reduce((n, w) => Math.max(n, f(w)), 0);
+  const pct = (p: number) => (latency.count > 0 ? round(latency.percentile(p) / 1000, 2) : 0);
+  return {
+    ackedInWindow: sum((w) => w.ackedInWindow),
+    ackedTotal: sum((w) => w.ackedTotal),
+    failed: sum((w) => w.failed),
+    disconnects: sum((w) => w.disconnects),
+    brokerCpuPercent: mean((w) => w.brokerCpuPercent),
+    brokerRssEnd: windows[windows.length - 1]?.brokerRssEnd ?? 0,
+    benchCpuPercent: mean((w) => w.benchCpuPercent),
+    benchLoopDelayP99Ms: max((w) => w.benchLoopDelayP99Ms),
+    otherCpuPercent: max((w) => w.otherCpuPercent),
+    p50Ms: pct(50),
+    p99Ms: pct(99),
+    maxMs: latency.count > 0 ? round(latency.max / 1000, 2) : 0,
   };
 }

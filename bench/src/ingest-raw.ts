@@ -1,11 +1,20 @@
-// The raw phase of `ingest`: the client harness (`ingest-load.ts`) against the bare broker
+// The raw side of `ingest`: the client harness (`ingest-load.ts`) against the bare broker
 // (`raw-broker.ts`: aedes with none of the hub's work) in a child process, the rate the hub's
 // figure is divided by. One more connection subscribes to all telemetry so that every message is
 // forwarded, as the hub's broker would forward it to a subscriber; it only counts what it gets.
 
 import { connect as tcpConnect } from 'node:net';
+import { createHistogram } from 'node:perf_hooks';
 import { type Cleanups, type Figures, MiB, progress, round, sleep, withDeadline } from './harness.js';
-import { connectDevices, deviceNames, drive, type LoadOptions } from './ingest-load.js';
+import {
+  connectDevices,
+  type Devices,
+  type DriveHooks,
+  type DriveResult,
+  deviceNames,
+  type LoadOptions,
+  sumWindows,
+} from './ingest-load.js';
 import { START_DEADLINE_MS, startRawBroker } from './raw-broker-process.js';
 
 /** Wait for the raw subscriber to receive the last forwarded messages, in ms. */
@@ -17,13 +26,24 @@ export interface BrokerStart {
   stopGraceMs: number;
 }
 
-/** Measures the raw phase into `figures` (the `raw*` ones); returns its PUBACK rate per second. */
-export async function measureRaw(
+/** One broker under the client harness, measured window after window (`ingest.ts` alternates them). */
+export interface Side {
+  hooks: DriveHooks;
+  devices: Devices;
+  windows: DriveResult[];
+  /** Waits for what the end of a window started (the hub's check that its readings are queryable). */
+  settle(): Promise<void>;
+}
+
+/**
+ * Starts the raw broker, its subscriber and the publishers; `finish` (after the windows) puts the
+ * `raw*` figures into `figures` and returns the PUBACK rate per second over the windows.
+ */
+export async function openRaw(
   load: LoadOptions,
   start: BrokerStart,
   cleanups: Cleanups,
-  figures: Figures,
-): Promise<{ ackedPerSec: number }> {
+): Promise<Side & { finish(figures: Figures): { ackedPerSec: number } }> {
   const broker = await startRawBroker(start.nodeFlags, start.stopGraceMs);
   cleanups.add('stop the raw broker', () => broker.stop(), broker.kill);
   progress(`raw broker: pid ${broker.pid}, ${broker.url}`);
@@ -38,37 +58,50 @@ export async function measureRaw(
   );
   progress(`raw: ${devices.conns.length} publishers and 1 subscriber connected`);
 
-  const run = await drive(devices, load, {
+  const latency = createHistogram();
+  const windows: DriveResult[] = [];
+  let ackedBefore = 0;
+  const hooks: DriveHooks = {
     label: 'raw',
     brokerPid: broker.pid,
+    latency,
     onWindowStart: () => subscriber.startWindow(),
     onWindowEnd: () => subscriber.endWindow(),
-  });
-  // Every acknowledged message should have reached the subscriber (QoS 0: nothing to resend).
-  const forwardWait = performance.now();
-  while (subscriber.received < run.ackedTotal && performance.now() - forwardWait < FORWARD_GRACE_MS) await sleep(50);
-  Object.assign(figures, {
-    rawMsgsPerSec: round(run.ackedInWindow / load.seconds, 0),
-    rawForwardedPerSec: round(subscriber.inWindow / load.seconds, 0),
-    rawAckedTotal: run.ackedTotal,
-    rawForwardedTotal: subscriber.received,
-    rawNotForwarded: Math.max(0, run.ackedTotal - subscriber.received),
-    rawP50AckMs: run.p50Ms,
-    rawP99AckMs: run.p99Ms,
-    rawMaxAckMs: run.maxMs,
-    rawCpuPercent: round(run.brokerCpuPercent, 1),
-    rawRssMiB: round(run.brokerRssEnd / MiB, 1),
-    rawBenchCpuPercent: round(run.benchCpuPercent, 1),
-    rawBenchLoopDelayP99Ms: run.benchLoopDelayP99Ms,
-    rawOtherCpuPercent: round(run.otherCpuPercent, 1),
-    rawPublishErrors: run.failed,
-    rawDisconnects: run.disconnects,
-  });
-  progress(
-    `raw: ${figures.rawMsgsPerSec} msgs/s acknowledged, ${figures.rawForwardedPerSec}/s forwarded, ` +
-      `broker CPU ${figures.rawCpuPercent} %, ack p50 ${run.p50Ms} ms p99 ${run.p99Ms} ms`,
-  );
-  return { ackedPerSec: run.ackedInWindow / load.seconds };
+  };
+  const settle = async () => {
+    // Every acknowledged message should have reached the subscriber (QoS 0: nothing to resend).
+    const acked = ackedBefore + (windows[windows.length - 1]?.ackedTotal ?? 0);
+    ackedBefore = acked;
+    const forwardWait = performance.now();
+    while (subscriber.received < acked && performance.now() - forwardWait < FORWARD_GRACE_MS) await sleep(50);
+  };
+  const finish = (figures: Figures) => {
+    const run = sumWindows(windows, latency);
+    const seconds = load.seconds * windows.length;
+    Object.assign(figures, {
+      rawMsgsPerSec: round(run.ackedInWindow / seconds, 0),
+      rawForwardedPerSec: round(subscriber.inWindow / seconds, 0),
+      rawAckedTotal: run.ackedTotal,
+      rawForwardedTotal: subscriber.received,
+      rawNotForwarded: Math.max(0, run.ackedTotal - subscriber.received),
+      rawP50AckMs: run.p50Ms,
+      rawP99AckMs: run.p99Ms,
+      rawMaxAckMs: run.maxMs,
+      rawCpuPercent: round(run.brokerCpuPercent, 1),
+      rawRssMiB: round(run.brokerRssEnd / MiB, 1),
+      rawBenchCpuPercent: round(run.benchCpuPercent, 1),
+      rawBenchLoopDelayP99Ms: run.benchLoopDelayP99Ms,
+      rawOtherCpuPercent: round(run.otherCpuPercent, 1),
+      rawPublishErrors: run.failed,
+      rawDisconnects: run.disconnects,
+    });
+    progress(
+      `raw: ${figures.rawMsgsPerSec} msgs/s acknowledged, ${figures.rawForwardedPerSec}/s forwarded, ` +
+        `broker CPU ${figures.rawCpuPercent} %, ack p50 ${run.p50Ms} ms p99 ${run.p99Ms} ms`,
+    );
+    return { ackedPerSec: run.ackedInWindow / seconds };
+  };
+  return { hooks, devices, windows, settle, finish };
 }
 
 interface CountingSubscriber {
