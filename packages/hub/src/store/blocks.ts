@@ -60,23 +60,26 @@ export function storedIn(device: string, blocks: readonly string[], low: number,
   return found;
 }
 
-/** What a write stores: the new readings (in input order), their blocks, and those stored already. */
-export interface WritePlan {
+/** Where the readings stored already are looked up, by device: none when absent. */
+export type StoredLookup = ReadonlyMap<string, { get(seq: number): Reading | undefined }>;
+
+/** A write split: the new readings (in input order, and by device), and those stored already. */
+export interface Partition {
   fresh: readonly Reading[];
-  blocks: ReadingBlocksTable[];
+  freshByDevice: Map<string, Reading[]>;
   existing: InsertOutcome['existing'];
 }
 
 /**
- * Plans a write: `stored` holds, by device, the readings already stored in its range (none when
- * absent). A (device, seq) twice in the write is stored the first time and reported the second.
+ * Splits a write: a reading whose (device, seq) is in `stored`, or earlier in the write, is
+ * reported with the reading stored under it; the others are new.
  */
-export function planWrite(
+export function partition(
   readings: readonly Reading[],
   ranges: readonly DeviceRange[],
-  stored: ReadonlyMap<string, ReadonlyMap<number, Reading>>,
-): WritePlan {
-  const blocks: ReadingBlocksTable[] = [];
+  stored: StoredLookup,
+): Partition {
+  const freshByDevice = new Map<string, Reading[]>();
   const existing: InsertOutcome['existing'] = [];
   let isFresh: boolean[] | undefined;
   for (const { device, indices } of ranges) {
@@ -99,25 +102,62 @@ export function planWrite(
       }
       fresh.push(r);
     }
-    if (fresh.length > 0) blocksOf(device, fresh, blocks);
+    if (fresh.length > 0) freshByDevice.set(device, fresh);
   }
   existing.sort((a, b) => a.index - b.index);
   const fresh = isFresh === undefined ? readings : readings.filter((_, i) => isFresh[i]);
-  return { fresh, blocks, existing };
+  return { fresh, freshByDevice, existing };
 }
 
-/** Cuts one device's new readings into blocks, in time order, within the span and size limits. */
-function blocksOf(device: string, readings: Reading[], out: ReadingBlocksTable[]): void {
+/** What a write stores: its partition, and the blocks of its new readings. */
+export interface WritePlan extends Partition {
+  blocks: ReadingBlocksTable[];
+}
+
+/** Plans a write whole: the partition, then one device's new readings after another in blocks. */
+export function planWrite(
+  readings: readonly Reading[],
+  ranges: readonly DeviceRange[],
+  stored: StoredLookup,
+): WritePlan {
+  const plan = partition(readings, ranges, stored);
+  const blocks: ReadingBlocksTable[] = [];
+  for (const [device, fresh] of plan.freshByDevice) {
+    blocksOf(
+      device,
+      fresh.map((reading) => ({ reading, text: packed(reading) })),
+      blocks,
+    );
+  }
+  return { ...plan, blocks };
+}
+
+/** A reading as a block holds it: `[seq,ts,{values}]`. */
+export function packed(r: Reading): string {
+  return `[${r.seq},${r.ts},${JSON.stringify(r.metrics)}]`;
+}
+
+/** A reading and its text in a block. */
+export interface PackedReading {
+  reading: Reading;
+  text: string;
+}
+
+/**
+ * Cuts one device's new readings into blocks, in time order, within the span and size limits
+ * (sorting `readings` in place).
+ */
+export function blocksOf(device: string, readings: PackedReading[], out: ReadingBlocksTable[]): void {
   // A device's readings of one write are nearly always in time order already.
   let ordered = true;
-  for (let i = 1; i < readings.length && ordered; i++) ordered = readings[i - 1]!.ts <= readings[i]!.ts;
-  if (!ordered) readings.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+  for (let i = 1; i < readings.length && ordered; i++) ordered = readings[i - 1]!.reading.ts <= readings[i]!.reading.ts;
+  if (!ordered) readings.sort((a, b) => a.reading.ts - b.reading.ts || a.reading.seq - b.reading.seq);
   let start = 0;
   for (let i = 1; i <= readings.length; i++) {
     if (
       i < readings.length &&
       i - start < MAX_BLOCK_READINGS &&
-      readings[i]!.ts - readings[start]!.ts <= MAX_BLOCK_SPAN_MS
+      readings[i]!.reading.ts - readings[start]!.reading.ts <= MAX_BLOCK_SPAN_MS
     ) {
       continue;
     }
@@ -126,22 +166,22 @@ function blocksOf(device: string, readings: Reading[], out: ReadingBlocksTable[]
   }
 }
 
-function blockRow(device: string, readings: readonly Reading[], start: number, end: number): ReadingBlocksTable {
+function blockRow(device: string, readings: readonly PackedReading[], start: number, end: number): ReadingBlocksTable {
   let seqFirst = Number.POSITIVE_INFINITY;
   let seqLast = Number.NEGATIVE_INFINITY;
   let text = '[';
   for (let i = start; i < end; i++) {
-    const r = readings[i]!;
-    if (r.seq < seqFirst) seqFirst = r.seq;
-    if (r.seq > seqLast) seqLast = r.seq;
-    text += `${i === start ? '' : ','}[${r.seq},${r.ts},${JSON.stringify(r.metrics)}]`;
+    const { reading, text: one } = readings[i]!;
+    if (reading.seq < seqFirst) seqFirst = reading.seq;
+    if (reading.seq > seqLast) seqLast = reading.seq;
+    text += i === start ? one : `,${one}`;
   }
   return {
     device,
     seq_last: seqLast,
     seq_first: seqFirst,
-    ts_first: readings[start]!.ts,
-    ts_last: readings[end - 1]!.ts,
+    ts_first: readings[start]!.reading.ts,
+    ts_last: readings[end - 1]!.reading.ts,
     count: end - start,
     readings: `${text}]`,
   };

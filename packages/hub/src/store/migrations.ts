@@ -365,6 +365,12 @@ async function readingsToBlocks(db: Kysely<unknown>): Promise<void> {
     .execute();
   // Queries by time and retention, device by device.
   await db.schema.createIndex('reading_blocks_by_time').on('reading_blocks').columns(['device', 'ts_last']).execute();
+  // The embedded store's staged readings (`sqlite-writer.ts`): acknowledged, not in blocks yet.
+  await db.schema
+    .createTable('reading_log')
+    .addColumn('id', 'integer', (c) => c.primaryKey())
+    .addColumn('readings', 'text', (c) => c.notNull())
+    .execute();
   let after: { device: string; ts: number; seq: number } | undefined;
   for (;;) {
     const where = after ? sql`where (device, ts, seq) > (${after.device}, ${after.ts}, ${after.seq})` : sql``;

@@ -48,6 +48,15 @@ export interface ReadingBlocksTable {
   readings: string;
 }
 
+/**
+ * Readings acknowledged and not yet in blocks (the embedded store's staging, `sqlite-writer.ts`):
+ * one row per telemetry write, `readings` a JSON object of device: [[seq, ts, {values}], …].
+ */
+export interface ReadingLogTable {
+  id: Generated<number>;
+  readings: string;
+}
+
 export interface EventsTable {
   id: Generated<number>;
   ts: number;
@@ -202,6 +211,7 @@ export interface Database {
   api_tokens: ApiTokensTable;
   devices: DevicesTable;
   reading_blocks: ReadingBlocksTable;
+  reading_log: ReadingLogTable;
   events: EventsTable;
   enrollment_groups: EnrollmentGroupsTable;
   policies: PoliciesTable;

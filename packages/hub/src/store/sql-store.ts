@@ -11,7 +11,7 @@ import * as enrollment from './enrollment.js';
 import { migrations } from './migrations.js';
 import * as rollouts from './rollouts.js';
 import type { Database } from './schema.js';
-import { SqliteTelemetryWriter } from './sqlite-writer.js';
+import { SqliteTelemetryWriter, type TelemetryWriterOptions } from './sqlite-writer.js';
 import { StatementCache } from './statement-cache.js';
 import type {
   Bucket,
@@ -70,6 +70,9 @@ export class SqlStore implements Store {
   }
 
   async close(): Promise<void> {
+    const writer = this.#writer;
+    // Staged readings are safe in the log either way; moved now, the next start has none to move.
+    if (writer) await this.#db.connection().execute(async () => writer.move());
     await this.#db.destroy();
   }
 
@@ -137,7 +140,13 @@ export class SqlStore implements Store {
   }
 
   deleteDevice(name: string): Promise<boolean> {
-    return devices.deleteDevice(this.#db, name);
+    const writer = this.#writer;
+    if (writer === undefined) return devices.deleteDevice(this.#db, name);
+    // Its staged readings go to blocks first, and with them: none is left to be moved later.
+    return this.#db.connection().execute(async (db) => {
+      writer.move();
+      return devices.deleteDevice(db, name);
+    });
   }
 
   replaceDesired(
@@ -176,7 +185,10 @@ export class SqlStore implements Store {
   }
 
   queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<Point[]> {
-    return telemetry.queryReadings(this.#db, device, metric, from, to, limit);
+    return this.#withStaged([device], async (staged) => {
+      const stored = await telemetry.queryReadings(this.#db, device, metric, from, to, limit);
+      return staged.length === 0 ? stored : telemetry.newestPoints(stored, staged, metric, from, to, limit);
+    });
   }
 
   queryBuckets(
@@ -186,7 +198,24 @@ export class SqlStore implements Store {
     to: number,
     stepMs: number,
   ): Promise<Bucket[]> {
-    return telemetry.queryBuckets(this.#db, devices, metric, from, to, stepMs);
+    return this.#withStaged(devices, (staged) =>
+      telemetry.queryBuckets(this.#db, devices, metric, from, to, stepMs, staged),
+    );
+  }
+
+  /**
+   * Runs a query with the devices' staged readings (none on the portable path). They are taken
+   * before it; if the writer moved them to blocks meanwhile, the query would see them twice, and
+   * runs again.
+   */
+  async #withStaged<T>(devices: readonly string[], query: (staged: Reading[]) => Promise<T>): Promise<T> {
+    const writer = this.#writer;
+    if (writer === undefined) return query([]);
+    for (;;) {
+      const moves = writer.moves;
+      const result = await query(devices.flatMap((d) => writer.staged(d)));
+      if (writer.moves === moves) return result;
+    }
   }
 
   async sizeBytes(): Promise<number> {
@@ -200,7 +229,10 @@ export class SqlStore implements Store {
     return Number(rows[0]?.bytes ?? 0);
   }
 
-  pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number> {
+  async pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number> {
+    const writer = this.#writer;
+    // Retention judges what is in blocks: staged readings go there first.
+    if (writer) await this.#db.connection().execute(async () => writer.move());
     return telemetry.pruneTelemetry(this.#db, now, retention, limit);
   }
 
@@ -445,7 +477,10 @@ export class SqlStore implements Store {
  * `portableWrites` keeps telemetry writes on the Kysely path (the one PostgreSQL takes), so the
  * contract suite proves both.
  */
-export async function openSqliteStore(path: string, options: { portableWrites?: boolean } = {}): Promise<SqlStore> {
+export async function openSqliteStore(
+  path: string,
+  options: { portableWrites?: boolean } & TelemetryWriterOptions = {},
+): Promise<SqlStore> {
   const database = new BetterSqlite3(path);
   database.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives a process crash (the case that matters for acknowledged
@@ -459,5 +494,8 @@ export async function openSqliteStore(path: string, options: { portableWrites?: 
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(database) }) });
   // Migrate first: the writer prepares statements on the tables.
   await new SqlStore(db).migrate();
-  return options.portableWrites ? new SqlStore(db) : new SqlStore(db, new SqliteTelemetryWriter(database));
+  if (options.portableWrites) return new SqlStore(db);
+  const writer = new SqliteTelemetryWriter(database, { stageReadings: options.stageReadings });
+  writer.recover();
+  return new SqlStore(db, writer);
 }

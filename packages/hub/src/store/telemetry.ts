@@ -111,6 +111,28 @@ export async function queryReadings(
   }
 }
 
+/**
+ * The newest `limit` points of a metric in [from, to] among points read from blocks and readings
+ * not in blocks yet (the embedded store's staged ones), oldest first.
+ */
+export function newestPoints(
+  stored: readonly Point[],
+  staged: readonly Reading[],
+  metric: string,
+  from: number,
+  to: number,
+  limit: number,
+): Point[] {
+  const points = [...stored];
+  for (const r of staged) {
+    const value = r.metrics[metric];
+    if (value !== undefined && r.ts >= from && r.ts <= to) points.push({ seq: r.seq, ts: r.ts, value });
+  }
+  points.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+  return points.length > limit ? points.slice(points.length - limit) : points;
+}
+
+/** `staged`: readings of these devices not in blocks yet (the embedded store's), counted too. */
 export async function queryBuckets(
   db: Kysely<Database>,
   devices: readonly string[],
@@ -118,10 +140,23 @@ export async function queryBuckets(
   from: number,
   to: number,
   stepMs: number,
+  staged: readonly Reading[] = [],
 ): Promise<Bucket[]> {
   if (devices.length === 0) return [];
   const resolution = rollupFor(stepMs);
   const folder = new BucketFolder(stepMs);
+  if (resolution === undefined) {
+    for (const r of staged) {
+      const v = r.metrics[metric];
+      if (v !== undefined && r.ts >= from && r.ts <= to) folder.add(r.ts, 1, v, v, v, v, r.ts);
+    }
+  } else {
+    const first = Math.floor(from / resolution) * resolution;
+    for (const b of rollupRows(staged)) {
+      if (b.metric !== metric || b.resolution_ms !== resolution || b.bucket < first || b.bucket > to) continue;
+      folder.add(b.bucket, b.count, b.sum, b.min, b.max, b.last, b.last_ts);
+    }
+  }
   for (let i = 0; i < devices.length; i += INSERT_CHUNK) {
     const chunk = devices.slice(i, i + INSERT_CHUNK);
     if (resolution === undefined) {

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { openSqliteStore } from './sql-store.js';
+import type { Reading } from './store.js';
+
+const reading = (device: string, seq: number, ts = 1_800_000_000_000 + seq * 1000): Reading => ({
+  device,
+  seq,
+  ts,
+  metrics: { m: seq },
+});
+
+function rows(path: string, sql: string): number {
+  const db = new BetterSqlite3(path, { readonly: true });
+  try {
+    return (db.prepare(sql).pluck().get() as number) ?? 0;
+  } finally {
+    db.close();
+  }
+}
+
+test('readings acknowledged and staged survive a kill: the next start moves them to blocks', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'homeostat-staged-')), 'hub.db');
+  const killed = await openSqliteStore(path);
+  const written = [reading('a', 0), reading('b', 0), reading('a', 1)];
+  assert.deepEqual(await killed.insertReadings(written), { inserted: 3, existing: [] });
+  await killed.insertReadings([reading('a', 2)]);
+  // Committed to the log, not to blocks: what a SIGKILL now would leave behind.
+  assert.equal(rows(path, 'select count(*) from reading_log'), 2);
+  assert.equal(rows(path, 'select count(*) from reading_blocks'), 0);
+  // Staged readings count as stored: a redelivery is found, and queries see them.
+  assert.deepEqual((await killed.insertReadings([reading('a', 1)])).existing, [{ index: 0, stored: reading('a', 1) }]);
+  assert.equal((await killed.queryReadings('a', 'm', 0, 2e12, 10)).length, 3);
+
+  // Opened again without the first store closing (its memory is lost, as in a kill).
+  const next = await openSqliteStore(path);
+  assert.equal(rows(path, 'select count(*) from reading_log'), 0);
+  assert.equal(rows(path, 'select sum(count) from reading_blocks'), 4);
+  assert.deepEqual(
+    (await next.queryReadings('a', 'm', 0, 2e12, 10)).map((p) => p.seq),
+    [0, 1, 2],
+  );
+  assert.deepEqual((await next.insertReadings([reading('a', 2), reading('a', 3)])).existing, [
+    { index: 0, stored: reading('a', 2) },
+  ]);
+  // Rollups counted each reading once, whether it was moved before or after the restart.
+  const hour = await next.queryBuckets(['a'], 'm', 0, 2e12, 3_600_000);
+  assert.equal(
+    hour.reduce((n, b) => n + b.count, 0),
+    4,
+  );
+  await next.close();
+  assert.equal(rows(path, 'select count(*) from reading_log'), 0, 'closing moves what is staged');
+});
+
+test('staged readings are moved once enough of them are, in one block per device', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'homeostat-staged-')), 'hub.db');
+  const store = await openSqliteStore(path, { stageReadings: 4 });
+  await store.insertReadings([reading('a', 0), reading('b', 0)]);
+  await store.insertReadings([reading('a', 1)]);
+  assert.equal(rows(path, 'select count(*) from reading_blocks'), 0);
+  await store.insertReadings([reading('b', 1)]);
+  // Four staged: moved, one block per device, the log emptied.
+  assert.equal(rows(path, 'select count(*) from reading_blocks'), 2);
+  assert.equal(rows(path, 'select count(*) from reading_log'), 0);
+  const buckets = await store.queryBuckets(['a', 'b'], 'm', 0, 2e12, 60_000);
+  assert.equal(
+    buckets.reduce((n, b) => n + b.count, 0),
+    4,
+  );
+  // A device deleted with readings staged: none of them is moved into blocks afterwards.
+  await store.insertReadings([reading('c', 0)]);
+  assert.equal(await store.deleteDevice('c'), false);
+  await store.close();
+  assert.equal(rows(path, "select count(*) from reading_blocks where device = 'c'"), 0);
+});
