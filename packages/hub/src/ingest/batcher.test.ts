@@ -75,6 +75,28 @@ test('within a batch the first message with a (device, seq) wins; the later one 
   await s.store.close();
 });
 
+test('a submission settled by its submitter resolves with what it made of the outcome, or rejects if that threw', async () => {
+  const s = await countingStore();
+  const b = new IngestBatcher({
+    store: s.counted,
+    clock: systemClock,
+    metrics: createMetrics(),
+    logger: silentLogger(),
+  });
+  const [fresh, again, broken] = await Promise.allSettled([
+    b.submit(reading('a', 1), (existing) => `${existing.length} stored already`),
+    b.submit(reading('a', 1), (existing) => `${existing.length} stored already`),
+    b.submit(reading('a', 2), () => {
+      throw new Error('settle failed');
+    }),
+  ]);
+  assert.deepEqual(fresh, { status: 'fulfilled', value: '0 stored already' });
+  assert.deepEqual(again, { status: 'fulfilled', value: '1 stored already' });
+  assert.equal(broken.status, 'rejected');
+  assert.deepEqual(s.writes, [3]);
+  await s.store.close();
+});
+
 test('a failed write rejects every message of its batch (none is acknowledged), and the next one works', async () => {
   const s = await countingStore();
   const b = new IngestBatcher({

@@ -31,7 +31,9 @@ export interface AlreadyStored {
 
 interface Submission {
   readings: readonly Reading[];
-  resolve: (existing: AlreadyStored[]) => void;
+  /** What the submitter makes of the outcome, run when the batch commits: its promise's value. */
+  settle: ((existing: AlreadyStored[]) => unknown) | undefined;
+  resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
 
@@ -59,9 +61,12 @@ export class IngestBatcher {
    * already (usually none); rejects if the write failed: the message is then not acknowledged
    * and comes again.
    */
-  submit(readings: readonly Reading[]): Promise<AlreadyStored[]> {
+  submit(readings: readonly Reading[]): Promise<AlreadyStored[]>;
+  /** The same, resolving with what `settle` makes of the outcome (one promise per message, not two). */
+  submit<T>(readings: readonly Reading[], settle: (existing: AlreadyStored[]) => T): Promise<T>;
+  submit(readings: readonly Reading[], settle?: (existing: AlreadyStored[]) => unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ readings, resolve, reject });
+      this.#queue.push({ readings, settle, resolve, reject });
       this.#queuedReadings += readings.length;
       this.#schedule();
     });
@@ -156,7 +161,14 @@ export class IngestBatcher {
           if (existing === NONE) existing = [];
           existing.push({ reading, stored });
         }
-        submission.resolve(existing);
+        if (submission.settle === undefined) submission.resolve(existing);
+        else {
+          try {
+            submission.resolve(submission.settle(existing));
+          } catch (err) {
+            submission.reject(err);
+          }
+        }
       }
       metrics.ingestBatchValues.observe(values);
       metrics.readingsStored.inc(values - duplicateValues);

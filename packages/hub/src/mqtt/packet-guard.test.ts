@@ -195,6 +195,24 @@ describe('GuardedConnection holds', () => {
     }
   });
 
+  test('a hold hands its value to onSettled before what it held is sent', async () => {
+    const { conn, peer, close } = await socketPair();
+    try {
+      const got: Buffer[] = [];
+      peer.on('data', (c: Buffer) => got.push(c));
+      const seen: string[] = [];
+      let commit!: (value: string) => void;
+      conn.hold(new Promise<string>((r) => (commit = r)), (value) => seen.push(`${value}, sent ${got.length}`));
+      conn.write('puback');
+      commit('stored');
+      assert.equal(await receivedAfter(got), 'puback');
+      assert.deepEqual(seen, ['stored, sent 0']);
+      assert.equal(conn.holds, 0);
+    } finally {
+      await close();
+    }
+  });
+
   test('a failed commit closes the connection and what it held is never sent', async () => {
     const { conn, peer, close } = await socketPair();
     try {

@@ -108,9 +108,14 @@ export class GuardedConnection extends Duplex {
   readonly #scanner: PacketScanner;
   readonly #onViolation: PacketGuardOptions['onViolation'];
   #violated = false;
-  /** Settles once every hold taken so far has; null when nothing is held. */
-  #gate: Promise<void> | null = null;
-  #holds = 0;
+  /** Holds taken, and those released: in the order taken, each once it and those before it settled. */
+  #taken = 0;
+  #released = 0;
+  /** Holds settled while one taken before them had not. */
+  #settledAhead: Set<number> | undefined;
+  #unsettled = 0;
+  /** Writes waiting for the holds taken before them, in order (the stream passes one at a time). */
+  readonly #waiting: { needs: number; run: () => void }[] = [];
 
   constructor(socket: Socket, options: PacketGuardOptions) {
     super({
@@ -158,31 +163,45 @@ export class GuardedConnection extends Duplex {
 
   /** Holds taken and not settled yet. */
   get holds(): number {
-    return this.#holds;
+    return this.#unsettled;
   }
 
   /**
    * Holds back every byte written from now on until `until` resolves, and after the holds taken
    * before it: this is how a PUBACK written by the broker waits for the commit of its message
-   * while the broker goes on reading the connection's next packets. If `until` rejects, the
-   * connection is destroyed and what was held is never sent, so the client publishes again.
+   * while the broker goes on reading the connection's next packets. `onSettled` gets its value
+   * first. If `until` rejects, the connection is destroyed and what was held is never sent, so
+   * the client publishes again.
    */
-  hold(until: Promise<unknown>): void {
-    this.#holds++;
-    const before = this.#gate;
-    const gate: Promise<void> = (before === null ? until : before.then(() => until)).then(
-      () => this.#release(gate),
+  hold<T>(until: Promise<T>, onSettled?: (value: T) => void): void {
+    const id = ++this.#taken;
+    this.#unsettled++;
+    until.then(
+      (value) => {
+        try {
+          onSettled?.(value);
+        } finally {
+          this.#settle(id);
+        }
+      },
       (err: unknown) => {
-        this.#release(gate);
+        // Destroyed first: the writes it held are dropped, never sent.
         this.destroy(err instanceof Error ? err : new Error(String(err)));
+        this.#settle(id);
       },
     );
-    this.#gate = gate;
   }
 
-  #release(gate: Promise<void>): void {
-    this.#holds--;
-    if (this.#gate === gate) this.#gate = null;
+  #settle(id: number): void {
+    this.#unsettled--;
+    if (id !== this.#released + 1) {
+      this.#settledAhead ??= new Set();
+      this.#settledAhead.add(id);
+      return;
+    }
+    this.#released = id;
+    while (this.#settledAhead?.delete(this.#released + 1)) this.#released++;
+    while (this.#waiting.length > 0 && this.#waiting[0]!.needs <= this.#released) this.#waiting.shift()!.run();
   }
 
   override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -198,9 +217,8 @@ export class GuardedConnection extends Duplex {
 
   /** Runs `write` now, or once the holds taken so far settle; drops it if the stream is destroyed. */
   #whenOpen(callback: (error?: Error | null) => void, write: () => void): void {
-    const gate = this.#gate;
-    if (gate === null) write();
-    else void gate.then(() => (this.destroyed ? callback() : write()));
+    if (this.#released === this.#taken && this.#waiting.length === 0) write();
+    else this.#waiting.push({ needs: this.#taken, run: () => (this.destroyed ? callback() : write()) });
   }
 
   #toSocket(chunks: { chunk: Buffer | string; encoding: BufferEncoding }[], callback: (error?: Error | null) => void) {

@@ -122,7 +122,7 @@ function handled(
   // back its PUBACK, and what it writes after, until the commit: acknowledged still means stored.
   const conn: unknown = client.conn;
   if (conn instanceof GuardedConnection && conn.holds < MAX_HELD_PER_CONNECTION) {
-    conn.hold(result.committed.then((r) => warn(ctx, device, topic, r)));
+    conn.hold(result.committed, (r) => warn(ctx, device, topic, r));
     return undefined;
   }
   return result.committed.then((r) => warn(ctx, device, topic, r));

@@ -55,7 +55,7 @@ function queue(
 ): HandlerResult {
   return {
     ok: true,
-    committed: deps.ingest.submit(readings).then((existing) => settle(deps, existing, future, stamped)),
+    committed: deps.ingest.submit(readings, (existing) => settle(deps, existing, future, stamped)),
   };
 }
 
