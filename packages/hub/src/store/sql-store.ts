@@ -185,8 +185,8 @@ export class SqlStore implements Store {
   }
 
   queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<Point[]> {
-    return this.#withStaged([device], async (staged) => {
-      const stored = await telemetry.queryReadings(this.#db, device, metric, from, to, limit);
+    return this.#withStaged([device], async (db, staged) => {
+      const stored = await telemetry.queryReadings(db, device, metric, from, to, limit);
       return staged.length === 0 ? stored : telemetry.newestPoints(stored, staged, metric, from, to, limit);
     });
   }
@@ -198,24 +198,28 @@ export class SqlStore implements Store {
     to: number,
     stepMs: number,
   ): Promise<Bucket[]> {
-    return this.#withStaged(devices, (staged) =>
-      telemetry.queryBuckets(this.#db, devices, metric, from, to, stepMs, staged),
+    return this.#withStaged(devices, (db, staged) =>
+      telemetry.queryBuckets(db, devices, metric, from, to, stepMs, staged),
     );
   }
 
   /**
-   * Runs a query with the devices' staged readings (none on the portable path). They are taken
-   * before it; if the writer moved them to blocks meanwhile, the query would see them twice, and
-   * runs again.
+   * Runs a query with the devices' staged readings (none on the portable path), on the store's
+   * one connection held throughout: the writer moves staged readings only while it holds it, so
+   * the query sees each reading once, staged or in blocks.
    */
-  async #withStaged<T>(devices: readonly string[], query: (staged: Reading[]) => Promise<T>): Promise<T> {
+  #withStaged<T>(
+    devices: readonly string[],
+    query: (db: Kysely<Database>, staged: Reading[]) => Promise<T>,
+  ): Promise<T> {
     const writer = this.#writer;
-    if (writer === undefined) return query([]);
-    for (;;) {
-      const moves = writer.moves;
-      const result = await query(devices.flatMap((d) => writer.staged(d)));
-      if (writer.moves === moves) return result;
-    }
+    if (writer === undefined) return query(this.#db, []);
+    return this.#db.connection().execute((db) =>
+      query(
+        db,
+        devices.flatMap((d) => writer.staged(d)),
+      ),
+    );
   }
 
   async sizeBytes(): Promise<number> {

@@ -78,3 +78,27 @@ test('staged readings are moved once enough of them are, in one block per device
   await store.close();
   assert.equal(rows(path, "select count(*) from reading_blocks where device = 'c'"), 0);
 });
+
+test('queries running between writes that move staged readings see each reading once', async () => {
+  const store = await openSqliteStore(':memory:', { stageReadings: 16 });
+  const writes: Promise<unknown>[] = [];
+  const queries: Promise<number[]>[] = [];
+  for (let w = 0; w < 40; w++) {
+    writes.push(store.insertReadings(Array.from({ length: 5 }, (_, i) => reading('a', w * 5 + i))));
+    queries.push(store.queryReadings('a', 'm', 0, 2e12, 1000).then((points) => points.map((p) => p.seq)));
+  }
+  await Promise.all(writes);
+  let last = 0;
+  for (const seqs of await Promise.all(queries)) {
+    assert.equal(new Set(seqs).size, seqs.length, 'no reading twice');
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: seqs.length }, (_, i) => i),
+      'no reading missed',
+    );
+    assert.ok(seqs.length >= last, 'each query sees at least what the one before saw');
+    last = seqs.length;
+  }
+  assert.equal(last, 200);
+  await store.close();
+});

@@ -46,7 +46,6 @@ export class SqliteTelemetryWriter {
   #stagedCount = 0;
   /** When the oldest staged reading was staged (performance.now()). */
   #stagedSince = 0;
-  #moves = 0;
 
   constructor(db: BetterSqlite3.Database, options: TelemetryWriterOptions = {}) {
     this.#stageReadings = options.stageReadings ?? STAGE_READINGS;
@@ -152,12 +151,6 @@ export class SqliteTelemetryWriter {
     this.#move();
     this.#staged.clear();
     this.#stagedCount = 0;
-    this.#moves++;
-  }
-
-  /** Counts the moves: a query that read staged readings, then the store, checks none came between. */
-  get moves(): number {
-    return this.#moves;
   }
 
   /** The staged readings of a device. */
