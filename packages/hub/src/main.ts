@@ -142,7 +142,7 @@ export class Hub {
 
   async start(): Promise<StartedHub> {
     const { config, clock, logger, metrics } = this;
-    const store = this.#injectedStore ?? (await openStore(config.dataDir));
+    const store = this.#injectedStore ?? (await openStore(config.dataDir, logger));
     this.#store = store;
     const events = new EventLog({ store, clock, logger, metrics });
     const liveness = new LivenessTracker({
@@ -421,8 +421,11 @@ async function installHubPolicies(store: Store, clock: Clock): Promise<void> {
   }
 }
 
-async function openStore(dataDir: string | null): Promise<Store> {
-  if (dataDir === null) return openSqliteStore(':memory:');
+async function openStore(dataDir: string | null, logger: Logger): Promise<Store> {
+  // Readings stay staged (and acknowledged: they are in the log) until a move succeeds.
+  const onMoveError = (err: unknown) =>
+    logger.error({ err }, 'could not move staged telemetry to blocks; it stays in the ingest log, tried again soon');
+  if (dataDir === null) return openSqliteStore(':memory:', { onMoveError });
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return openSqliteStore(join(dataDir, 'hub.db'));
+  return openSqliteStore(join(dataDir, 'hub.db'), { onMoveError });
 }

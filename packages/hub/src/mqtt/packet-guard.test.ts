@@ -202,16 +202,56 @@ describe('GuardedConnection holds', () => {
       peer.on('data', (c: Buffer) => got.push(c));
       const seen: string[] = [];
       let commit!: (value: string) => void;
-      conn.hold(new Promise<string>((r) => (commit = r)), (value) => seen.push(`${value}, sent ${got.length}`));
+      conn.hold(new Promise<string>((r) => (commit = r)), (value) =>
+        seen.push(`${value}, ${conn.socket.bytesWritten} bytes written`),
+      );
       conn.write('puback');
       commit('stored');
       assert.equal(await receivedAfter(got), 'puback');
-      assert.deepEqual(seen, ['stored, sent 0']);
+      assert.deepEqual(seen, ['stored, 0 bytes written']);
       assert.equal(conn.holds, 0);
     } finally {
       await close();
     }
   });
+
+  for (const [name, fail] of [
+    ['a later commit fails while an earlier one is pending', 'later'],
+    ['what is told of a commit throws', 'onSettled'],
+  ] as const) {
+    test(`${name}: the connection closes and nothing held is sent`, async () => {
+      const { conn, peer, close } = await socketPair();
+      try {
+        const got: Buffer[] = [];
+        peer.on('data', (c: Buffer) => got.push(c));
+        conn.on('error', () => {});
+        let first!: () => void;
+        let second!: () => void;
+        let reject!: (err: Error) => void;
+        conn.hold(new Promise<void>((r) => (first = r)));
+        conn.write('one');
+        conn.hold(
+          new Promise<void>((r, j) => {
+            second = r;
+            reject = j;
+          }),
+          () => {
+            throw new Error('listener failed');
+          },
+        );
+        conn.write('two');
+        const ended = once(peer, 'close');
+        if (fail === 'later') reject(new Error('disk full'));
+        else second();
+        await ended;
+        first();
+        assert.equal(await receivedAfter(got), '');
+        assert.equal(conn.destroyed, true);
+      } finally {
+        await close();
+      }
+    });
+  }
 
   test('a failed commit closes the connection and what it held is never sent', async () => {
     const { conn, peer, close } = await socketPair();

@@ -180,9 +180,11 @@ export class GuardedConnection extends Duplex {
       (value) => {
         try {
           onSettled?.(value);
-        } finally {
-          this.#settle(id);
+        } catch (err) {
+          // As if the commit had failed: nothing held is sent, the client publishes again.
+          this.destroy(err instanceof Error ? err : new Error(String(err)));
         }
+        this.#settle(id);
       },
       (err: unknown) => {
         // Destroyed first: the writes it held are dropped, never sent.

@@ -12,7 +12,9 @@
 //   every reading of [from, to] in the blocks whose last time is in [from, to + MAX_BLOCK_SPAN_MS];
 // - its key is (device, seq_last): the seqs of a device's blocks are disjoint, so are their
 //   largest ones, and the blocks a write's seqs may be in are those from seq_last >= the lowest.
-// The writes of one device must not run concurrently (the embedded store has one writer).
+// The writes of one device must not run concurrently: the embedded store has one writer; a store
+// shared by several hubs would take a lock per device in each write (in PostgreSQL,
+// pg_advisory_xact_lock on the device's name) before looking its blocks up.
 
 import type { ReadingBlocksTable } from './schema.js';
 import type { InsertOutcome, Reading } from './store.js';
@@ -47,6 +49,31 @@ export function rangesByDevice(readings: readonly Reading[]): DeviceRange[] {
     if (r.seq > range.highSeq) range.highSeq = r.seq;
   }
   return [...byDevice.values()];
+}
+
+/**
+ * Of the blocks whose seq range meets a device's range in a write, those that may hold one of its
+ * seqs: a write with an old seq among new ones has a wide range, met by every block between them,
+ * and only these are read and parsed.
+ */
+export function blocksToRead<B extends { seq_first: number; seq_last: number }>(
+  readings: readonly Reading[],
+  range: DeviceRange,
+  blocks: readonly B[],
+): B[] {
+  if (blocks.length <= 1) return [...blocks];
+  const seqs = range.indices.map((i) => readings[i]!.seq).sort((a, b) => a - b);
+  return blocks.filter((b) => {
+    // The first seq of the write at or after the block's first: inside the block's range?
+    let lo = 0;
+    let hi = seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (seqs[mid]! < Number(b.seq_first)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < seqs.length && seqs[lo]! <= Number(b.seq_last);
+  });
 }
 
 /** The readings of stored blocks (their `readings` column) with a seq in [low, high], by seq. */
@@ -201,7 +228,7 @@ export function pointsOf(text: string, metric: string, from: number, to: number)
   const points: [number, number, number][] = [];
   for (const [seq, ts, metrics] of JSON.parse(text) as Packed[]) {
     if (ts < from || ts > to) continue;
-    const value: unknown = metrics[metric];
+    const value: unknown = Object.hasOwn(metrics, metric) ? metrics[metric] : undefined;
     if (typeof value === 'number') points.push([seq, ts, value]);
   }
   return points;

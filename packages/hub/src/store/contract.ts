@@ -211,6 +211,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           existing: [{ index: 1, stored: first }],
         });
         assert.deepEqual(await s.queryReadings('x', 'pressure', 0, 1000, 10), []);
+        // A metric name that every object has as an inherited property is still a metric name.
+        assert.deepEqual(await s.queryReadings('x', 'toString', 0, 1000, 10), []);
+        assert.deepEqual(await s.queryBuckets(['x'], 'constructor', 0, 1000, 100), []);
         const points = async (metric: string, from: number, to: number, limit: number) =>
           (await s.queryReadings('x', metric, from, to, limit)).map((p) => [p.seq, p.ts, p.value]);
         assert.deepEqual(await points('temperature', 0, 1000, 10), [
@@ -296,6 +299,37 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           [[1, 12]],
         );
         assert.deepEqual((await s.insertReadings([day[12]!])).existing, [{ index: 0, stored: day[12] }]);
+      }),
+    );
+
+    test(
+      'readings: the newest points of hundreds of writes, in pages, times going back and forth',
+      withStore(async (s) => {
+        // 300 writes of one reading; every third one is stamped 5 s earlier than the one before.
+        const all: Reading[] = [];
+        for (let seq = 0; seq < 300; seq++) {
+          const ts = 1_000_000 + seq * 1000 - (seq % 3 === 2 ? 5500 : 0);
+          all.push({ device: 'g', seq, ts, metrics: { m: seq } });
+          await s.insertReadings([all[seq]!]);
+        }
+        const expected = (from: number, to: number, limit: number) =>
+          all
+            .filter((r) => r.ts >= from && r.ts <= to)
+            .sort((a, b) => a.ts - b.ts || a.seq - b.seq)
+            .slice(-limit)
+            .map((r) => r.seq);
+        for (const [from, to, limit] of [
+          [0, 2e6, 5],
+          [0, 2e6, 1000],
+          [1_050_000, 1_120_000, 7],
+          [1_200_000, 1_200_000 + 40_000, 100],
+        ] as const) {
+          assert.deepEqual(
+            (await s.queryReadings('g', 'm', from, to, limit)).map((p) => p.seq),
+            expected(from, to, limit),
+            `from ${from} to ${to}, limit ${limit}`,
+          );
+        }
       }),
     );
 

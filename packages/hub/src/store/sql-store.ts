@@ -71,9 +71,12 @@ export class SqlStore implements Store {
 
   async close(): Promise<void> {
     const writer = this.#writer;
-    // Staged readings are safe in the log either way; moved now, the next start has none to move.
-    if (writer) await this.#db.connection().execute(async () => writer.move());
-    await this.#db.destroy();
+    try {
+      // Staged readings are safe in the log either way; moved now, the next start has none to move.
+      if (writer) await this.#db.connection().execute(async () => writer.move());
+    } finally {
+      await this.#db.destroy();
+    }
   }
 
   async createApiToken(token: { name: string; role: Role; tokenHash: string; createdAt: number }): Promise<boolean> {
@@ -184,11 +187,12 @@ export class SqlStore implements Store {
     return this.#db.connection().execute(async () => writer.insertReadings(readings));
   }
 
-  queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<Point[]> {
-    return this.#withStaged([device], async (db, staged) => {
-      const stored = await telemetry.queryReadings(db, device, metric, from, to, limit);
-      return staged.length === 0 ? stored : telemetry.newestPoints(stored, staged, metric, from, to, limit);
-    });
+  async queryReadings(device: string, metric: string, from: number, to: number, limit: number): Promise<Point[]> {
+    // Staged readings taken first: one moved to blocks while the query reads its pages (writes go
+    // on between them) is then in both, and counted once; none is missed.
+    const staged = this.#writer?.staged(device) ?? [];
+    const stored = await telemetry.queryReadings(this.#db, device, metric, from, to, limit);
+    return staged.length === 0 ? stored : telemetry.newestPoints(stored, staged, metric, from, to, limit);
   }
 
   queryBuckets(
@@ -206,7 +210,7 @@ export class SqlStore implements Store {
   /**
    * Runs a query with the devices' staged readings (none on the portable path), on the store's
    * one connection held throughout: the writer moves staged readings only while it holds it, so
-   * the query sees each reading once, staged or in blocks.
+   * the query counts each reading once, staged or in blocks (aggregates cannot tell them apart).
    */
   #withStaged<T>(
     devices: readonly string[],
@@ -499,7 +503,7 @@ export async function openSqliteStore(
   // Migrate first: the writer prepares statements on the tables.
   await new SqlStore(db).migrate();
   if (options.portableWrites) return new SqlStore(db);
-  const writer = new SqliteTelemetryWriter(database, { stageReadings: options.stageReadings });
+  const writer = new SqliteTelemetryWriter(database, options);
   writer.recover();
   return new SqlStore(db, writer);
 }

@@ -102,3 +102,28 @@ test('queries running between writes that move staged readings see each reading 
   assert.equal(last, 200);
   await store.close();
 });
+
+test('a move that fails leaves the write standing and the readings staged, and is tried again', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'homeostat-staged-')), 'hub.db');
+  const errors: unknown[] = [];
+  const store = await openSqliteStore(path, { stageReadings: 2, onMoveError: (err) => errors.push(err) });
+  // A block already under the key the move will use: the move fails on the primary key.
+  const other = new BetterSqlite3(path);
+  other
+    .prepare(
+      "insert into reading_blocks (device, seq_last, seq_first, ts_first, ts_last, count, readings) values ('a', 1, 1, 0, 0, 0, '[]')",
+    )
+    .run();
+  assert.deepEqual(await store.insertReadings([reading('a', 0), reading('a', 1)]), { inserted: 2, existing: [] });
+  assert.equal(errors.length, 1);
+  assert.equal(rows(path, 'select count(*) from reading_log'), 1, 'still in the log');
+  assert.deepEqual(
+    (await store.queryReadings('a', 'm', 0, 2e12, 10)).map((p) => p.seq),
+    [0, 1],
+  );
+  other.prepare("delete from reading_blocks where device = 'a'").run();
+  other.close();
+  await store.close();
+  assert.equal(rows(path, 'select count(*) from reading_log'), 0);
+  assert.equal(rows(path, "select sum(count) from reading_blocks where device = 'a'"), 2);
+});

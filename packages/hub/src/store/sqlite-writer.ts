@@ -15,6 +15,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import {
   blocksOf,
+  blocksToRead,
   type PackedReading,
   packed,
   partition,
@@ -34,6 +35,12 @@ const STAGE_MS = 1000;
 export interface TelemetryWriterOptions {
   /** Staged readings that make the next write move them (tests lower it). */
   stageReadings?: number;
+  /**
+   * Told when a move that a write started failed: the write itself stands (its readings are in
+   * the log), they stay staged, and the move is tried again STAGE_MS later. Without it, the
+   * write throws.
+   */
+  onMoveError?: (err: unknown) => void;
 }
 
 export class SqliteTelemetryWriter {
@@ -46,14 +53,19 @@ export class SqliteTelemetryWriter {
   #stagedCount = 0;
   /** When the oldest staged reading was staged (performance.now()). */
   #stagedSince = 0;
+  /** No move before this (performance.now()), after one failed. */
+  #retryAt = 0;
+  readonly #onMoveError: ((err: unknown) => void) | undefined;
 
   constructor(db: BetterSqlite3.Database, options: TelemetryWriterOptions = {}) {
     this.#stageReadings = options.stageReadings ?? STAGE_READINGS;
+    this.#onMoveError = options.onMoveError;
     // The blocks a device's seq range may be in: from the first whose last seq reaches it.
-    const overlapping = db
-      .prepare<[string, number, number], string>(
-        'select readings from reading_blocks where device = ? and seq_last >= ? and seq_first <= ?',
-      )
+    const overlapping = db.prepare<[string, number, number], { seq_first: number; seq_last: number }>(
+      'select seq_first, seq_last from reading_blocks where device = ? and seq_last >= ? and seq_first <= ?',
+    );
+    const blockText = db
+      .prepare<[string, number], string>('select readings from reading_blocks where device = ? and seq_last = ?')
       .pluck();
     const log = db.prepare<[string]>('insert into reading_log (readings) values (?)');
     const logged = db.prepare<[], string>('select readings from reading_log order by id').pluck();
@@ -76,9 +88,18 @@ export class SqliteTelemetryWriter {
     this.#write = db.transaction((readings: readonly Reading[]) => {
       const ranges = rangesByDevice(readings);
       const stored = new Map<string, { get(seq: number): Reading | undefined }>();
-      for (const { device, lowSeq, highSeq } of ranges) {
-        const blocks = overlapping.all(device, lowSeq, highSeq);
-        const inBlocks = blocks.length > 0 ? storedIn(device, blocks, lowSeq, highSeq) : undefined;
+      for (const range of ranges) {
+        const { device, lowSeq, highSeq } = range;
+        const met = overlapping.all(device, lowSeq, highSeq);
+        const inBlocks =
+          met.length === 0
+            ? undefined
+            : storedIn(
+                device,
+                blocksToRead(readings, range, met).map((b) => blockText.get(device, b.seq_last)!),
+                lowSeq,
+                highSeq,
+              );
         const staged = this.#staged.get(device);
         if (inBlocks !== undefined || staged !== undefined) {
           stored.set(device, { get: (seq) => inBlocks?.get(seq) ?? staged?.get(seq)?.reading });
@@ -121,7 +142,16 @@ export class SqliteTelemetryWriter {
   insertReadings(readings: readonly Reading[]): InsertOutcome {
     const { outcome, staged } = this.#write(readings);
     for (const [device, fresh] of staged) this.#stage(device, fresh);
-    if (this.#stagedCount >= this.#stageReadings || performance.now() - this.#stagedSince >= STAGE_MS) this.move();
+    const now = performance.now();
+    if ((this.#stagedCount >= this.#stageReadings || now - this.#stagedSince >= STAGE_MS) && now >= this.#retryAt) {
+      try {
+        this.move();
+      } catch (err) {
+        if (this.#onMoveError === undefined) throw err;
+        this.#retryAt = now + STAGE_MS;
+        this.#onMoveError(err);
+      }
+    }
     return outcome;
   }
 

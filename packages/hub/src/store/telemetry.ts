@@ -3,7 +3,7 @@
 // step, retention. SQL kept portable between SQLite and PostgreSQL.
 
 import { type Kysely, type Selectable, sql } from 'kysely';
-import { MAX_BLOCK_SPAN_MS, planWrite, pointsOf, rangesByDevice, storedIn } from './blocks.js';
+import { blocksToRead, MAX_BLOCK_SPAN_MS, planWrite, pointsOf, rangesByDevice, storedIn } from './blocks.js';
 import type { Database, RollupsTable } from './schema.js';
 import {
   type Bucket,
@@ -27,25 +27,37 @@ export async function insertReadings(db: Kysely<Database>, readings: readonly Re
   return db.transaction().execute(async (trx) => {
     const ranges = rangesByDevice(readings);
     const stored = new Map<string, Map<number, Reading>>();
-    for (const { device, lowSeq, highSeq } of ranges) {
+    for (const range of ranges) {
+      const { device, lowSeq, highSeq } = range;
       // The blocks the range may be in: from the first whose last seq reaches it (the key's order).
-      const rows = await trx
+      const met = await trx
         .selectFrom('reading_blocks')
-        .select('readings')
+        .select(['seq_first', 'seq_last'])
         .where('device', '=', device)
         .where('seq_last', '>=', lowSeq)
         .where('seq_first', '<=', highSeq)
         .execute();
-      if (rows.length > 0)
-        stored.set(
+      const toRead = blocksToRead(readings, range, met);
+      if (toRead.length === 0) continue;
+      const rows = await trx
+        .selectFrom('reading_blocks')
+        .select('readings')
+        .where('device', '=', device)
+        .where(
+          'seq_last',
+          'in',
+          toRead.map((b) => b.seq_last),
+        )
+        .execute();
+      stored.set(
+        device,
+        storedIn(
           device,
-          storedIn(
-            device,
-            rows.map((r) => r.readings),
-            lowSeq,
-            highSeq,
-          ),
-        );
+          rows.map((r) => r.readings),
+          lowSeq,
+          highSeq,
+        ),
+      );
     }
     const plan = planWrite(readings, ranges, stored);
     for (let i = 0; i < plan.blocks.length; i += BLOCK_INSERT_CHUNK) {
@@ -123,13 +135,23 @@ export function newestPoints(
   to: number,
   limit: number,
 ): Point[] {
+  // A staged reading may be in `stored` too, when it was moved to blocks while the query ran.
+  const seen = new Set(stored.map((p) => p.seq));
   const points = [...stored];
   for (const r of staged) {
-    const value = r.metrics[metric];
-    if (value !== undefined && r.ts >= from && r.ts <= to) points.push({ seq: r.seq, ts: r.ts, value });
+    const value = ownValue(r, metric);
+    if (value !== undefined && r.ts >= from && r.ts <= to && !seen.has(r.seq)) {
+      points.push({ seq: r.seq, ts: r.ts, value });
+    }
   }
   points.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
   return points.length > limit ? points.slice(points.length - limit) : points;
+}
+
+/** A reading's own value of a metric (not a property every object inherits, such as `toString`). */
+function ownValue(r: Reading, metric: string): number | undefined {
+  const value: unknown = Object.hasOwn(r.metrics, metric) ? r.metrics[metric] : undefined;
+  return typeof value === 'number' ? value : undefined;
 }
 
 /** `staged`: readings of these devices not in blocks yet (the embedded store's), counted too. */
@@ -147,7 +169,7 @@ export async function queryBuckets(
   const folder = new BucketFolder(stepMs);
   if (resolution === undefined) {
     for (const r of staged) {
-      const v = r.metrics[metric];
+      const v = ownValue(r, metric);
       if (v !== undefined && r.ts >= from && r.ts <= to) folder.add(r.ts, 1, v, v, v, v, r.ts);
     }
   } else {
