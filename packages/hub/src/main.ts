@@ -21,6 +21,7 @@ import type { HubConfig } from './config.js';
 import { DeploymentController } from './controllers/deployments.js';
 import { LivenessTracker } from './controllers/liveness.js';
 import { RetentionJob } from './controllers/retention.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { EventLog } from './events.js';
 import { buildHttpServer } from './http/server.js';
 import { HubModels } from './inference/hub-models.js';
@@ -88,6 +89,8 @@ export class Hub {
   #placement: HubPlacement | undefined;
   #sampler: HubSampler | undefined;
   #backpressure: Backpressure | undefined;
+  /** This hub's hold on its data directory (none in memory). */
+  #lock: DataDirLock | undefined;
   /** The artifacts directory of a hub without a data directory. */
   #scratch: string | undefined;
   readonly #injectedStore: Store | undefined;
@@ -142,6 +145,10 @@ export class Hub {
 
   async start(): Promise<StartedHub> {
     const { config, clock, logger, metrics } = this;
+    if (!this.#injectedStore && config.dataDir !== null) {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      this.#lock = DataDirLock.acquire(config.dataDir);
+    }
     const store = this.#injectedStore ?? (await openStore(config.dataDir, logger));
     this.#store = store;
     const events = new EventLog({ store, clock, logger, metrics });
@@ -394,6 +401,8 @@ export class Hub {
     await this.#liveness?.stop();
     await this.#events?.drain();
     if (!this.#injectedStore) await this.#store?.close();
+    this.#lock?.release();
+    this.#lock = undefined;
     if (this.#scratch !== undefined) await rm(this.#scratch, { recursive: true, force: true });
     this.#scratch = undefined;
     this.#http = undefined;
@@ -426,6 +435,5 @@ async function openStore(dataDir: string | null, logger: Logger): Promise<Store>
   const onMoveError = (err: unknown) =>
     logger.error({ err }, 'could not move staged telemetry to blocks; it stays in the ingest log, tried again soon');
   if (dataDir === null) return openSqliteStore(':memory:', { onMoveError });
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   return openSqliteStore(join(dataDir, 'hub.db'), { onMoveError });
 }
