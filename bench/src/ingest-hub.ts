@@ -14,9 +14,9 @@ import {
   type DriveResult,
   deviceNames,
   type LoadOptions,
+  type Side,
   sumWindows,
 } from './ingest-load.js';
-import type { Side } from './ingest-raw.js';
 import { type QueryableLag, readBack, waitQueryable } from './ingest-verify.js';
 
 const PROVISION_CONCURRENCY = 32;
@@ -93,8 +93,7 @@ export async function openHub(
     firstPassMs = Math.max(firstPassMs, lag?.firstPassMs ?? 0);
   };
   const finish = async (figures: Figures) => {
-    const run = sumWindows(windows, latency);
-    const seconds = load.seconds * windows.length;
+    const { seconds, ...run } = sumWindows(side, load);
     Object.assign(figures, {
       hubAckedPerSec: round(run.ackedInWindow / seconds, 0),
       hubAckedTotal: run.ackedTotal,
@@ -147,5 +146,6 @@ export async function openHub(
     );
     return { ackedPerSec: run.ackedInWindow / seconds, storedPerSec: v.storedInWindow / windowsAndLag };
   };
-  return { hooks, devices, windows, settle, finish };
+  const side: Side = { hooks, devices, windows, settle };
+  return { ...side, finish };
 }

@@ -300,7 +300,19 @@ export interface Windows extends DriveResult {
   maxMs: number;
 }
 
-export function sumWindows(windows: readonly DriveResult[], latency: RecordableHistogram): Windows {
+/** One broker under the client harness, measured window after window (`ingest.ts` alternates them). */
+export interface Side {
+  hooks: DriveHooks;
+  devices: Devices;
+  windows: DriveResult[];
+  /** Waits for what the end of a window started (the hub's check that its readings are queryable). */
+  settle(): Promise<void>;
+}
+
+/** A side's windows added up, and the seconds they counted. */
+export function sumWindows(side: Side, load: LoadOptions): Windows & { seconds: number } {
+  const { windows } = side;
+  const latency = side.hooks.latency;
   const sum = (f: (w: DriveResult) => number) => windows.reduce((n, w) => n + f(w), 0);
   const mean = (f: (w: DriveResult) => number) => (windows.length > 0 ? sum(f) / windows.length : 0);
   const max = (f: (w: DriveResult) => number) => windows.reduce((n, w) => Math.max(n, f(w)), 0);
@@ -318,5 +330,6 @@ export function sumWindows(windows: readonly DriveResult[], latency: RecordableH
     p50Ms: pct(50),
     p99Ms: pct(99),
     maxMs: latency.count > 0 ? round(latency.max / 1000, 2) : 0,
+    seconds: load.seconds * windows.length,
   };
 }

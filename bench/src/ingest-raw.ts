@@ -13,6 +13,7 @@ import {
   type DriveResult,
   deviceNames,
   type LoadOptions,
+  type Side,
   sumWindows,
 } from './ingest-load.js';
 import { START_DEADLINE_MS, startRawBroker } from './raw-broker-process.js';
@@ -24,15 +25,6 @@ const FORWARD_GRACE_MS = 5000;
 export interface BrokerStart {
   nodeFlags: readonly string[];
   stopGraceMs: number;
-}
-
-/** One broker under the client harness, measured window after window (`ingest.ts` alternates them). */
-export interface Side {
-  hooks: DriveHooks;
-  devices: Devices;
-  windows: DriveResult[];
-  /** Waits for what the end of a window started (the hub's check that its readings are queryable). */
-  settle(): Promise<void>;
 }
 
 /**
@@ -76,8 +68,7 @@ export async function openRaw(
     while (subscriber.received < acked && performance.now() - forwardWait < FORWARD_GRACE_MS) await sleep(50);
   };
   const finish = (figures: Figures) => {
-    const run = sumWindows(windows, latency);
-    const seconds = load.seconds * windows.length;
+    const { seconds, ...run } = sumWindows(side, load);
     Object.assign(figures, {
       rawMsgsPerSec: round(run.ackedInWindow / seconds, 0),
       rawForwardedPerSec: round(subscriber.inWindow / seconds, 0),
@@ -101,7 +92,8 @@ export async function openRaw(
     );
     return { ackedPerSec: run.ackedInWindow / seconds };
   };
-  return { hooks, devices, windows, settle, finish };
+  const side: Side = { hooks, devices, windows, settle };
+  return { ...side, finish };
 }
 
 interface CountingSubscriber {

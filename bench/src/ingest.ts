@@ -35,8 +35,8 @@ import {
 } from './harness.js';
 import { PROFILED_STOP_GRACE_MS } from './hub-process.js';
 import { openHub } from './ingest-hub.js';
-import { drive, type LoadOptions, METRIC_NAMES, OTHER_CPU_WARN_PERCENT } from './ingest-load.js';
-import { type BrokerStart, openRaw, type Side } from './ingest-raw.js';
+import { drive, type LoadOptions, METRIC_NAMES, OTHER_CPU_WARN_PERCENT, type Side } from './ingest-load.js';
+import { type BrokerStart, openRaw } from './ingest-raw.js';
 
 /** Wait for a broker process to exit after SIGTERM, in ms. */
 const STOP_GRACE_MS = 20_000;

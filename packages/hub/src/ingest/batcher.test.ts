@@ -29,14 +29,13 @@ async function countingStore() {
   return { store, counted, writes, failOnce: () => (failNext = true) };
 }
 
+function batcher(store: Store, metrics = createMetrics()): IngestBatcher {
+  return new IngestBatcher({ store, clock: systemClock, metrics, logger: silentLogger() });
+}
+
 test('messages submitted in one turn are written in one transaction, and each resolves after it', async () => {
   const s = await countingStore();
-  const b = new IngestBatcher({
-    store: s.counted,
-    clock: systemClock,
-    metrics: createMetrics(),
-    logger: silentLogger(),
-  });
+  const b = batcher(s.counted);
   await Promise.all([b.submit(reading('a', 1)), b.submit(reading('b', 1)), b.submit(reading('a', 2))]);
   assert.deepEqual(s.writes, [3]);
   assert.equal((await s.store.queryReadings('a', 'temperature', 0, 1e12, 10)).length, 2);
@@ -45,12 +44,7 @@ test('messages submitted in one turn are written in one transaction, and each re
 
 test('what arrives while a batch is being written goes into the next one', async () => {
   const s = await countingStore();
-  const b = new IngestBatcher({
-    store: s.counted,
-    clock: systemClock,
-    metrics: createMetrics(),
-    logger: silentLogger(),
-  });
+  const b = batcher(s.counted);
   const first = b.submit(reading('a', 1));
   await new Promise((r) => setImmediate(r)); // the first batch is now being written
   const later = [b.submit(reading('a', 2)), b.submit(reading('a', 3)), b.submit(reading('a', 4))];
@@ -62,7 +56,7 @@ test('what arrives while a batch is being written goes into the next one', async
 test('within a batch the first message with a (device, seq) wins; the later one learns what is stored', async () => {
   const s = await countingStore();
   const metrics = createMetrics();
-  const b = new IngestBatcher({ store: s.counted, clock: systemClock, metrics, logger: silentLogger() });
+  const b = batcher(s.counted, metrics);
   const [first, second] = await Promise.all([b.submit(reading('a', 1, 20)), b.submit(reading('a', 1, 99))]);
   assert.deepEqual(first, []);
   assert.deepEqual(second, [{ reading: reading('a', 1, 99)[0], stored: reading('a', 1, 20)[0] }]);
@@ -77,12 +71,7 @@ test('within a batch the first message with a (device, seq) wins; the later one 
 
 test('a submission settled by its submitter resolves with what it made of the outcome, or rejects if that threw', async () => {
   const s = await countingStore();
-  const b = new IngestBatcher({
-    store: s.counted,
-    clock: systemClock,
-    metrics: createMetrics(),
-    logger: silentLogger(),
-  });
+  const b = batcher(s.counted);
   const [fresh, again, broken] = await Promise.allSettled([
     b.submit(reading('a', 1), (existing) => `${existing.length} stored already`),
     b.submit(reading('a', 1), (existing) => `${existing.length} stored already`),
@@ -99,12 +88,7 @@ test('a submission settled by its submitter resolves with what it made of the ou
 
 test('a failed write rejects every message of its batch (none is acknowledged), and the next one works', async () => {
   const s = await countingStore();
-  const b = new IngestBatcher({
-    store: s.counted,
-    clock: systemClock,
-    metrics: createMetrics(),
-    logger: silentLogger(),
-  });
+  const b = batcher(s.counted);
   s.failOnce();
   const results = await Promise.allSettled([b.submit(reading('a', 1)), b.submit(reading('a', 2))]);
   assert.deepEqual(

@@ -113,7 +113,6 @@ export class GuardedConnection extends Duplex {
   #released = 0;
   /** Holds settled while one taken before them had not. */
   #settledAhead: Set<number> | undefined;
-  #unsettled = 0;
   /** Writes waiting for the holds taken before them, in order (the stream passes one at a time). */
   readonly #waiting: { needs: number; run: () => void }[] = [];
 
@@ -163,7 +162,7 @@ export class GuardedConnection extends Duplex {
 
   /** Holds taken and not settled yet. */
   get holds(): number {
-    return this.#unsettled;
+    return this.#taken - this.#released - (this.#settledAhead?.size ?? 0);
   }
 
   /**
@@ -175,7 +174,6 @@ export class GuardedConnection extends Duplex {
    */
   hold<T>(until: Promise<T>, onSettled?: (value: T) => void): void {
     const id = ++this.#taken;
-    this.#unsettled++;
     until.then(
       (value) => {
         try {
@@ -195,7 +193,6 @@ export class GuardedConnection extends Duplex {
   }
 
   #settle(id: number): void {
-    this.#unsettled--;
     if (id !== this.#released + 1) {
       this.#settledAhead ??= new Set();
       this.#settledAhead.add(id);

@@ -26,7 +26,7 @@ test('a write makes one block per device, its readings in time order, keyed by t
     ],
   );
   assert.deepEqual(
-    readingsOf('a', p.blocks[0]!.readings).map((r) => r.seq),
+    readingsOf('a', JSON.parse(p.blocks[0]!.readings)).map((r) => r.seq),
     [1, 2, 3],
   );
 });

@@ -25,7 +25,7 @@ export const MAX_BLOCK_SPAN_MS = 10 * 60_000;
 export const MAX_BLOCK_READINGS = 1000;
 
 /** A reading inside a block: [seq, ts, values]. */
-type Packed = [number, number, Record<string, number>];
+export type Packed = [number, number, Record<string, number>];
 
 /** The readings of one write, by device: where they are in the input, and their seq range. */
 export interface DeviceRange {
@@ -214,9 +214,9 @@ function blockRow(device: string, readings: readonly PackedReading[], start: num
   };
 }
 
-/** The readings of a block, decoded. */
-export function readingsOf(device: string, text: string): Reading[] {
-  return (JSON.parse(text) as Packed[]).map(([seq, ts, metrics]) => ({ device, seq, ts, metrics }));
+/** Readings as a block (or the ingest log) packs them, decoded. */
+export function readingsOf(device: string, rows: readonly Packed[]): Reading[] {
+  return rows.map(([seq, ts, metrics]) => ({ device, seq, ts, metrics }));
 }
 
 /**

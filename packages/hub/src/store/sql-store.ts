@@ -70,10 +70,9 @@ export class SqlStore implements Store {
   }
 
   async close(): Promise<void> {
-    const writer = this.#writer;
     try {
       // Staged readings are safe in the log either way; moved now, the next start has none to move.
-      if (writer) await this.#db.connection().execute(async () => writer.move());
+      await this.#moveStaged();
     } finally {
       await this.#db.destroy();
     }
@@ -202,28 +201,28 @@ export class SqlStore implements Store {
     to: number,
     stepMs: number,
   ): Promise<Bucket[]> {
-    return this.#withStaged(devices, (db, staged) =>
-      telemetry.queryBuckets(db, devices, metric, from, to, stepMs, staged),
-    );
-  }
-
-  /**
-   * Runs a query with the devices' staged readings (none on the portable path), on the store's
-   * one connection held throughout: the writer moves staged readings only while it holds it, so
-   * the query counts each reading once, staged or in blocks (aggregates cannot tell them apart).
-   */
-  #withStaged<T>(
-    devices: readonly string[],
-    query: (db: Kysely<Database>, staged: Reading[]) => Promise<T>,
-  ): Promise<T> {
     const writer = this.#writer;
-    if (writer === undefined) return query(this.#db, []);
+    if (writer === undefined) return telemetry.queryBuckets(this.#db, devices, metric, from, to, stepMs);
+    // With the staged readings, on the store's one connection held throughout: the writer moves
+    // staged readings only while it holds it, so each reading is counted once, staged or in blocks
+    // (an aggregate cannot tell them apart afterwards).
     return this.#db.connection().execute((db) =>
-      query(
+      telemetry.queryBuckets(
         db,
+        devices,
+        metric,
+        from,
+        to,
+        stepMs,
         devices.flatMap((d) => writer.staged(d)),
       ),
     );
+  }
+
+  /** Moves the writer's staged readings to blocks, on the store's connection as every move is. */
+  async #moveStaged(): Promise<void> {
+    const writer = this.#writer;
+    if (writer) await this.#db.connection().execute(async () => writer.move());
   }
 
   async sizeBytes(): Promise<number> {
@@ -238,9 +237,8 @@ export class SqlStore implements Store {
   }
 
   async pruneTelemetry(now: number, retention: Retention, limit: number): Promise<number> {
-    const writer = this.#writer;
     // Retention judges what is in blocks: staged readings go there first.
-    if (writer) await this.#db.connection().execute(async () => writer.move());
+    await this.#moveStaged();
     return telemetry.pruneTelemetry(this.#db, now, retention, limit);
   }
 

@@ -16,11 +16,12 @@ import type BetterSqlite3 from 'better-sqlite3';
 import {
   blocksOf,
   blocksToRead,
+  type Packed,
   type PackedReading,
   packed,
   partition,
   rangesByDevice,
-  type StoredLookup,
+  readingsOf,
   storedIn,
 } from './blocks.js';
 import type { ReadingBlocksTable } from './schema.js';
@@ -87,7 +88,7 @@ export class SqliteTelemetryWriter {
     );
     this.#write = db.transaction((readings: readonly Reading[]) => {
       const ranges = rangesByDevice(readings);
-      const stored = new Map<string, { get(seq: number): Reading | undefined }>();
+      const stored: Map<string, { get(seq: number): Reading | undefined }> = new Map();
       for (const range of ranges) {
         const { device, lowSeq, highSeq } = range;
         const met = overlapping.all(device, lowSeq, highSeq);
@@ -105,7 +106,7 @@ export class SqliteTelemetryWriter {
           stored.set(device, { get: (seq) => inBlocks?.get(seq) ?? staged?.get(seq)?.reading });
         }
       }
-      const plan = partition(readings, ranges, stored as StoredLookup);
+      const plan = partition(readings, ranges, stored);
       const staged = new Map<string, PackedReading[]>();
       for (const [device, fresh] of plan.freshByDevice) {
         staged.set(
@@ -156,23 +157,16 @@ export class SqliteTelemetryWriter {
   }
 
   /** Moves what the log holds (from before a stop or a kill) to blocks: once, when the store opens. */
-  recover(): number {
+  recover(): void {
     for (const text of this.#logged()) {
-      for (const [device, rows] of Object.entries(
-        JSON.parse(text) as Record<string, [number, number, Reading['metrics']][]>,
-      )) {
+      for (const [device, rows] of Object.entries(JSON.parse(text) as Record<string, Packed[]>)) {
         this.#stage(
           device,
-          rows.map(([seq, ts, metrics]) => {
-            const reading = { device, seq, ts, metrics };
-            return { reading, text: packed(reading) };
-          }),
+          readingsOf(device, rows).map((reading) => ({ reading, text: packed(reading) })),
         );
       }
     }
-    const recovered = this.#stagedCount;
     this.move();
-    return recovered;
   }
 
   /** Moves every staged reading to blocks and rollups, and empties the log. */
